@@ -57,6 +57,8 @@ class EmbedSettings(_Strict):
     model_dir: Path | None = None
     precision: Literal["int8", "fp32"] = "int8"
     batch_size: int = Field(default=64, ge=1)
+    # onnxruntime intra-op threads; None = the cores this process may use.
+    threads: int | None = Field(default=None, ge=1)
     # Where ONNX exports are cached (keyed by the model folder's hash); None = ~/.cache/folio/onnx
     cache_dir: Path | None = None
 

@@ -23,7 +23,7 @@ T = TypeVar("T")
 def _child(fn: Callable[..., Any], args: tuple[Any, ...], out: str) -> None:
     try:
         result: tuple[str, Any] = ("ok", fn(*args))
-    except BaseException as e:  # noqa: BLE001 - everything goes back to the parent
+    except BaseException as e:  # everything goes back to the parent
         result = ("error", e if isinstance(e, DocumentError) else RuntimeError(f"{type(e).__name__}: {e}"))
     with open(out, "wb") as f:
         pickle.dump(result, f, protocol=pickle.HIGHEST_PROTOCOL)

@@ -136,6 +136,8 @@ class _GridParser(HTMLParser):
             self._depth += 1
             return
         if self._depth > 1:
+            if tag in ("td", "th", "tr") and self._cur is not None:
+                self._buf.append(" ")  # keep nested cell texts apart
             return
         if tag == "tr":
             self._row += 1
@@ -161,7 +163,8 @@ class _GridParser(HTMLParser):
         if self._depth > 1:
             return
         if tag in ("td", "th") and self._cur is not None:
-            self._cur.text = " ".join("".join(self._buf).split(" ")).strip()
+            text = "".join(self._buf)
+            self._cur.text = "\n".join(" ".join(line.split()) for line in text.split("\n")).strip()
             self.cells.append(self._cur)
             self._cur = None
 

@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Install Folio's system and Python dependencies on a fresh Debian machine with Python 3.11.
+# Only the package registries are needed (Debian, PyPI). Safe to run again.
+set -euo pipefail
+PY=${PY:-python3}
+cd "$(dirname "$0")/.."
+
+need_apt=()
+for pkg in libmagic1; do
+  dpkg -s "$pkg" >/dev/null 2>&1 || need_apt+=("$pkg")
+done
+if [ ${#need_apt[@]} -gt 0 ]; then
+  echo "installing system packages: ${need_apt[*]}"
+  if [ "$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need_apt[@]}"
+fi
+
+export PIP_CONSTRAINT="$PWD/constraints.txt"
+export CMAKE_ARGS="${CMAKE_ARGS:--DGGML_NATIVE=OFF}"
+# torch first, from the pinned CPU wheel (only the embedder export and benchmarks use it).
+"$PY" -m pip install -q "torch==2.13.0"
+"$PY" -m pip install -q -e ".[dev]"
+# The PyPI torchvision does not match torch 2.13.0+cpu and breaks transformers imports.
+"$PY" -m pip uninstall -y -q torchvision 2>/dev/null || true
+echo "python dependencies installed"
