@@ -65,13 +65,11 @@ def to_html(cells: list[Cell]) -> str:
         by_row.setdefault(c.row, []).append(c)
     header_rows = _header_rows(cells, rows)
     parts = ["<table>"]
-    if header_rows:
-        parts.append("<thead>")
     for r in range(rows):
-        if r == header_rows and header_rows:
-            parts.append("</thead><tbody>")
-        elif r == 0:
-            parts.append("<tbody>")
+        if r == 0 and header_rows:
+            parts.append("<thead>")
+        if r == header_rows:
+            parts.append("</thead><tbody>" if header_rows else "<tbody>")
         parts.append("<tr>")
         for c in by_row.get(r, []):
             tag = "th" if c.header else "td"
@@ -85,7 +83,11 @@ def to_html(cells: list[Cell]) -> str:
                 text += c.inner_html
             parts.append(f"<{tag}{attrs}>{text}</{tag}>")
         parts.append("</tr>")
-    parts.append("</tbody></table>" if rows else "</table>")
+    if rows and header_rows == rows:
+        parts.append("</thead>")
+    elif rows:
+        parts.append("</tbody>")
+    parts.append("</table>")
     return "".join(parts)
 
 

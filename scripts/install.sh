@@ -6,7 +6,8 @@ PY=${PY:-python3}
 cd "$(dirname "$0")/.."
 
 need_apt=()
-for pkg in libmagic1; do
+# libmagic: unstructured file detection; tesseract + poppler: unstructured's ocr_only PDF engine.
+for pkg in libmagic1 tesseract-ocr tesseract-ocr-eng poppler-utils; do
   dpkg -s "$pkg" >/dev/null 2>&1 || need_apt+=("$pkg")
 done
 if [ ${#need_apt[@]} -gt 0 ]; then
@@ -21,6 +22,7 @@ export CMAKE_ARGS="${CMAKE_ARGS:--DGGML_NATIVE=OFF}"
 # torch first, from the pinned CPU wheel (only the embedder export and benchmarks use it).
 "$PY" -m pip install -q "torch==2.13.0"
 "$PY" -m pip install -q -e ".[dev]"
+"$PY" -m pip install -q --no-deps "unstructured-inference==1.6.12"
 # The PyPI torchvision does not match torch 2.13.0+cpu and breaks transformers imports.
 "$PY" -m pip uninstall -y -q torchvision 2>/dev/null || true
 echo "python dependencies installed"
