@@ -80,6 +80,36 @@ class EnrichSettings(_Strict):
     """Captions and table summaries (enrich/)."""
 
     enabled: bool = False
+    captions: bool = True
+    tables: bool = True
+    # auto: the vision model when models.vlm is set, else OCR text + the LLM.
+    caption_path: Literal["auto", "vlm", "ocr+llm"] = "auto"
+    # Per-run limits for this stage; what is left is enriched by a later run.
+    max_seconds: float | None = Field(default=None, gt=0)
+    max_items: int | None = Field(default=None, ge=0)
+    # Decorative images are skipped: smaller than this (either side, pixels) ...
+    min_image_px: int = Field(default=64, ge=1)
+    # ... or the same picture on at least this many pages of one document (a logo).
+    repeat_pages: int = Field(default=3, ge=2)
+    context_chars: int = Field(default=600, ge=0)  # nearby text given to the model, each side
+    caption_max_tokens: int = Field(default=160, ge=16)
+    summary_max_tokens: int = Field(default=320, ge=16)
+
+
+class ModelSettings(_Strict):
+    """Local model files (folio/models.py, folio/llm.py). Nothing is ever downloaded."""
+
+    # Where assembled model files and their hash records live; None = ~/.cache/folio/models
+    dir: Path | None = None
+    # A known model name (`ingest.py models list`) or the path of a GGUF file.
+    llm: str = "qwen2.5-coder-1.5b-q4_k_m"
+    llm_sha256: str | None = None  # expected hash of a user-supplied GGUF (checked when given)
+    # A vision model: a GGUF plus its projector (mmproj), and the chat-handler family.
+    vlm: Path | None = None
+    mmproj: Path | None = None
+    vlm_family: str = "llava-1-5"
+    n_ctx: int = Field(default=4096, ge=256)
+    threads: int | None = Field(default=None, ge=1)  # None = the cores this process may use
 
 
 class Pipeline(_Strict):
@@ -92,6 +122,7 @@ class Pipeline(_Strict):
     chunk: ChunkSettings = ChunkSettings()
     search: SearchSettings = SearchSettings()
     enrich: EnrichSettings = EnrichSettings()
+    models: ModelSettings = ModelSettings()
 
     @property
     def assets_dir(self) -> Path:
@@ -126,6 +157,14 @@ def _resolve_paths(raw: dict[str, Any], root: Path) -> dict[str, Any]:
         for s in p.get("sources") or []:
             if isinstance(s, dict) and isinstance(s.get("path"), str):
                 s["path"] = str((root / s["path"]).resolve())
+        models = p.get("models")
+        if isinstance(models, dict):
+            for key in ("dir", "vlm", "mmproj"):
+                if isinstance(models.get(key), str):
+                    models[key] = str((root / Path(models[key]).expanduser()).resolve())
+            llm = models.get("llm")
+            if isinstance(llm, str) and llm.endswith(".gguf"):
+                models["llm"] = str((root / Path(llm).expanduser()).resolve())
     return raw
 
 

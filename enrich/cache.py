@@ -1,0 +1,90 @@
+"""Enrichment cache: captions and summaries keyed by (content hash, model id, prompt version).
+
+One SQLite file in the index folder. A re-run with nothing new finds every answer here
+and calls no model; a new model or prompt version is a different key, so exactly what
+it affects is enriched again. Each put commits at once (WAL), so a run killed midway
+keeps everything it paid for.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sqlite3
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+CACHE_FILE = "enrich_cache.sqlite"
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS enrich (
+    kind TEXT NOT NULL,
+    content_hash TEXT NOT NULL,
+    model_id TEXT NOT NULL,
+    prompt_version TEXT NOT NULL,
+    value TEXT NOT NULL,
+    created REAL NOT NULL,
+    PRIMARY KEY (kind, content_hash, model_id, prompt_version)
+)
+"""
+
+
+def content_hash(*parts: str | bytes) -> str:
+    """sha256 over the parts, separated so that ("ab", "c") != ("a", "bc")."""
+    h = hashlib.sha256()
+    for p in parts:
+        h.update(p if isinstance(p, bytes) else p.encode("utf-8", "surrogatepass"))
+        h.update(b"\x1f")
+    return h.hexdigest()
+
+
+class EnrichCache:
+    def __init__(self, path: Path | None = None) -> None:
+        """``path`` None keeps the cache in memory (tests, one-off runs)."""
+        self.path = path
+        if path is not None:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        self._db = sqlite3.connect(str(path) if path else ":memory:", check_same_thread=False, timeout=30)
+        self._lock = threading.Lock()
+        with self._lock:
+            if path is not None:
+                self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute(_SCHEMA)
+            self._db.commit()
+        self.hits = 0
+        self.misses = 0
+
+    @classmethod
+    def in_index(cls, index_dir: Path) -> EnrichCache:
+        return cls(Path(index_dir) / CACHE_FILE)
+
+    def get(self, kind: str, chash: str, model_id: str, prompt_version: str) -> dict[str, Any] | None:
+        with self._lock:
+            row = self._db.execute(
+                "SELECT value FROM enrich WHERE kind=? AND content_hash=? AND model_id=? AND prompt_version=?",
+                (kind, chash, model_id, prompt_version),
+            ).fetchone()
+        if row is None:
+            self.misses += 1
+            return None
+        self.hits += 1
+        value: dict[str, Any] = json.loads(row[0])
+        return value
+
+    def put(self, kind: str, chash: str, model_id: str, prompt_version: str, value: dict[str, Any]) -> None:
+        with self._lock:
+            self._db.execute(
+                "INSERT OR REPLACE INTO enrich VALUES (?, ?, ?, ?, ?, ?)",
+                (kind, chash, model_id, prompt_version, json.dumps(value, ensure_ascii=False), time.time()),
+            )
+            self._db.commit()
+
+    def count(self) -> int:
+        with self._lock:
+            return int(self._db.execute("SELECT COUNT(*) FROM enrich").fetchone()[0])
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()

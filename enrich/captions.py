@@ -1,0 +1,182 @@
+"""Image captions: a vision model when one is configured, else OCR text + the LLM.
+
+Every caption records how it was made (meta caption_path: vlm | ocr+llm | ocr) and the
+model that wrote it (caption_model, e.g. "ocr+llm:qwen2.5-coder-1.5b-q4_k_m@cc324af070c2").
+Decorative images (tiny, or the same picture on many pages: a logo) are skipped, and
+identical pictures in one batch are captioned once.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import logging
+import struct
+from collections import defaultdict
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from enrich.cache import EnrichCache, content_hash
+from enrich.engines import EnrichModels
+from enrich.prompts import (
+    CAPTION_OCR_VERSION,
+    CAPTION_VLM_VERSION,
+    CaptionContext,
+    caption_from_ocr_messages,
+    caption_vlm_prompt,
+    check_caption,
+    fallback_caption,
+)
+from folio.config import EnrichSettings
+from folio.element import Element
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class CaptionJob:
+    indices: tuple[int, ...]  # every element showing this picture; captioned once
+    png: Path
+    image_hash: str
+    context: CaptionContext
+
+
+def _png_size(data: bytes) -> tuple[int, int] | None:
+    if data[:8] != b"\x89PNG\r\n\x1a\n" or len(data) < 24:
+        return None
+    w, h = struct.unpack(">II", data[16:24])
+    return int(w), int(h)
+
+
+def _clip(text: str, limit: int, from_end: bool = False) -> str:
+    text = " ".join(text.split())
+    if len(text) <= limit:
+        return text
+    return "…" + text[-limit:] if from_end else text[:limit] + "…"
+
+
+def _nearby_text(elements: list[Element], i: int, step: int, limit: int) -> str:
+    """Text elements next to element i, walking by ``step`` (-1: before, +1: after),
+    on the same page when pages are known, until about ``limit`` characters."""
+    el = elements[i]
+    out: list[str] = []
+    size = 0
+    j = i + step
+    while 0 <= j < len(elements) and size < limit:
+        other = elements[j]
+        j += step
+        if other.kind != "text" or (el.page is not None and other.page != el.page):
+            continue
+        out.append(other.text)
+        size += len(other.text)
+    return " ".join(reversed(out) if step < 0 else out)
+
+
+def caption_context(elements: list[Element], i: int, settings: EnrichSettings) -> CaptionContext:
+    el = elements[i]
+    limit = settings.context_chars
+    return CaptionContext(
+        section=" > ".join(el.section),
+        before=_clip(_nearby_text(elements, i, -1, limit), limit, from_end=True),
+        after=_clip(_nearby_text(elements, i, +1, limit), limit),
+        figure_caption=_clip(str(el.meta.get("caption_text") or ""), limit),
+        alt_text=_clip(str(el.meta.get("alt_text") or ""), limit),
+    )
+
+
+def plan_captions(
+    elements: list[Element], assets_dir: Path, settings: EnrichSettings
+) -> tuple[list[CaptionJob], dict[int, str]]:
+    """(jobs, {element index: why it is skipped})."""
+    skipped: dict[int, str] = {}
+    by_hash: dict[str, list[int]] = defaultdict(list)
+    pages: dict[str, set[Any]] = defaultdict(set)
+    paths: dict[str, Path] = {}
+    for i, el in enumerate(elements):
+        if el.kind != "image":
+            continue
+        if not el.image:
+            skipped[i] = "no image file"
+            continue
+        path = Path(assets_dir) / el.image
+        try:
+            data = path.read_bytes()
+        except OSError as e:
+            skipped[i] = f"image file unreadable: {e}"
+            continue
+        size = _png_size(data) or (int(el.meta.get("width") or 0), int(el.meta.get("height") or 0))
+        if 0 < min(size) < settings.min_image_px:
+            skipped[i] = f"decorative: {size[0]}x{size[1]} px"
+            continue
+        h = hashlib.sha256(data).hexdigest()
+        by_hash[h].append(i)
+        pages[h].add((el.source, el.page))
+        paths[h] = path
+    jobs = []
+    for h, indices in by_hash.items():
+        if len(pages[h]) >= settings.repeat_pages:
+            for i in indices:
+                skipped[i] = f"decorative: same picture on {len(pages[h])} pages"
+            continue
+        jobs.append(CaptionJob(tuple(indices), paths[h], h, caption_context(elements, indices[0], settings)))
+    return jobs, skipped
+
+
+def choose_path(settings: EnrichSettings, models: EnrichModels) -> str:
+    if settings.caption_path == "auto":
+        return "vlm" if models.vlm_files is not None else "ocr+llm"
+    return settings.caption_path
+
+
+def _model_and_version(path: str, models: EnrichModels) -> tuple[str, str]:
+    if path == "vlm":
+        return f"vlm:{models.vlm_id}", CAPTION_VLM_VERSION
+    return f"ocr+llm:{models.llm_id}", CAPTION_OCR_VERSION
+
+
+def cached_caption(job: CaptionJob, path: str, models: EnrichModels, cache: EnrichCache) -> dict[str, Any] | None:
+    model_id, version = _model_and_version(path, models)
+    return cache.get("caption", content_hash(job.image_hash, job.context.key()), model_id, version)
+
+
+def make_caption(
+    job: CaptionJob, path: str, models: EnrichModels, cache: EnrichCache, settings: EnrichSettings
+) -> dict[str, Any]:
+    """Run OCR and the model for one picture, check the output, store it in the cache."""
+    model_id, version = _model_and_version(path, models)
+    png = job.png.read_bytes()
+    # OCR on the vision path too: its text is what the output check needs to spot a
+    # picture that addresses the model.
+    ocr_text = models.ocr_text(png)
+    source = "\n".join((ocr_text, job.context.key()))
+    if path == "vlm":
+        system, prompt = caption_vlm_prompt(job.context, ocr_text)
+        raw = models.vlm().describe(job.png, prompt, system, max_tokens=settings.caption_max_tokens)
+    else:
+        raw = models.llm().chat(
+            caption_from_ocr_messages(job.context, ocr_text), max_tokens=settings.caption_max_tokens
+        )
+    caption = check_caption(raw, source, saw_image=path == "vlm")
+    value: dict[str, Any] = {"caption": caption, "model": model_id, "path": path, "ocr_text": ocr_text}
+    if caption is None:
+        log.info("caption of %s failed the output checks; using the OCR fallback: %r", job.png, raw[:200])
+        value.update(
+            caption=fallback_caption(ocr_text, job.context), model="ocr:rapidocr", path="ocr",
+            rejected=raw[:500],
+        )
+    cache.put("caption", content_hash(job.image_hash, job.context.key()), model_id, version, value)
+    return value
+
+
+def apply_caption(el: Element, value: dict[str, Any]) -> Element:
+    meta = {**el.meta, "caption_path": value["path"], "ocr_text": value.get("ocr_text", "")}
+    if value.get("rejected"):
+        meta["caption_rejected"] = value["rejected"]
+    return dataclasses.replace(
+        el,
+        caption=value["caption"],
+        caption_model=value["model"],
+        text=el.text or value.get("ocr_text", ""),
+        meta=meta,
+    )

@@ -1,0 +1,145 @@
+"""Tables: sanitized HTML for every table, and a summary written by the LLM.
+
+The summary says what the table is about, its columns and its key figures, copied
+exactly (sentences with numbers that are not in the table are dropped). A table too big
+for the model's context is summarized from its header and evenly sampled rows, and the
+prompt says so.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from enrich.cache import EnrichCache, content_hash
+from enrich.engines import EnrichModels
+from enrich.prompts import TABLE_SUMMARY_VERSION, check_summary, table_summary_messages
+from enrich.sanitize import sanitize_table_html, table_rows
+from folio.config import EnrichSettings
+from folio.element import Element
+
+log = logging.getLogger(__name__)
+
+MAX_CELL_CHARS = 80
+# Room for the system message, instructions and chat template around the table.
+PROMPT_OVERHEAD_TOKENS = 320
+
+
+@dataclass(frozen=True)
+class TableJob:
+    index: int
+    rows: tuple[tuple[str, ...], ...]
+    n_header: int
+    title: str
+    chash: str
+
+
+def sanitize_tables(elements: list[Element]) -> list[Element]:
+    """Every table's HTML through the allow-list (cheap, no model; always done)."""
+    out = []
+    for el in elements:
+        if el.kind == "table" and el.html:
+            clean = sanitize_table_html(el.html)
+            if clean != el.html:
+                el = dataclasses.replace(el, html=clean)
+        out.append(el)
+    return out
+
+
+def _rows_from_text(text: str) -> list[list[str]]:
+    sep = "\t" if "\t" in text else "|"
+    return [[c.strip() for c in line.strip().strip("|").split(sep)] for line in text.splitlines() if line.strip()]
+
+
+def plan_tables(elements: list[Element]) -> list[TableJob]:
+    jobs = []
+    for i, el in enumerate(elements):
+        if el.kind != "table":
+            continue
+        caption = ""
+        if el.html:
+            rows, n_header, caption = table_rows(el.html)
+        else:
+            rows, n_header = _rows_from_text(el.text), 1
+        if not rows:
+            continue
+        title = " — ".join(t for t in (" > ".join(el.section), str(el.meta.get("caption_text") or caption)) if t)
+        frozen = tuple(tuple(r) for r in rows)
+        chash = content_hash(title, "\n".join("\x1f".join(r) for r in frozen), str(n_header))
+        jobs.append(TableJob(i, frozen, n_header, title, chash))
+    return jobs
+
+
+def _line(row: tuple[str, ...]) -> str:
+    return " | ".join(c if len(c) <= MAX_CELL_CHARS else c[:MAX_CELL_CHARS] + "…" for c in row)
+
+
+def _sample(n: int, k: int) -> list[int]:
+    """k indices spread evenly over range(n), always including the first and last."""
+    if k >= n:
+        return list(range(n))
+    if k <= 1:
+        return [0]
+    return sorted({round(j * (n - 1) / (k - 1)) for j in range(k)})
+
+
+def render_table(
+    job: TableJob, budget_tokens: int, count_tokens: Callable[[str], int]
+) -> tuple[str, str]:
+    """(table text, note for the prompt) fitting ``budget_tokens``."""
+    header = [_line(r) for r in job.rows[: job.n_header]]
+    body = job.rows[job.n_header :]
+    full = "\n".join(header + [_line(r) for r in body])
+    if count_tokens(full) <= budget_tokens:
+        return full, ""
+    lo, hi = 1, len(body)
+    best = "\n".join([*header, _line(body[0])]) if body else "\n".join(header)
+    while lo <= hi:  # the most evenly sampled rows that still fit
+        k = (lo + hi) // 2
+        text = "\n".join(header + [_line(body[i]) for i in _sample(len(body), k)])
+        if count_tokens(text) <= budget_tokens:
+            best, lo = text, k + 1
+        else:
+            hi = k - 1
+    shown = len(best.splitlines()) - len(header)
+    note = (
+        f"The table is too long to show whole: this is its header and {shown} of its "
+        f"{len(body)} rows, sampled evenly; say that the summary covers a sample."
+    )
+    return best, note
+
+
+def cached_summary(job: TableJob, models: EnrichModels, cache: EnrichCache) -> dict[str, Any] | None:
+    return cache.get("summary", job.chash, str(models.llm_id), TABLE_SUMMARY_VERSION)
+
+
+def make_summary(
+    job: TableJob, models: EnrichModels, cache: EnrichCache, settings: EnrichSettings
+) -> dict[str, Any]:
+    llm = models.llm()
+    budget = llm.n_ctx - settings.summary_max_tokens - PROMPT_OVERHEAD_TOKENS - llm.count_tokens(job.title)
+    text, note = render_table(job, max(budget, 64), llm.count_tokens)
+    raw = llm.chat(table_summary_messages(text, job.title, note), max_tokens=settings.summary_max_tokens)
+    n_cols = max((len(r) for r in job.rows), default=0)
+    allowed = {str(n_cols), str(len(job.rows)), str(len(job.rows) - job.n_header)}
+    summary = check_summary(raw, "\n".join(_line(r) for r in job.rows) + "\n" + job.title, allowed)
+    value: dict[str, Any] = {"summary": summary, "model": models.llm_id, "sampled": bool(note)}
+    if summary is None:
+        log.info("summary of table %d failed the output checks: %r", job.index, raw[:200])
+        value["rejected"] = raw[:500]
+    cache.put("summary", job.chash, str(models.llm_id), TABLE_SUMMARY_VERSION, value)
+    return value
+
+
+def apply_summary(el: Element, value: dict[str, Any]) -> Element:
+    meta = dict(el.meta)
+    if value.get("sampled"):
+        meta["summary_sampled"] = True
+    if value.get("rejected"):
+        meta["summary_rejected"] = value["rejected"]
+    if value.get("summary") is None:
+        return dataclasses.replace(el, meta=meta)
+    return dataclasses.replace(el, summary=value["summary"], summary_model=value["model"], meta=meta)

@@ -1,0 +1,86 @@
+"""Table HTML sanitizing, row parsing, sampling for long tables, and the summary checks."""
+
+from __future__ import annotations
+
+from enrich import tables
+from enrich.prompts import check_summary
+from enrich.sanitize import sanitize_table_html, table_rows
+from folio.element import Element
+
+NASTY = (
+    '<table class="x" style="color:red" onclick="steal()">'
+    "<caption>Sales <b>by</b> region</caption>"
+    '<thead><tr><th scope="col" onmouseover="x()">Region</th><th colspan="2" style="a">Q1</th></tr></thead>'
+    '<tbody><tr><td rowspan="2"><a href="https://evil.example/">North</a></td><td>1,234.5</td>'
+    '<td><img src="x" onerror="alert(1)">7%</td></tr>'
+    "<tr><td>x<br>y</td><td><script>alert('no')</script>8%</td></tr></tbody>"
+    "<style>td{}</style><iframe src='//evil'></iframe><!-- secret --></table>"
+)
+
+
+def test_sanitize_keeps_structure_only() -> None:
+    out = sanitize_table_html(NASTY)
+    for bad in ("onclick", "onmouseover", "onerror", "style", "class=", "<a", "href", "<img", "script",
+                "alert", "iframe", "secret", "<b>"):
+        assert bad not in out, bad
+    for good in ('scope="col"', 'colspan="2"', 'rowspan="2"', "<caption>", "<thead>", "<br>", "North", "1,234.5"):
+        assert good in out, good
+
+
+def test_table_rows_parses_header_and_caption() -> None:
+    rows, n_header, caption = table_rows(sanitize_table_html(NASTY))
+    assert rows[0] == ["Region", "Q1"]
+    assert rows[1] == ["North", "1,234.5", "7%"]
+    assert rows[2] == ["x y", "8%"]
+    assert n_header == 1
+    assert caption == "Sales by region"
+
+
+def _table(n_rows: int) -> Element:
+    body = "".join(f"<tr><td>item {i}</td><td>{i * 10}</td></tr>" for i in range(n_rows))
+    html = f"<table><tr><th>Item</th><th>Value</th></tr>{body}</table>"
+    return Element(id="t", doc_id="d", source="s", doc_sha256="0", kind="table", html=html, section=("Costs",))
+
+
+def test_long_table_is_sampled_to_fit_budget() -> None:
+    job = tables.plan_tables([_table(500)])[0]
+
+    def count(text: str) -> int:
+        return len(text.split())
+
+    text, note = tables.render_table(job, 300, count)
+    lines = text.splitlines()
+    assert count(text) <= 300
+    assert lines[0] == "Item | Value"
+    assert lines[1] == "item 0 | 0" and lines[-1] == "item 499 | 4990"  # first and last rows kept
+    assert 20 < len(lines) < 500
+    assert "of its 500 rows" in note
+    small, note2 = tables.render_table(tables.plan_tables([_table(3)])[0], 300, count)
+    assert note2 == "" and len(small.splitlines()) == 4
+
+
+def test_table_hash_changes_with_content() -> None:
+    a = tables.plan_tables([_table(3)])[0].chash
+    b = tables.plan_tables([_table(4)])[0].chash
+    assert a != b and a == tables.plan_tables([_table(3)])[0].chash
+
+
+def test_summary_check_drops_invented_figures() -> None:
+    table = "Region | Revenue\nNorth | 1,234.5\nSouth | 987.0"
+    out = check_summary(
+        "The table lists revenue by region. North earned 1,234.5 and South 987.0. "
+        "Together they earned 2,221.5. It has 2 columns.",
+        table, allowed={"2", "3"},
+    )
+    assert out is not None
+    assert "1,234.5" in out and "987.0" in out and "2 columns" in out
+    assert "2,221.5" not in out
+    assert check_summary("Total: 99.", table, allowed=set()) is None
+
+
+def test_sanitize_tables_replaces_only_tables() -> None:
+    text = Element(id="x", doc_id="d", source="s", doc_sha256="0", kind="text", text="<b>hi</b>")
+    table = Element(id="t", doc_id="d", source="s", doc_sha256="0", kind="table", html=NASTY)
+    out = tables.sanitize_tables([text, table])
+    assert out[0] is text
+    assert out[1].html is not None and "script" not in out[1].html
