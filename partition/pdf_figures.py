@@ -95,16 +95,22 @@ def vector_figures(page: Any, lines: list[Line], avoid: list[BBox], settings: An
         return []  # only rules, boxes and pale shading: nothing can qualify, skip clustering
     page_area = area(page_box)
     clusters: list[_Cluster] = []
+    frames: list[_Cluster] = []  # hairlines (axes, frames): they never make a figure alone
     for p, clip in paths:
         r = _clip(tuple(p["rect"]), clip)
-        if r is None or area(r) >= BACKGROUND_SHARE * page_area:
+        if r is None:
+            hair = _clip(expand(tuple(p["rect"]), 0.5), clip)  # type: ignore[arg-type]
+            if hair is not None:
+                _add(frames, hair, p)
+            continue
+        if area(r) >= BACKGROUND_SHARE * page_area:
             continue
         if any(overlap_area(r, a) > 0.5 * max(area(r), 1e-6) for a in avoid):
             continue
         if p.get("fill") is not None and _is_white(p["fill"]) and p.get("color") is None:
             continue  # white paint: a cover-up or a background, not content
         _add(clusters, r, p)
-    clusters = _merge_clusters(clusters)
+    clusters = _with_frames(_merge_clusters(clusters), _merge_clusters(frames))
     min_pt = max(_min_pt(settings), 24.0)
     out: list[Figure] = []
     for c in clusters:
@@ -225,6 +231,20 @@ def _merge_clusters(clusters: list[_Cluster]) -> list[_Cluster]:
             hit.fills += c.fills
             changed = True
         clusters = out
+    return clusters
+
+
+def _with_frames(clusters: list[_Cluster], frames: list[_Cluster]) -> list[_Cluster]:
+    """A chart's axes or frame are hairlines that may not touch its marks (a line chart
+    floating above its x-axis): lines that together enclose a graphic cluster join it,
+    so the figure (and its tick labels) reaches the axes."""
+    graphic = [c for c in clusters if c.graphic()]
+    # A pair of axes (or a few edges), not a box grid: a page frame or a text panel made of
+    # many rules would swallow body text.
+    for frame in (f for f in frames if f.count <= 3):
+        for g in graphic:
+            if overlap_area(frame.bbox, g.bbox) >= 0.8 * max(area(g.bbox), 1e-6):
+                g.bbox = union(g.bbox, frame.bbox)
     return clusters
 
 
