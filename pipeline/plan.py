@@ -1,0 +1,111 @@
+"""Decide what a run has to do: compare the files on disk with the documents table.
+
+Cheap first: (size, mtime) equal to the documents row and the same settings fingerprint
+means unchanged, without reading the file. A differing stat is confirmed by hashing, so
+a file that was only touched (same bytes) is still skipped; its new mtime is recorded.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from folio.config import Pipeline
+from pipeline.walk import FileEntry
+
+
+def settings_fingerprint(pipe: Pipeline) -> str:
+    """What shapes a document's rows: partition + chunk settings + which embedder.
+
+    The embedder part is its settings (model folder, precision) so the check needs no
+    model loading; the exact model id is compared once the embedder is loaded anyway.
+    Readable parts (``p=..;c=..;e=..``) let the report say which part changed.
+    """
+    embed = pipe.embed.model_dump(mode="json", include={"model_dir", "precision"})
+    e = hashlib.sha256(json.dumps(embed, sort_keys=True).encode()).hexdigest()[:12]
+    return f"p={pipe.fingerprint('partition')[:12]};c={pipe.fingerprint('chunk')[:12]};e={e}"
+
+
+def changed_parts(old: str | None, new: str) -> list[str]:
+    """Which fingerprint parts differ: ["partition", "chunk", "embed"] (all if unreadable)."""
+    names = {"p": "partition", "c": "chunk", "e": "embed"}
+
+    def parts(fp: str | None) -> dict[str, str]:
+        out: dict[str, str] = {}
+        for item in (fp or "").split(";"):
+            key, _, value = item.partition("=")
+            out[key] = value
+        return out
+
+    a, b = parts(old), parts(new)
+    return [name for key, name in names.items() if a.get(key) != b.get(key)]
+
+
+@dataclass
+class Task:
+    entry: FileEntry
+    reason: str  # new | changed | fingerprint | model | incomplete
+    sha256: str | None = None  # known when the plan had to hash the file
+    previous_status: str | None = None
+    reuse_elements: bool = False  # the stored elements are still valid: skip partitioning
+
+
+@dataclass
+class Plan:
+    tasks: list[Task] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+    failed_known: list[str] = field(default_factory=list)  # failed before, same bytes and settings
+    deleted: list[str] = field(default_factory=list)
+    touched: list[Any] = field(default_factory=list)  # DocRecords with a refreshed path/mtime
+    seen: int = 0
+
+    @property
+    def needs_writes(self) -> bool:
+        return bool(self.tasks or self.deleted or self.touched)
+
+
+def make_plan(
+    files: Mapping[str, FileEntry],
+    docs: Mapping[str, Any],
+    fingerprint: str,
+    hasher: Callable[[Path], str],
+    stored_model: str | None = None,
+) -> Plan:
+    """``docs``: DocRecords by source (index.store.Store.documents()); ``stored_model``:
+    the embedder of the chunks table. An ok document embedded by another model (left
+    over from an interrupted re-embedding) is redone."""
+    plan = Plan(seen=len(files))
+    for source, entry in files.items():
+        old = docs.get(source)
+        if old is None:
+            plan.tasks.append(Task(entry, "new"))
+            continue
+        if old.status not in ("ok", "error"):
+            plan.tasks.append(Task(entry, "incomplete", previous_status=old.status))
+            continue
+        same_stat = old.size == entry.size and old.mtime == entry.mtime
+        sha = None if same_stat else hasher(entry.path)
+        if sha is not None and sha != old.sha256:
+            plan.tasks.append(Task(entry, "changed", sha, previous_status=old.status))
+            continue
+        if old.fingerprint != fingerprint:
+            # Same bytes, other settings: if the partition settings still hold, the stored
+            # elements are re-chunked and re-embedded instead of partitioning again.
+            reuse = old.status == "ok" and "partition" not in changed_parts(old.fingerprint, fingerprint)
+            plan.tasks.append(Task(entry, "fingerprint", old.sha256, old.status, reuse_elements=reuse))
+            continue
+        if old.status == "ok" and stored_model is not None and old.embed_model != stored_model:
+            plan.tasks.append(Task(entry, "model", old.sha256, old.status, reuse_elements=True))
+            continue
+        if sha is not None:
+            plan.touched.append(
+                dataclasses.replace(old, size=entry.size, mtime=entry.mtime, path=str(entry.path))
+            )
+        (plan.unchanged if old.status == "ok" else plan.failed_known).append(source)
+    plan.deleted = sorted(set(docs) - set(files))
+    return plan

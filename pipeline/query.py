@@ -1,0 +1,93 @@
+"""``ingest.py search``: hybrid retrieval over a pipeline's index, printed with citations."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import sys
+from typing import TYPE_CHECKING, Any
+
+from folio.config import Pipeline
+from folio.errors import ConfigError
+from folio.exitcodes import EXIT_OK
+
+if TYPE_CHECKING:
+    from index.embed import Embedder
+    from index.search import Hit
+    from index.store import Store
+
+
+def open_index(pipe: Pipeline, mode: str) -> tuple[Store, Embedder | None]:
+    """The store read-only, plus the embedder unless the mode is full-text only."""
+    from index.store import Store
+
+    if not (pipe.index / "lancedb").is_dir():
+        raise ConfigError(f"no index at {pipe.index}: run `ingest.py run --pipeline {pipe.name}` first")
+    store = Store(pipe.index)
+    if store.chunks_table is None:
+        raise ConfigError(f"the index at {pipe.index} holds no chunks yet")
+    if mode == "fts":
+        return store, None
+    from index.embed import load_embedder
+
+    embedder = load_embedder(pipe.embed)
+    if store.embed_model and store.embed_model != embedder.model_id:
+        raise ConfigError(
+            f"the index was embedded with {store.embed_model} but pipelines.{pipe.name}.embed "
+            f"loads {embedder.model_id}: run the pipeline again to re-embed"
+        )
+    return store, embedder
+
+
+def hit_dict(hit: Hit) -> dict[str, Any]:
+    d = dataclasses.asdict(hit)
+    for key in ("section", "pages", "element_ids"):
+        d[key] = list(d[key])
+    d["boxes"] = [list(b) for b in hit.boxes]
+    return d
+
+
+def citation(hit: Hit) -> str:
+    if not hit.pages:
+        return hit.source
+    pages = hit.pages
+    where = f"p.{pages[0]}" if len(pages) == 1 else f"pp.{pages[0]}-{pages[-1]}"
+    return f"{hit.source} {where}"
+
+
+def snippet(text: str, width: int = 240) -> str:
+    # A chunk's first line is its context (document | section | page, enrich/chunk.py);
+    # the citation line already shows that, so the snippet starts with the content.
+    head, sep, body = text.partition("\n")
+    flat = " ".join((body if sep and body.strip() else head).split())
+    return flat if len(flat) <= width else flat[: width - 3] + "..."
+
+
+def format_hits(hits: list[Hit]) -> list[str]:
+    lines: list[str] = []
+    for i, h in enumerate(hits, 1):
+        section = " > ".join(h.section)
+        head = f"{i}. {citation(h)}  [{h.kind}]"
+        if section:
+            head += f"  {section}"
+        lines.append(head)
+        lines.append(f"   {snippet(h.text)}")
+    return lines
+
+
+def search_command(
+    pipe: Pipeline, query: str, k: int, as_json: bool, doc: str | None, kind: str | None,
+    page: int | None, mode: str,
+) -> int:
+    from index.search import search
+
+    store, embedder = open_index(pipe, mode)
+    hits = search(store, embedder, query, k, source=doc, kind=kind, page=page, mode=mode,
+                  rrf_k=pipe.search.rrf_k)
+    if as_json:
+        sys.stdout.write(json.dumps([hit_dict(h) for h in hits], ensure_ascii=False) + "\n")
+    elif not hits:
+        sys.stdout.write("no hits\n")
+    else:
+        sys.stdout.write("\n".join(format_hits(hits)) + "\n")
+    return EXIT_OK

@@ -1,0 +1,129 @@
+"""The run report: what a run saw and did, as JSON (runs table, reports/) and one line for cron."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+import uuid
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+# Keys of RunReport.counts, in the order the summary prints them.
+COUNT_KEYS = (
+    "seen",
+    "new",
+    "changed",
+    "unchanged",
+    "deleted",
+    "ok",
+    "failed",
+    "failed_known",  # failed before, unchanged since: not retried, still listed by status
+    "skipped_by_budget",
+    "skipped_by_signal",
+)
+
+
+@dataclass
+class DocResult:
+    source: str
+    status: str  # ok | error | unchanged | failed_known | deleted | skipped
+    reason: str = ""  # new | changed | fingerprint | model | repair | ...
+    pages: int = 0
+    elements: int = 0
+    chunks: int = 0
+    seconds: float = 0.0
+    error: str | None = None
+
+
+def new_run_id() -> str:
+    return time.strftime("%Y%m%dT%H%M%SZ", time.gmtime()) + "-" + uuid.uuid4().hex[:6]
+
+
+def iso(t: float) -> str:
+    """UTC with milliseconds: runs sort by this string, and runs can be seconds apart."""
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(t)) + f".{int(t % 1 * 1000):03d}Z"
+
+
+@dataclass
+class RunReport:
+    run_id: str
+    pipeline: str
+    index: str
+    started: float = field(default_factory=time.time)
+    finished: float | None = None
+    status: str = "running"  # ok | partial | failed
+    stopped: str | None = None  # why the run stopped early: "budget" | "SIGTERM" | "SIGINT" | fatal message
+    counts: dict[str, int] = field(default_factory=lambda: dict.fromkeys(COUNT_KEYS, 0))
+    documents: list[DocResult] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    repaired_rows: int = 0
+
+    def add(self, result: DocResult) -> None:
+        self.documents.append(result)
+
+    def finish(self) -> None:
+        self.finished = time.time()
+        failed = self.counts["failed"]
+        if self.stopped and self.stopped not in ("budget", "SIGTERM", "SIGINT"):
+            self.status = "failed"
+        elif failed and not self.counts["ok"] and failed == self.counts["new"] + self.counts["changed"]:
+            self.status = "failed"  # everything attempted failed
+        elif failed or self.stopped:
+            self.status = "partial"
+        else:
+            self.status = "ok"
+
+    @property
+    def seconds(self) -> float:
+        return (self.finished or time.time()) - self.started
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "run_id": self.run_id,
+            "pipeline": self.pipeline,
+            "index": self.index,
+            "started_at": iso(self.started),
+            "finished_at": iso(self.finished) if self.finished else None,
+            "seconds": round(self.seconds, 3),
+            "status": self.status,
+            "stopped": self.stopped,
+            "counts": dict(self.counts),
+            "repaired_rows": self.repaired_rows,
+            "notes": list(self.notes),
+            "documents": [asdict(d) for d in self.documents],
+        }
+
+    def write(self, reports_dir: Path) -> Path:
+        """reports/<run_id>.json plus reports/last.json, each written atomically."""
+        reports_dir.mkdir(parents=True, exist_ok=True)
+        text = json.dumps(self.to_dict(), indent=1, ensure_ascii=False)
+        path = reports_dir / f"{self.run_id}.json"
+        for target in (path, reports_dir / "last.json"):
+            tmp = target.with_suffix(".tmp")
+            tmp.write_text(text, encoding="utf-8")
+            os.replace(tmp, target)
+        return path
+
+    def summary_lines(self, report_path: Path | None) -> list[str]:
+        """The cron-mail summary: one line, then one line per failed document."""
+        c = self.counts
+        parts = [f"{c['ok']} ok", f"{c['failed']} failed", f"{c['unchanged']} unchanged", f"{c['deleted']} deleted"]
+        if c["failed_known"]:
+            parts.append(f"{c['failed_known']} known failures not retried")
+        line = f"folio run {self.pipeline}: " + ", ".join(parts) + f" in {self.seconds:.1f} s"
+        if self.stopped == "budget":
+            left = c["skipped_by_budget"]
+            line += f"; time budget used up, {left} documents left for the next run"
+        elif self.stopped in ("SIGTERM", "SIGINT"):
+            line += f"; stopped by {self.stopped}, {c['skipped_by_signal']} documents left for the next run"
+        elif self.stopped:
+            line += f"; FATAL: {self.stopped}"
+        if report_path is not None:
+            line += f" (report: {report_path})"
+        lines = [line]
+        for d in self.documents:
+            if d.status == "error":
+                lines.append(f"  failed: {d.source}: {d.error}")
+        return lines

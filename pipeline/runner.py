@@ -1,0 +1,346 @@
+"""One incremental run of a pipeline: walk -> plan -> partition -> chunk -> embed -> store.
+
+Crash safety comes from the store's commit protocol (rows first, documents row last) and
+``Store.repair()`` after an unclean end, which a marker file (``run.dirty``) records: it
+is created before the first write and removed when a run ends normally, so the common
+nothing-changed night skips the repair scan. Heavy modules (LanceDB, onnxruntime, the
+partitioners) are imported only on the paths that use them; a night with nothing to do
+is decided from a snapshot of the documents table without LanceDB (pipeline/snapshot.py).
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from folio.config import Pipeline
+from folio.errors import ConfigError, DocumentError
+from pipeline.lock import RunLock
+from pipeline.plan import Plan, Task, changed_parts, make_plan, settings_fingerprint
+from pipeline.report import DocResult, RunReport, iso, new_run_id
+from pipeline.reuse import stored_elements
+from pipeline.signals import StopFlag
+from pipeline.snapshot import (
+    SNAPSHOT,
+    add_unrecorded,
+    clear_unrecorded,
+    read_snapshot,
+    unrecorded_reports,
+    write_snapshot,
+)
+from pipeline.stages import (
+    PartitionFn,
+    TextEmbedder,
+    default_embedder,
+    file_sha256,
+    open_store,
+    partition_isolated,
+    touch_documents,
+)
+from pipeline.walk import walk_sources
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from folio.element import Element
+    from index.store import DocRecord, Store
+
+log = logging.getLogger(__name__)
+
+@dataclass
+class RunOptions:
+    max_minutes: float | None = None
+    progress: bool | None = None  # None: only when stderr is a terminal
+    embedder_factory: Callable[[Pipeline], TextEmbedder] = default_embedder
+    partition: PartitionFn = partition_isolated
+    # Called after each document is finished (committed or recorded as failed).
+    on_document: Callable[[DocResult], None] | None = None
+
+
+class Runner:
+    def __init__(self, pipe: Pipeline, options: RunOptions | None = None) -> None:
+        self.pipe = pipe
+        self.opts = options or RunOptions()
+        self.index = Path(pipe.index)
+        self.fingerprint = settings_fingerprint(pipe)
+        self.report = RunReport(new_run_id(), pipe.name, str(self.index))
+        self.stop = StopFlag()
+        self._embedder: TextEmbedder | None = None
+        self._store: Store | None = None
+        self._store_dim: int | None = None
+        self.report_path: Path | None = None
+        self._fast = False  # finished from the snapshot, without opening the store
+
+    # -- lazily opened resources ------------------------------------------------------
+    def embedder(self) -> TextEmbedder:
+        if self._embedder is None:
+            t0 = time.time()
+            self._embedder = self.opts.embedder_factory(self.pipe)
+            log.info("embedder %s loaded in %.1f s", self._embedder.model_id, time.time() - t0)
+        return self._embedder
+
+    def store(self, writable: bool = False) -> Store:
+        """The store; ``writable`` opens it with the embedder's width (loads the embedder)."""
+        if writable and self._store_dim is None:
+            # Opening with the embedder's width and id drops vectors of another embedder.
+            emb = self.embedder()
+            self._store = open_store(self.index, emb.dim, emb.model_id)
+            self._store_dim = emb.dim
+        elif self._store is None:
+            self._store = open_store(self.index, None)
+        return self._store
+
+    @property
+    def _dirty_marker(self) -> Path:
+        return self.index / "run.dirty"
+
+    def _mark_dirty(self) -> None:
+        self._dirty_marker.touch()
+
+    # -- the run --------------------------------------------------------------------
+    def run(self) -> RunReport:
+        if not self.pipe.sources:
+            raise ConfigError(f"pipelines.{self.pipe.name}.sources: no source folder given")
+        for src in self.pipe.sources:
+            if not Path(src.path).is_dir():
+                raise ConfigError(f"pipelines.{self.pipe.name}.sources: {src.path} is not a folder")
+        lock = RunLock(self.index / "run.lock")
+        lock.acquire()  # raises LockedError -> exit 3
+        try:
+            with self.stop:
+                try:
+                    self._run(stale_lock=lock.took_over is not None)
+                except Exception as e:
+                    log.exception("run failed")
+                    self.report.stopped = f"{type(e).__name__}: {e}"
+                self._finish()
+        finally:
+            lock.release()
+        return self.report
+
+    def _run(self, stale_lock: bool) -> None:
+        self.index.mkdir(parents=True, exist_ok=True)
+        files = walk_sources(self.pipe.sources)
+        unclean = self._dirty_marker.exists() or stale_lock
+        if not unclean and self._nothing_to_do(files):
+            return
+        store = self.store()
+        if unclean:
+            self.report.repaired_rows = store.repair()
+            if self.report.repaired_rows:
+                log.warning("repair: removed %d rows of an interrupted run", self.report.repaired_rows)
+        docs = store.documents()
+        if docs and not files:
+            # An unmounted share looks like an empty folder: never empty the index for it.
+            raise RuntimeError(
+                f"the sources hold no files but the index has {len(docs)} documents; "
+                "refusing to delete them all (check the source folders, or remove the index)"
+            )
+        stored_model = store.embed_model if docs else None
+        plan = make_plan(files, docs, self.fingerprint, file_sha256, stored_model)
+        self._count_plan(plan, docs)
+        if not plan.needs_writes:
+            return
+        self._mark_dirty()
+        self._apply_metadata(plan)
+        if plan.tasks:
+            self._check_model(plan, files, docs)
+            self._process(plan.tasks)
+        store = self.store()
+        if self.report.counts["ok"] or plan.deleted:
+            store.optimize()
+
+    def _nothing_to_do(self, files: dict[str, Any]) -> bool:
+        """The LanceDB-free check against the documents snapshot (pipeline/snapshot.py)."""
+        snap = read_snapshot(self.index)
+        if snap is None:
+            return False
+        docs, stored_model = snap
+        plan = make_plan(files, docs, self.fingerprint, file_sha256, stored_model)
+        if plan.needs_writes:
+            return False
+        self._count_plan(plan, docs)  # type: ignore[arg-type]
+        self._fast = True
+        return True
+
+    def _count_plan(self, plan: Plan, docs: dict[str, DocRecord]) -> None:
+        c = self.report.counts
+        c["seen"] = plan.seen
+        c["unchanged"] = len(plan.unchanged)
+        c["failed_known"] = len(plan.failed_known)
+        for source in plan.failed_known:
+            self.report.add(DocResult(source, "failed_known", error=docs[source].error))
+        for t in plan.tasks:
+            c["new" if t.reason == "new" else "changed"] += 1
+        if any(t.reason == "fingerprint" for t in plan.tasks):
+            old = next(docs[t.entry.source].fingerprint for t in plan.tasks if t.reason == "fingerprint")
+            self.report.notes.append(
+                "settings changed (" + ", ".join(changed_parts(old, self.fingerprint)) + "): reprocessing"
+            )
+
+    def _apply_metadata(self, plan: Plan) -> None:
+        """Deletions and touched files: no partitioning, no embedder."""
+        store = self.store()
+        for source in plan.deleted:
+            store.delete_document(source)
+            self.report.counts["deleted"] += 1
+            self.report.add(DocResult(source, "deleted"))
+            log.info("deleted %s", source)
+        if plan.touched:
+            touch_documents(store, plan.touched)
+
+    def _check_model(self, plan: Plan, files: dict[str, Any], docs: dict[str, DocRecord]) -> None:
+        """Documents embedded by another model than the loaded one are re-embedded."""
+        emb = self.embedder()
+        self.store(writable=True)
+        stale = [s for s in plan.unchanged if docs[s].embed_model != emb.model_id]
+        if not stale:
+            return
+        models = sorted({str(docs[s].embed_model) for s in stale})
+        self.report.notes.append(
+            f"embedder changed ({', '.join(models)} -> {emb.model_id}): re-embedding {len(stale)} documents"
+        )
+        for source in stale:
+            plan.tasks.append(Task(files[source], "model", docs[source].sha256, "ok", reuse_elements=True))
+        plan.unchanged = [s for s in plan.unchanged if s not in set(stale)]
+        self.report.counts["changed"] += len(stale)
+        self.report.counts["unchanged"] = len(plan.unchanged)
+
+    def _process(self, tasks: list[Task]) -> None:
+        budget = self.opts.max_minutes or self.pipe.run.max_minutes
+        deadline = self.report.started + budget * 60 if budget else None
+        bar = self._progress_bar(len(tasks))
+        try:
+            for i, task in enumerate(tasks):
+                left = len(tasks) - i
+                if self.stop:
+                    self._skip(tasks[i:], "skipped_by_signal")
+                    self.report.stopped = self.stop.signal_name
+                    self._note(f"stopped by {self.stop.signal_name}: {left} documents left for the next run")
+                    return
+                if deadline is not None and time.time() >= deadline:
+                    self._skip(tasks[i:], "skipped_by_budget")
+                    self.report.stopped = "budget"
+                    self._note(f"time budget of {budget:g} min used: {left} documents left for the next run")
+                    return
+                if bar is not None:
+                    bar.set_postfix_str(task.entry.source[-40:])
+                result = self._one(task)
+                self.report.add(result)
+                if bar is not None:
+                    bar.update(1)
+                if self.opts.on_document is not None:
+                    self.opts.on_document(result)
+        finally:
+            if bar is not None:
+                bar.close()
+
+    def _note(self, text: str) -> None:
+        self.report.notes.append(text)
+        log.warning("%s", text)
+
+    def _skip(self, tasks: list[Task], key: str) -> None:
+        self.report.counts[key] += len(tasks)
+        for t in tasks:
+            self.report.add(DocResult(t.entry.source, "skipped", reason=t.reason))
+
+    def _progress_bar(self, total: int) -> Any:
+        show = self.opts.progress if self.opts.progress is not None else sys.stderr.isatty()
+        if not show:
+            return None
+        from tqdm import tqdm
+
+        return tqdm(total=total, unit="doc", file=sys.stderr, desc=f"folio {self.pipe.name}")
+
+    def _one(self, task: Task) -> DocResult:
+        from index.store import DocRecord
+
+        entry = task.entry
+        t0 = time.time()
+        sha = task.sha256 or file_sha256(entry.path)
+        emb = self.embedder()
+        rec = DocRecord(
+            source=entry.source, path=str(entry.path), doc_id=sha[:16], sha256=sha, size=entry.size,
+            mtime=entry.mtime, status="ok", error=None, pages=0, elements=0, chunks=0,
+            fingerprint=self.fingerprint, embed_model=emb.model_id, started_at=iso(t0),
+            finished_at=None, seconds=0.0,
+        )
+        result = DocResult(entry.source, "ok", reason=task.reason)
+        try:
+            elements = stored_elements(self.store(), entry.source, sha) if task.reuse_elements else []
+            if not elements:
+                elements = self.opts.partition(task, sha, self.pipe)
+            chunks, vectors = self._index(elements, emb)
+        except DocumentError as e:
+            return self._fail(rec, result, e.reason, t0)
+        except Exception as e:  # a bug or library failure on this document: record it, go on
+            log.debug("indexing %s failed", entry.source, exc_info=True)
+            return self._fail(rec, result, f"indexing failed: {type(e).__name__}: {e}", t0)
+        pages = {e.page for e in elements if e.page is not None}
+        rec.pages, rec.elements, rec.chunks = len(pages), len(elements), len(chunks)
+        rec.seconds = round(time.time() - t0, 3)
+        rec.finished_at = iso(time.time())
+        self.store(writable=True).replace_document(rec, elements, chunks, vectors)
+        self.report.counts["ok"] += 1
+        result.pages, result.elements, result.chunks, result.seconds = (
+            rec.pages, rec.elements, rec.chunks, rec.seconds,
+        )
+        log.info("committed %s: %d pages, %d elements, %d chunks in %.1f s",
+                 entry.source, rec.pages, rec.elements, rec.chunks, rec.seconds)
+        return result
+
+    def _index(self, elements: list[Element], emb: TextEmbedder) -> tuple[list[Any], np.ndarray]:
+        from enrich.chunk import chunk_elements
+
+        max_tokens = self.pipe.chunk.max_tokens or emb.max_tokens
+        chunks = chunk_elements(elements, emb.count_tokens, max_tokens)
+        vectors = emb.embed([c.text for c in chunks])
+        return chunks, vectors
+
+    def _fail(self, rec: DocRecord, result: DocResult, reason: str, t0: float) -> DocResult:
+        rec.status, rec.error = "error", reason
+        rec.seconds = round(time.time() - t0, 3)
+        rec.finished_at = iso(time.time())
+        self.store(writable=True).record_failure(rec)
+        self.report.counts["failed"] += 1
+        result.status, result.error, result.seconds = "error", reason, rec.seconds
+        log.info("failed %s: %s", rec.source, reason)  # the summary lists it on stdout
+        return result
+
+    def _finish(self) -> None:
+        self.report.finish()
+        reports = self.index / "reports"
+        self.report_path = self.report.write(reports)
+        fatal = self.report.status == "failed" and bool(self.report.stopped)
+        if self._fast:
+            add_unrecorded(reports, self.report.run_id)
+        else:
+            self._record(reports, fatal)
+        if not fatal:
+            self._dirty_marker.unlink(missing_ok=True)
+
+    def _record(self, reports: Path, fatal: bool) -> None:
+        """Runs table (this run and earlier snapshot-only runs), then a fresh snapshot."""
+        try:
+            store = self.store()
+            for earlier in unrecorded_reports(reports):
+                store.add_run(run_row(earlier))
+            store.add_run(run_row(self.report.to_dict()))
+            clear_unrecorded(reports)
+            if fatal:
+                (self.index / SNAPSHOT).unlink(missing_ok=True)
+            else:
+                write_snapshot(self.index, store.documents(), store.embed_model)
+        except Exception:
+            log.exception("could not record the run in the runs table")
+            (self.index / SNAPSHOT).unlink(missing_ok=True)
+
+
+def run_row(report: dict[str, Any]) -> dict[str, Any]:
+    """A runs-table row (Store.add_run) for a report dict."""
+    return {**report, "report": report}

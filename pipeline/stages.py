@@ -1,0 +1,86 @@
+"""The runner's calls into the stages below it: partition, embed, store.
+
+Each imports its heavy module inside the function, so a run that needs none of them
+never pays for the import. Tests replace ``partition_isolated`` and the embedder factory.
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Protocol
+
+from folio.config import Pipeline
+from pipeline.plan import Task
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from folio.element import Element
+    from index.store import DocRecord, Store
+
+PartitionFn = Callable[[Task, str, Pipeline], "list[Element]"]
+
+
+class TextEmbedder(Protocol):
+    """What the runner needs of index.embed.Embedder (tests pass a fake)."""
+
+    model_id: str
+    dim: int
+    max_tokens: int
+
+    def count_tokens(self, texts: list[str]) -> list[int]: ...
+    def embed(self, texts: list[str]) -> np.ndarray: ...
+
+
+def file_sha256(path: Path) -> str:
+    from partition.context import file_sha256 as sha
+
+    return sha(path)
+
+
+def partition_isolated(task: Task, sha: str, pipe: Pipeline) -> list[Element]:
+    """Partition one document in a child process with the pipeline's time limit."""
+    # The forked partitioner reads this for its PDF page pool (partition/pdf_pool.py);
+    # an env var rather than set_workers() so the parent never imports the PDF stack.
+    os.environ["FOLIO_PDF_WORKERS"] = str(pipe.run.workers)
+    with warnings.catch_warnings():
+        # LanceDB warns on every fork; the child only runs the partitioner and never
+        # touches LanceDB state, so the warning is noise in cron mail.
+        warnings.filterwarnings("ignore", message="lancedb fork support", category=RuntimeWarning)
+        return _run_partition(task, sha, pipe)
+
+
+def _run_partition(task: Task, sha: str, pipe: Pipeline) -> list[Element]:
+    from partition import partition_file
+    from partition.isolate import run_isolated
+
+    args = (task.entry.path, pipe.partition, pipe.assets_dir, task.entry.source, sha)
+    return run_isolated(partition_file, args, pipe.run.timeout_s, task.entry.source)
+
+
+def default_embedder(pipe: Pipeline) -> TextEmbedder:
+    from index.embed import load_embedder
+
+    return load_embedder(pipe.embed)
+
+
+def open_store(index: Path, dim: int | None, embed_model: str | None = None) -> Store:
+    from index.store import Store
+
+    return Store(index, dim=dim, embed_model=embed_model)
+
+
+def touch_documents(store: Store, records: list[DocRecord]) -> None:
+    """Record the new stat of files whose bytes did not change (no rows rewritten)."""
+    from index.schema import DOCUMENTS
+    from index.store import sql_str
+
+    tbl = store.db.open_table(DOCUMENTS)
+    for rec in records:
+        tbl.update(
+            where=f"source = {sql_str(rec.source)}",
+            values={"size": rec.size, "mtime": rec.mtime, "path": rec.path},
+        )
