@@ -28,6 +28,7 @@ CountTokens = Callable[[list[str]], list[int]]
 Box = tuple[int, float, float, float, float]
 
 HEADING_ROLES = frozenset({"title", "heading"})
+SLIDE_SUFFIXES = {".pptx", ".ppt", ".odp"}
 SECTION_LEVELS = 3  # deepest levels of the section path in the prefix: the rest is noise
 MAX_CONTEXT_WORDS = 16  # per heading / title in the prefix
 MAX_CAPTION_WORDS = 40  # repeated in every part of a split table: keep the budget for rows
@@ -114,6 +115,11 @@ def chunk_elements(elements: list[Element], count_tokens: CountTokens, max_token
 # ---- context ----------------------------------------------------------------------------
 
 
+# Bump when the chunk text changes: the nightly run then re-chunks and re-embeds stored
+# elements (no re-partitioning).
+CHUNKER_VERSION = 2
+
+
 def _words(text: str, limit: int = MAX_CONTEXT_WORDS) -> str:
     w = text.split()
     return " ".join(w[:limit]) + (" …" if len(w) > limit else "")
@@ -121,6 +127,7 @@ def _words(text: str, limit: int = MAX_CONTEXT_WORDS) -> str:
 
 class _DocContext:
     def __init__(self, els: list[Element]) -> None:
+        self.slides = PurePath(els[0].source).suffix.lower() in SLIDE_SUFFIXES
         stem = PurePath(els[0].source).stem
         name = re.sub(r"[_\s]+", " ", stem).strip()
         title = next((e.text for e in els[:50] if e.role == "title" and e.text.strip()), "")
@@ -134,8 +141,11 @@ class _DocContext:
         if e.section:
             parts.append(" > ".join(_words(s) for s in e.section[-SECTION_LEVELS:]))
         if e.page is not None:
-            label = e.page_label or str(e.page)
-            parts.append(f"p. {label}")
+            # Say it the way people ask: "slide 4", "page 55" (and the printed label).
+            where = f"{'slide' if self.slides else 'page'} {e.page}"
+            if e.page_label and e.page_label != str(e.page):
+                where += f" (printed {e.page_label})"
+            parts.append(where)
         return " | ".join(parts)
 
 
@@ -343,14 +353,18 @@ def _image_drafts(
     e: Element, els: list[Element], i: int, ctx: _DocContext, tokens: _Tokens, max_tokens: int
 ) -> list[_Draft]:
     described = (_nearby_caption(els, i), e.caption, e.meta.get("alt_text"))
-    head = _context_lines(("Image", described[0]), ("Description", described[1]), ("Alt text", described[2]))
+    # "Figure" / "Picture" is how questions name them ("the picture on slide 6").
+    label = "Figure" if e.role == "figure" else "Picture"
+    head = _context_lines((label, described[0]), ("Description", described[1]), ("Alt text", described[2]))
     ocr = " ".join(e.text.split())
     if ocr.lower() in {" ".join(str(v or "").split()).lower() for v in described}:
         ocr = ""  # the alt text is also stored as the element's text
-    if not head and not ocr:
-        return []  # nothing to embed: an image without words is never retrieved by text
+    if not head and not ocr and not e.image:
+        return []  # nothing to show and nothing to say
     lines = [f"Text in image: {s}" for s in _SENTENCE_END.split(ocr)] if ocr else []
-    return _pack_lines(e, head or ["Image"], lines, ctx.prefix(e), "image", tokens, max_tokens)
+    if not head or not head[0].lower().startswith(label.lower()):
+        head = [label, *head]
+    return _pack_lines(e, head, lines, ctx.prefix(e), "image", tokens, max_tokens)
 
 
 # ---- assembly ---------------------------------------------------------------------------

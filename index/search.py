@@ -12,6 +12,7 @@ import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
+from index.query_hints import QueryHints, parse
 from index.store import DISTANCE, sql_str
 
 if TYPE_CHECKING:
@@ -24,7 +25,7 @@ _COLUMNS = ["id", "doc_id", "source", "kind", "text", "section", "pages", "boxes
 # Each leg returns this many candidates per requested hit before fusion: RRF needs some
 # depth to let a hit ranked moderately in both legs overtake one ranked well in only one.
 _DEPTH_FACTOR = 4
-_MIN_DEPTH = 20
+_MIN_DEPTH = 50
 _MAX_QUERY_TERMS = 64
 # IVF partitions probed (of ~sqrt(rows)): at 1M chunks, 20 probes gave recall@10 0.67
 # against an exact scan in 13 ms (bench/query_latency.py); 40 trades a few ms for recall.
@@ -104,11 +105,12 @@ def search(
         return [_hit(r, 1.0 - float(r["_distance"]), rank_vec=i) for i, r in enumerate(vec_rows[:k], 1)]
     if mode == "fts":
         return [_hit(r, float(r["_score"]), rank_fts=i) for i, r in enumerate(fts_rows[:k], 1)]
-    return fuse(vec_rows, fts_rows, k, rrf_k)
+    return fuse(vec_rows, fts_rows, k, rrf_k, parse(query))
 
 
 def _vector_leg(tbl: Any, vector: np.ndarray, where: str | None, depth: int, exact: bool) -> list[dict[str, Any]]:
-    q = tbl.search(vector, vector_column_name="vector").distance_type(DISTANCE).select(_COLUMNS).limit(depth)
+    q = tbl.search(vector, vector_column_name="vector").distance_type(DISTANCE)
+    q = q.select([*_COLUMNS, "_distance"]).limit(depth)
     if exact:
         # One document's chunks are spread over every IVF partition: probing a few would
         # miss most of them, while an exact scan of a single document's rows is cheap.
@@ -127,15 +129,23 @@ def _fts_leg(tbl: Any, terms: str, where: str | None, depth: int) -> list[dict[s
 
     # A match query is never parsed as query syntax (unlike a plain string query); OR of terms.
     match = MatchQuery(terms, "text")  # type: ignore[call-arg]  # a dataclass with defaults
-    q = tbl.search(match, query_type="fts").select(_COLUMNS).limit(depth)
+    q = tbl.search(match, query_type="fts").select([*_COLUMNS, "_score"]).limit(depth)
     if where:
         q = q.where(where, prefilter=True)
     return list(q.to_list())
 
 
-def fuse(vec_rows: list[dict[str, Any]], fts_rows: list[dict[str, Any]], k: int, rrf_k: int) -> list[Hit]:
+def fuse(
+    vec_rows: list[dict[str, Any]],
+    fts_rows: list[dict[str, Any]],
+    k: int,
+    rrf_k: int,
+    hints: QueryHints | None = None,
+) -> list[Hit]:
     """Reciprocal-rank fusion; a chunk id seen twice in one leg (possible only between an
-    interrupted write and repair()) counts once, at its best rank."""
+    interrupted write and repair()) counts once, at its best rank. ``hints`` (pages,
+    figure/table references, kinds the question points at) add their bonus on the same
+    scale, in units of a first-place vote."""
     scores: dict[str, float] = {}
     rows: dict[str, dict[str, Any]] = {}
     ranks: dict[str, dict[str, int]] = {}
@@ -149,6 +159,9 @@ def fuse(vec_rows: list[dict[str, Any]], fts_rows: list[dict[str, Any]], k: int,
             ranks.setdefault(cid, {})[leg] = rank
             rows.setdefault(cid, r)
             scores[cid] = scores.get(cid, 0.0) + 1.0 / (rrf_k + rank)
+    if hints:
+        for cid, r in rows.items():
+            scores[cid] += hints.bonus(r) / (rrf_k + 1)
     best = sorted(scores, key=lambda c: (-scores[c], c))[:k]
     return [
         _hit(rows[c], scores[c], rank_fts=ranks[c].get("fts"), rank_vec=ranks[c].get("vec")) for c in best

@@ -19,21 +19,28 @@ from folio.config import Pipeline
 from pipeline.walk import FileEntry
 
 
-def settings_fingerprint(pipe: Pipeline) -> str:
-    """What shapes a document's rows: partition + chunk settings + which embedder.
+def settings_fingerprint(pipe: Pipeline, enrich: str | None = None) -> str:
+    """What shapes a document's rows: partition + chunk settings + which embedder, and
+    ``enrich``, the enrichment part (pipeline/enrichment.py: settings, resolved model ids,
+    prompt versions), left out when None.
 
     The embedder part is its settings (model folder, precision) so the check needs no
     model loading; the exact model id is compared once the embedder is loaded anyway.
-    Readable parts (``p=..;c=..;e=..``) let the report say which part changed.
+    Readable parts (``p=..;c=..;e=..;x=..``) let the report say which part changed.
     """
     embed = pipe.embed.model_dump(mode="json", include={"model_dir", "precision"})
     e = hashlib.sha256(json.dumps(embed, sort_keys=True).encode()).hexdigest()[:12]
-    return f"p={pipe.fingerprint('partition')[:12]};c={pipe.fingerprint('chunk')[:12]};e={e}"
+    from enrich.chunk import CHUNKER_VERSION
+
+    # The chunker's version joins its settings: better chunk text re-chunks stored elements.
+    c = hashlib.sha256(f"{pipe.fingerprint('chunk')}:{CHUNKER_VERSION}".encode()).hexdigest()[:12]
+    fp = f"p={pipe.fingerprint('partition')[:12]};c={c};e={e}"
+    return fp if enrich is None else f"{fp};x={enrich}"
 
 
 def changed_parts(old: str | None, new: str) -> list[str]:
-    """Which fingerprint parts differ: ["partition", "chunk", "embed"] (all if unreadable)."""
-    names = {"p": "partition", "c": "chunk", "e": "embed"}
+    """Which fingerprint parts differ: ["partition", "chunk", "embed", "enrich"] (all if unreadable)."""
+    names = {"p": "partition", "c": "chunk", "e": "embed", "x": "enrich"}
 
     def parts(fp: str | None) -> dict[str, str]:
         out: dict[str, str] = {}
@@ -46,10 +53,15 @@ def changed_parts(old: str | None, new: str) -> list[str]:
     return [name for key, name in names.items() if a.get(key) != b.get(key)]
 
 
+# Documents rows whose elements and chunks are committed: "partial" is indexed with its
+# text, but its enrichment was cut short by a budget and is finished by a later run.
+INDEXED = ("ok", "partial")
+
+
 @dataclass
 class Task:
     entry: FileEntry
-    reason: str  # new | changed | fingerprint | model | incomplete
+    reason: str  # new | changed | fingerprint | model | incomplete | enrich
     sha256: str | None = None  # known when the plan had to hash the file
     previous_status: str | None = None
     reuse_elements: bool = False  # the stored elements are still valid: skip partitioning
@@ -85,7 +97,7 @@ def make_plan(
         if old is None:
             plan.tasks.append(Task(entry, "new"))
             continue
-        if old.status not in ("ok", "error"):
+        if old.status not in INDEXED and old.status != "error":
             plan.tasks.append(Task(entry, "incomplete", previous_status=old.status))
             continue
         same_stat = old.size == entry.size and old.mtime == entry.mtime
@@ -96,11 +108,16 @@ def make_plan(
         if old.fingerprint != fingerprint:
             # Same bytes, other settings: if the partition settings still hold, the stored
             # elements are re-chunked and re-embedded instead of partitioning again.
-            reuse = old.status == "ok" and "partition" not in changed_parts(old.fingerprint, fingerprint)
+            reuse = old.status in INDEXED and "partition" not in changed_parts(old.fingerprint, fingerprint)
             plan.tasks.append(Task(entry, "fingerprint", old.sha256, old.status, reuse_elements=reuse))
             continue
-        if old.status == "ok" and stored_model is not None and old.embed_model != stored_model:
+        if old.status in INDEXED and stored_model is not None and old.embed_model != stored_model:
             plan.tasks.append(Task(entry, "model", old.sha256, old.status, reuse_elements=True))
+            continue
+        if old.status == "partial":
+            # Indexed with its text, enrichment cut short by a budget: finish it from the
+            # stored elements (the enrichment cache makes the done part free).
+            plan.tasks.append(Task(entry, "enrich", old.sha256, old.status, reuse_elements=True))
             continue
         if sha is not None:
             plan.touched.append(

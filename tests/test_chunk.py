@@ -54,8 +54,16 @@ def test_prefix_names_document_section_and_page() -> None:
     e = el(0, "The plant in Ohio closed.", section=("Part II", "Item 7", "Liquidity"), page=41, page_label="39")
     (chunk,) = chunk_elements([e], count_tokens, 256)
     first_line, body = chunk.text.split("\n", 1)
-    assert first_line == "Annual Report-2022 | Part II > Item 7 > Liquidity | p. 39"
+    assert first_line == "Annual Report-2022 | Part II > Item 7 > Liquidity | page 41 (printed 39)"
     assert body == "The plant in Ohio closed."
+
+
+def test_slides_are_called_slides_and_pictures_are_named() -> None:
+    from dataclasses import replace
+
+    pic = replace(el(0, "", kind="image", role="picture", page=6), source="deck.pptx", image="x/p.png")
+    (chunk,) = chunk_elements([pic], count_tokens, 256)
+    assert chunk.text.split("\n") == ["deck | Intro | slide 6", "Picture"]
 
 
 def test_token_limit_respected_and_every_element_kept() -> None:
@@ -150,7 +158,7 @@ def test_table_and_image_are_own_chunks_with_their_context() -> None:
     table, image, text = chunks
     assert table.text.split("\n")[1:] == ["Table: Costs", "Summary: Costs rose.", "a | b", "1 | 2"]
     assert image.text.split("\n")[1:] == [
-        "Description: A red octagonal sign.", "Alt text: stop sign", "Text in image: STOP"
+        "Picture", "Description: A red octagonal sign.", "Alt text: stop sign", "Text in image: STOP"
     ]
     assert text.element_ids == (els[0].id, els[4].id)
 
