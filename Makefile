@@ -18,7 +18,7 @@ $(STAMP): pyproject.toml constraints.txt scripts/install.sh
 
 # Main job on the bundled sample set: install, prepare models, ingest, print the summary.
 demo: install
-	@for f in samples/docs/*; do $(PY) ingest.py partition "$$f" | head -3; done
+	$(PY) ingest.py run --pipeline default
 
 # The test command (CI runs exactly this): lint, types, tests.
 test: install lint unit

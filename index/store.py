@@ -190,6 +190,37 @@ class Store:
         # 3. drop the previous version
         self._delete_rows(f"source = {sql_str(doc.source)} AND write_id != {sql_str(write_id)}")
 
+    def touch_documents(self, records: list[DocRecord]) -> None:
+        """Record the new stat (size, mtime, path) of files whose bytes did not change;
+        no chunk or element row is rewritten."""
+        tbl = self._writable(S.DOCUMENTS)
+        for rec in records:
+            tbl.update(
+                where=f"source = {sql_str(rec.source)}",
+                values={"size": rec.size, "mtime": rec.mtime, "path": rec.path},
+            )
+
+    def elements(self, source: str, sha256: str | None = None) -> list[Element]:
+        """The stored elements of ``source`` (only those of ``sha256`` when given), in
+        reading order, one per id. Raises TypeError if the rows no longer fit Element."""
+        from folio.element import Element
+
+        tbl = self._open(S.ELEMENTS)
+        if tbl is None:
+            return []
+        where = f"source = {sql_str(source)}"
+        if sha256 is not None:
+            where += f" AND doc_sha256 = {sql_str(sha256)}"
+        seen: dict[str, Element] = {}
+        for row in tbl.search().where(where).limit(None).to_arrow().to_pylist():
+            row.pop("write_id", None)
+            row["meta"] = json.loads(row["meta"]) if row.get("meta") else {}
+            el = Element.from_dict(row)
+            # Rows of an uncommitted write would repeat ids (repair() removes them at run
+            # start); keep one row per id all the same.
+            seen.setdefault(el.id, el)
+        return sorted(seen.values(), key=lambda e: e.order)
+
     def record_failure(self, doc: DocRecord) -> None:
         """Record a failed document; a changed file that now fails loses its old rows."""
         if doc.status == "ok":

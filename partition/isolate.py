@@ -29,9 +29,12 @@ def _child(fn: Callable[..., Any], args: tuple[Any, ...], out: str) -> None:
         pickle.dump(result, f, protocol=pickle.HIGHEST_PROTOCOL)
 
 
-def run_isolated(fn: Callable[..., T], args: tuple[Any, ...], timeout_s: float, label: str) -> T:
+def run_isolated(
+    fn: Callable[..., T], args: tuple[Any, ...], timeout_s: float, label: str, work_dir: Path | None = None
+) -> T:
+    """``work_dir``: where the result pickle is written (default: the system temp folder)."""
     ctx = mp.get_context("fork")
-    fd, out = tempfile.mkstemp(prefix="folio-part-", suffix=".pkl")
+    fd, out = tempfile.mkstemp(prefix="folio-part-", suffix=".pkl", dir=work_dir)
     os.close(fd)
     try:
         proc = ctx.Process(target=_child, args=(fn, args, out), daemon=False)

@@ -12,6 +12,7 @@ from folio.errors import ConfigError
 from folio.exitcodes import EXIT_OK
 
 if TYPE_CHECKING:
+    from folio.element import Element
     from index.embed import Embedder
     from index.search import Hit
     from index.store import Store
@@ -39,12 +40,25 @@ def open_index(pipe: Pipeline, mode: str) -> tuple[Store, Embedder | None]:
     return store, embedder
 
 
-def hit_dict(hit: Hit) -> dict[str, Any]:
+def hit_dict(hit: Hit, elements: dict[str, Element] | None = None) -> dict[str, Any]:
+    """A hit as JSON; ``elements`` (by id) adds the caption and summary of its elements."""
     d = dataclasses.asdict(hit)
     for key in ("section", "pages", "element_ids"):
         d[key] = list(d[key])
     d["boxes"] = [list(b) for b in hit.boxes]
+    els = [elements[i] for i in hit.element_ids if i in elements] if elements else []
+    for key in ("caption", "caption_model", "summary", "summary_model"):
+        values = list(dict.fromkeys(v for e in els if (v := getattr(e, key))))
+        d[key] = "\n".join(values) if values else None
     return d
+
+
+def hit_elements(store: Store, hits: list[Hit]) -> dict[str, Element]:
+    """The stored elements of the hits' documents, by id (one read per document)."""
+    out: dict[str, Element] = {}
+    for source in dict.fromkeys(h.source for h in hits):
+        out.update((e.id, e) for e in store.elements(source))
+    return out
 
 
 def citation(hit: Hit) -> str:
@@ -85,7 +99,8 @@ def search_command(
     hits = search(store, embedder, query, k, source=doc, kind=kind, page=page, mode=mode,
                   rrf_k=pipe.search.rrf_k)
     if as_json:
-        sys.stdout.write(json.dumps([hit_dict(h) for h in hits], ensure_ascii=False) + "\n")
+        elements = hit_elements(store, hits)
+        sys.stdout.write(json.dumps([hit_dict(h, elements) for h in hits], ensure_ascii=False) + "\n")
     elif not hits:
         sys.stdout.write("no hits\n")
     else:

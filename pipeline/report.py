@@ -18,6 +18,7 @@ COUNT_KEYS = (
     "unchanged",
     "deleted",
     "ok",
+    "enrich_pending",  # of "ok": indexed with their text, enrichment left for a later run
     "failed",
     "failed_known",  # failed before, unchanged since: not retried, still listed by status
     "skipped_by_budget",
@@ -28,7 +29,7 @@ COUNT_KEYS = (
 @dataclass
 class DocResult:
     source: str
-    status: str  # ok | error | unchanged | failed_known | deleted | skipped
+    status: str  # ok | partial (enrichment unfinished) | error | unchanged | failed_known | deleted | skipped
     reason: str = ""  # new | changed | fingerprint | model | repair | ...
     pages: int = 0
     elements: int = 0
@@ -112,6 +113,8 @@ class RunReport:
         parts = [f"{c['ok']} ok", f"{c['failed']} failed", f"{c['unchanged']} unchanged", f"{c['deleted']} deleted"]
         if c["failed_known"]:
             parts.append(f"{c['failed_known']} known failures not retried")
+        if c["enrich_pending"]:
+            parts.append(f"{c['enrich_pending']} with enrichment left for the next run")
         line = f"folio run {self.pipeline}: " + ", ".join(parts) + f" in {self.seconds:.1f} s"
         if self.stopped == "budget":
             left = c["skipped_by_budget"]

@@ -1,13 +1,16 @@
 """Elements of an indexed document, read back from the store for re-chunking.
 
-When only the chunk settings or the embedder changed, a document's elements are still
-what partitioning would produce again (same bytes, same partition settings), and
-partitioning is by far the slowest stage.
+When only the chunk settings, the enrichment settings or the embedder changed, a
+document's elements are still what partitioning would produce again (same bytes, same
+partition settings), and partitioning is by far the slowest stage. What enrichment
+added is taken off again (``strip_enrichment``): the enrichment stage then redoes it
+under the current settings, for free from its cache where nothing changed, so stale
+captions of another model or of a now disabled stage never survive.
 """
 
 from __future__ import annotations
 
-import json
+import dataclasses
 import logging
 from typing import TYPE_CHECKING
 
@@ -18,29 +21,25 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-_NOT_ELEMENT_FIELDS = ("write_id",)
+# meta keys written by enrich/captions.py and enrich/tables.py (apply_caption, apply_summary)
+ENRICH_META_KEYS = ("caption_path", "ocr_text", "caption_rejected", "summary_sampled", "summary_rejected")
 
 
 def stored_elements(store: Store, source: str, sha256: str) -> list[Element]:
-    """The committed elements of ``source`` at ``sha256`` in reading order; [] if none."""
-    from index.schema import ELEMENTS
-    from index.store import sql_str
-
-    if ELEMENTS not in set(store.db.list_tables().tables):
+    """The committed elements of ``source`` at ``sha256`` in reading order, as partitioning
+    left them (enrichment taken off); [] if none or if they no longer fit Element."""
+    try:
+        elements = store.elements(source, sha256)
+    except TypeError:  # the elements schema moved on: partition again instead
+        log.debug("cannot rebuild elements of %s", source, exc_info=True)
         return []
-    where = f"source = {sql_str(source)} AND doc_sha256 = {sql_str(sha256)}"
-    rows = store.db.open_table(ELEMENTS).search().where(where).limit(None).to_arrow().to_pylist()
-    # Rows of an uncommitted write would duplicate ids; repair() removed them at run start,
-    # but keep one row per id all the same.
-    seen: dict[str, Element] = {}
-    for row in rows:
-        for key in _NOT_ELEMENT_FIELDS:
-            row.pop(key, None)
-        row["meta"] = json.loads(row["meta"]) if row.get("meta") else {}
-        try:
-            el = Element.from_dict(row)
-        except TypeError:  # the elements schema moved on: partition again instead
-            log.debug("cannot rebuild elements of %s", source, exc_info=True)
-            return []
-        seen.setdefault(el.id, el)
-    return sorted(seen.values(), key=lambda e: e.order)
+    return [strip_enrichment(e) for e in elements]
+
+
+def strip_enrichment(el: Element) -> Element:
+    """``el`` without captions, summaries and their notes. Sanitized table HTML and an
+    image's OCR text copied into ``text`` stay: both are what the next pass makes again."""
+    if el.caption is None and el.summary is None and not any(k in el.meta for k in ENRICH_META_KEYS):
+        return el
+    meta = {k: v for k, v in el.meta.items() if k not in ENRICH_META_KEYS}
+    return dataclasses.replace(el, caption=None, caption_model=None, summary=None, summary_model=None, meta=meta)

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from folio.config import Pipeline
 from folio.errors import ConfigError, DocumentError
+from pipeline.enrichment import Enrichment
 from pipeline.lock import RunLock
 from pipeline.plan import Plan, Task, changed_parts, make_plan, settings_fingerprint
 from pipeline.report import DocResult, RunReport, iso, new_run_id
@@ -40,7 +41,6 @@ from pipeline.stages import (
     file_sha256,
     open_store,
     partition_isolated,
-    touch_documents,
 )
 from pipeline.walk import walk_sources
 
@@ -60,6 +60,8 @@ class RunOptions:
     partition: PartitionFn = partition_isolated
     # Called after each document is finished (committed or recorded as failed).
     on_document: Callable[[DocResult], None] | None = None
+    # OCR for captions of pictures (tests pass a fake); None: RapidOCR.
+    ocr: Callable[[bytes], str] | None = None
 
 
 class Runner:
@@ -67,7 +69,9 @@ class Runner:
         self.pipe = pipe
         self.opts = options or RunOptions()
         self.index = Path(pipe.index)
-        self.fingerprint = settings_fingerprint(pipe)
+        # Resolves (verifies, does not load) the enrichment models: their ids are settings.
+        self.enrichment = Enrichment(pipe, self.opts.ocr)
+        self.fingerprint = settings_fingerprint(pipe, self.enrichment.fingerprint())
         self.report = RunReport(new_run_id(), pipe.name, str(self.index))
         self.stop = StopFlag()
         self._embedder: TextEmbedder | None = None
@@ -177,6 +181,9 @@ class Runner:
             self.report.add(DocResult(source, "failed_known", error=docs[source].error))
         for t in plan.tasks:
             c["new" if t.reason == "new" else "changed"] += 1
+        resumed = sum(1 for t in plan.tasks if t.reason == "enrich")
+        if resumed:
+            self.report.notes.append(f"finishing the enrichment of {resumed} documents indexed before")
         if any(t.reason == "fingerprint" for t in plan.tasks):
             old = next(docs[t.entry.source].fingerprint for t in plan.tasks if t.reason == "fingerprint")
             self.report.notes.append(
@@ -192,7 +199,7 @@ class Runner:
             self.report.add(DocResult(source, "deleted"))
             log.info("deleted %s", source)
         if plan.touched:
-            touch_documents(store, plan.touched)
+            store.touch_documents(plan.touched)
 
     def _check_model(self, plan: Plan, files: dict[str, Any], docs: dict[str, DocRecord]) -> None:
         """Documents embedded by another model than the loaded one are re-embedded."""
@@ -230,7 +237,7 @@ class Runner:
                     return
                 if bar is not None:
                     bar.set_postfix_str(task.entry.source[-40:])
-                result = self._one(task)
+                result = self._one(task, deadline)
                 self.report.add(result)
                 if bar is not None:
                     bar.update(1)
@@ -257,7 +264,9 @@ class Runner:
 
         return tqdm(total=total, unit="doc", file=sys.stderr, desc=f"folio {self.pipe.name}")
 
-    def _one(self, task: Task) -> DocResult:
+    def _one(self, task: Task, deadline: float | None = None) -> DocResult:
+        """Partition (or reuse the stored elements), enrich, chunk, embed, commit one document;
+        ``deadline`` (time.time()) bounds its enrichment, which a later run finishes."""
         from index.store import DocRecord
 
         entry = task.entry
@@ -275,12 +284,17 @@ class Runner:
             elements = stored_elements(self.store(), entry.source, sha) if task.reuse_elements else []
             if not elements:
                 elements = self.opts.partition(task, sha, self.pipe)
+            elements, complete, _ = self.enrichment.run(elements, deadline)
             chunks, vectors = self._index(elements, emb)
         except DocumentError as e:
             return self._fail(rec, result, e.reason, t0)
         except Exception as e:  # a bug or library failure on this document: record it, go on
             log.debug("indexing %s failed", entry.source, exc_info=True)
             return self._fail(rec, result, f"indexing failed: {type(e).__name__}: {e}", t0)
+        if not complete:
+            # Searchable by its text now; the plan picks "partial" up again next run.
+            rec.status = result.status = "partial"
+            self.report.counts["enrich_pending"] += 1
         pages = {e.page for e in elements if e.page is not None}
         rec.pages, rec.elements, rec.chunks = len(pages), len(elements), len(chunks)
         rec.seconds = round(time.time() - t0, 3)
@@ -313,6 +327,7 @@ class Runner:
         return result
 
     def _finish(self) -> None:
+        self.enrichment.close()
         self.report.finish()
         reports = self.index / "reports"
         self.report_path = self.report.write(reports)

@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     import numpy as np
 
     from folio.element import Element
-    from index.store import DocRecord, Store
+    from index.store import Store
 
 PartitionFn = Callable[[Task, str, Pipeline], "list[Element]"]
 
@@ -58,7 +58,15 @@ def _run_partition(task: Task, sha: str, pipe: Pipeline) -> list[Element]:
     from partition.isolate import run_isolated
 
     args = (task.entry.path, pipe.partition, pipe.assets_dir, task.entry.source, sha)
-    return run_isolated(partition_file, args, pipe.run.timeout_s, task.entry.source)
+    return run_isolated(partition_file, args, pipe.run.timeout_s, task.entry.source, work_dir(pipe))
+
+
+def work_dir(pipe: Pipeline) -> Path:
+    """Scratch files of a run (partition result pickles) live under the index: something
+    on these machines cleans /tmp/folio-* behind running jobs."""
+    path = Path(pipe.index) / "tmp"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
 
 
 def default_embedder(pipe: Pipeline) -> TextEmbedder:
@@ -71,16 +79,3 @@ def open_store(index: Path, dim: int | None, embed_model: str | None = None) -> 
     from index.store import Store
 
     return Store(index, dim=dim, embed_model=embed_model)
-
-
-def touch_documents(store: Store, records: list[DocRecord]) -> None:
-    """Record the new stat of files whose bytes did not change (no rows rewritten)."""
-    from index.schema import DOCUMENTS
-    from index.store import sql_str
-
-    tbl = store.db.open_table(DOCUMENTS)
-    for rec in records:
-        tbl.update(
-            where=f"source = {sql_str(rec.source)}",
-            values={"size": rec.size, "mtime": rec.mtime, "path": rec.path},
-        )

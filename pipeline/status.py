@@ -8,13 +8,14 @@ from typing import Any
 
 from folio.config import Pipeline
 from folio.exitcodes import EXIT_OK
+from pipeline.plan import INDEXED
 from pipeline.snapshot import unrecorded_reports
 
 
 def gather_status(pipe: Pipeline, runs: int = 5) -> dict[str, Any]:
     out: dict[str, Any] = {
         "pipeline": pipe.name, "index": str(pipe.index), "documents": 0, "documents_ok": 0,
-        "chunks": 0, "failed": [], "runs": [],
+        "chunks": 0, "enrich_pending": [], "failed": [], "runs": [],
     }
     if not (pipe.index / "lancedb").is_dir():
         return out
@@ -23,12 +24,14 @@ def gather_status(pipe: Pipeline, runs: int = 5) -> dict[str, Any]:
     store = Store(pipe.index)
     docs = store.documents()
     out["documents"] = len(docs)
-    out["documents_ok"] = sum(1 for d in docs.values() if d.status == "ok")
+    # "partial": indexed and searchable, its enrichment cut short by a budget (next run finishes it)
+    out["documents_ok"] = sum(1 for d in docs.values() if d.status in INDEXED)
+    out["enrich_pending"] = sorted(d.source for d in docs.values() if d.status == "partial")
     out["chunks"] = store.count_chunks()
     out["failed"] = [
         {"source": d.source, "error": d.error, "at": d.finished_at}
         for d in sorted(docs.values(), key=lambda d: d.source)
-        if d.status != "ok"
+        if d.status not in INDEXED
     ]
     # Nothing-changed runs recorded only as report files until the next run that opens the
     # store (pipeline/snapshot.py): show them too.
@@ -49,6 +52,8 @@ def format_status(st: dict[str, Any]) -> list[str]:
         f"pipeline {st['pipeline']} (index {st['index']}): {st['documents_ok']} documents indexed, "
         f"{st['chunks']} chunks, {len(st['failed'])} failed"
     ]
+    if st["enrich_pending"]:
+        lines.append(f"enrichment unfinished (the next run completes it): {len(st['enrich_pending'])} documents")
     if not st["runs"]:
         lines.append("no runs yet")
     else:

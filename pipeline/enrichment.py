@@ -1,0 +1,140 @@
+"""The runner's use of the enrichment stage (enrich/stage.py): one way through the data.
+
+Every document the run indexes passes through ``enrich_elements``, enrichment on or off:
+the stage always sanitizes table HTML (cheap, no model) and only then looks at
+``enrich.enabled``. Model files are resolved (verified through their hash record, not
+loaded) when the run starts, because their ids are part of the settings fingerprint;
+``EnrichModels`` and the cache file are created at the first document that needs them,
+so a night with nothing to do touches neither.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from folio.config import EnrichSettings, ModelSettings, Pipeline
+
+if TYPE_CHECKING:
+    from enrich.cache import EnrichCache
+    from enrich.engines import EnrichModels
+    from enrich.stage import EnrichStats
+    from folio.element import Element
+    from folio.models import ModelFile
+
+log = logging.getLogger(__name__)
+
+# Stage limits: they decide how much is done in one run, never what an item becomes.
+_LIMITS = {"max_seconds", "max_items"}
+
+
+def needs_llm(cfg: EnrichSettings, models: ModelSettings) -> bool:
+    """Whether the configured work calls the text LLM (summaries, or OCR-text captions)."""
+    ocr_captions = cfg.caption_path == "ocr+llm" or (cfg.caption_path == "auto" and models.vlm is None)
+    return cfg.tables or (cfg.captions and ocr_captions)
+
+
+def prompt_versions() -> dict[str, str]:
+    """The prompt versions the stage keys its cache on (read where the stage reads them)."""
+    from enrich import captions, tables
+
+    return {
+        "caption_ocr": captions.CAPTION_OCR_VERSION,
+        "caption_vlm": captions.CAPTION_VLM_VERSION,
+        "table_summary": tables.TABLE_SUMMARY_VERSION,
+    }
+
+
+class Enrichment:
+    """Resolved enrichment models, their fingerprint, and the lazily created stage inputs."""
+
+    def __init__(self, pipe: Pipeline, ocr: Callable[[bytes], str] | None = None) -> None:
+        self.pipe = pipe
+        self._ocr = ocr
+        self.llm_file: ModelFile | None = None
+        self.vlm_files: tuple[ModelFile, ModelFile] | None = None
+        if pipe.enrich.enabled:
+            from folio.models import resolve_llm, resolve_vlm
+
+            # Raises ModelError (a FolioError: the CLI reports it) when a file is missing.
+            if needs_llm(pipe.enrich, pipe.models):
+                self.llm_file = resolve_llm(pipe.models)
+            self.vlm_files = resolve_vlm(pipe.models)
+        self._models: EnrichModels | None = None
+        self._cache: EnrichCache | None = None
+        self.calls = 0  # documents passed through the stage
+        # enrich.max_seconds / max_items are per run; the stage applies them per call.
+        self._seconds_used = 0.0
+        self._items_used = 0
+
+    def fingerprint(self) -> str | None:
+        """What shapes enrichment output: settings (not the per-run limits), the resolved
+        model ids and the prompt versions. None when the stage is disabled: the settings
+        fingerprint then has no enrichment part, as before enrichment joined the run, so
+        existing indexes are not reprocessed for it."""
+        cfg = self.pipe.enrich
+        if not cfg.enabled:
+            return None
+        data: dict[str, Any] = {
+            "settings": cfg.model_dump(mode="json", exclude=_LIMITS),
+            "llm": self.llm_file.model_id if self.llm_file else None,
+            "vlm": [f.model_id for f in self.vlm_files] if self.vlm_files else None,
+            "vlm_family": self.pipe.models.vlm_family if self.vlm_files else None,
+            # the context size decides how much of a long table the summary prompt shows
+            "n_ctx": self.pipe.models.n_ctx,
+            "prompts": prompt_versions(),
+        }
+        return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:12]
+
+    def _inputs(self) -> tuple[EnrichModels, EnrichCache]:
+        if self._models is None or self._cache is None:
+            from enrich.cache import EnrichCache
+            from enrich.engines import EnrichModels
+
+            self._models = EnrichModels(self.pipe.models, self.llm_file, self.vlm_files, ocr=self._ocr)
+            # Disabled: the stage only sanitizes and never reads the cache; no file for that.
+            enabled = self.pipe.enrich.enabled
+            self._cache = EnrichCache.in_index(Path(self.pipe.index)) if enabled else EnrichCache(None)
+        return self._models, self._cache
+
+    def run(self, elements: list[Element], deadline: float | None) -> tuple[list[Element], bool, EnrichStats]:
+        """(elements, complete, stats); ``deadline`` is wall-clock time (time.time())."""
+        from enrich.stage import EnrichStats, enrich_elements
+
+        models, cache = self._inputs()
+        pipe, mono = self._limits_left(deadline)
+        stats = EnrichStats()
+        self.calls += 1
+        out, complete = enrich_elements(elements, pipe, models, cache, mono, stats=stats)
+        self._seconds_used += stats.seconds
+        self._items_used += stats.captions + stats.summaries - stats.cache_hits
+        if stats.captions or stats.summaries or stats.left or stats.failed:
+            log.info(
+                "enriched %s: %d captions, %d summaries (%d from the cache), %d failed, %d left in %.1f s",
+                elements[0].source if elements else "?", stats.captions, stats.summaries,
+                stats.cache_hits, len(stats.failed), stats.left, stats.seconds,
+            )
+        return out, complete, stats
+
+    def _limits_left(self, deadline: float | None) -> tuple[Pipeline, float | None]:
+        """The pipeline with what is left of this run's item limit, and one monotonic
+        deadline: the run's (given on the wall clock) or the end of max_seconds."""
+        cfg = self.pipe.enrich
+        now = time.monotonic()
+        ends = [] if deadline is None else [now + (deadline - time.time())]
+        if cfg.max_seconds is not None:
+            ends.append(now + cfg.max_seconds - self._seconds_used)
+        update: dict[str, Any] = {"max_seconds": None}
+        if cfg.max_items is not None:
+            update["max_items"] = max(0, cfg.max_items - self._items_used)
+        pipe = self.pipe.model_copy(update={"enrich": cfg.model_copy(update=update)})
+        return pipe, min(ends) if ends else None
+
+    def close(self) -> None:
+        if self._cache is not None:
+            self._cache.close()
