@@ -124,8 +124,9 @@ def to_text(cells: list[Cell]) -> str:
 
 
 class _GridParser(HTMLParser):
-    def __init__(self) -> None:
+    def __init__(self, nested: bool = True) -> None:
         super().__init__(convert_charrefs=True)
+        self._nested = nested  # keep a nested table's text in its outer cell
         self.cells: list[Cell] = []
         self._row = -1
         self._cur: Cell | None = None
@@ -171,15 +172,16 @@ class _GridParser(HTMLParser):
             self._cur = None
 
     def handle_data(self, data: str) -> None:
-        if self._cur is not None:
+        if self._cur is not None and (self._nested or self._depth <= 1):
             self._buf.append(data)
 
 
-def html_to_cells(html: str) -> list[Cell]:
-    p = _GridParser()
+def html_to_cells(html: str, nested: bool = True) -> list[Cell]:
+    """Cells of the outer table; ``nested=False`` leaves nested tables' text out."""
+    p = _GridParser(nested)
     p.feed(html)
     return p.cells
 
 
-def html_to_grid(html: str) -> list[list[str]]:
-    return to_dense(html_to_cells(html))
+def html_to_grid(html: str, nested: bool = True) -> list[list[str]]:
+    return to_dense(html_to_cells(html, nested))

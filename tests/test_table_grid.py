@@ -47,3 +47,9 @@ def test_nested_table_kept_inside_its_cell() -> None:
     outer = to_html([Cell(0, 0, "x", inner_html=inner), Cell(0, 1, "y")])
     cells = html_to_cells(outer)
     assert [c.text for c in cells] == ["x a b", "y"]
+
+
+def test_nested_text_can_be_left_out() -> None:
+    inner = to_html([Cell(0, 0, "a"), Cell(0, 1, "b")])
+    outer = to_html([Cell(0, 0, "x", inner_html=inner), Cell(0, 1, "y")])
+    assert html_to_grid(outer, nested=False) == [["x", "y"]]
