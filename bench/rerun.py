@@ -20,15 +20,8 @@ import tempfile
 import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
+from _scratch import REPO, bench_dir  # bench/ is on sys.path when run as a script
 
-
-def bench_dir() -> Path:
-    """Scratch indexes live under the repo's .folio/ (git-ignored): a first run takes
-    minutes, and shared /tmp gets swept by other jobs' cleanups meanwhile."""
-    d = REPO / ".folio" / "bench"
-    d.mkdir(parents=True, exist_ok=True)
-    return d
 HEAVY = ("onnxruntime", "tokenizers", "pymupdf", "fitz", "unstructured", "docx", "pptx", "rapidocr", "torch")
 
 

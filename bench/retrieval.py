@@ -22,21 +22,14 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
-REPO = Path(__file__).resolve().parents[1]
+from _scratch import REPO, bench_dir  # bench/ is on sys.path when run as a script
 
-
-def bench_dir() -> Path:
-    """Scratch indexes live under the repo's .folio/ (git-ignored): a first run takes
-    minutes, and shared /tmp gets swept by other jobs' cleanups meanwhile."""
-    d = REPO / ".folio" / "bench"
-    d.mkdir(parents=True, exist_ok=True)
-    return d
 sys.path.insert(0, str(REPO))
 
-from folio.config import EmbedSettings, load_config  # noqa: E402
-from folio.offline import enforce_offline  # noqa: E402
-from index.search import Hit, search  # noqa: E402
-from pipeline.eval import DEPTH, Question, format_result, load_questions, run_eval  # noqa: E402
+from folio.config import EmbedSettings, load_config
+from folio.offline import enforce_offline
+from index.search import Hit, search
+from pipeline.eval import DEPTH, Question, format_result, load_questions, run_eval
 
 QUESTIONS = REPO.parent / "shared" / "eval-dev" / "questions.jsonl"
 NAIVE_CHARS = 1000

@@ -23,6 +23,7 @@ from importlib import metadata
 from pathlib import Path
 
 from folio.errors import ConfigError
+from folio.procs import pid_alive
 from index.model_folder import ModelSpec
 from index.onnx_export import LOG_PREFIX
 
@@ -85,21 +86,11 @@ def is_complete(entry: Path) -> bool:
     return (entry / MARKER).is_file() and (entry / MODEL_FILE).is_file()
 
 
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def _remove_stale_tmp(root: Path) -> None:
     """Delete temporary folders left by exports whose process died (killed, crashed)."""
     for tmp in root.glob(_TMP_PREFIX + "*"):
         pid_text = tmp.name.rsplit("-", 1)[-1]
-        if pid_text.isdigit() and not _pid_alive(int(pid_text)):
+        if pid_text.isdigit() and not pid_alive(int(pid_text)):
             log.info("removing unfinished export %s", tmp)
             shutil.rmtree(tmp, ignore_errors=True)
 

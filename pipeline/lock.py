@@ -19,6 +19,7 @@ from pathlib import Path
 from types import TracebackType
 
 from folio.errors import FolioError
+from folio.procs import pid_alive
 
 log = logging.getLogger(__name__)
 
@@ -38,16 +39,6 @@ class LockedError(FolioError):
             f"since {when}"
         )
         self.holder = holder
-
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 class RunLock:
@@ -78,7 +69,7 @@ class RunLock:
         if previous.get("pid"):
             # A released lock leaves an empty file; text here means the holder died.
             pid = int(str(previous["pid"]))
-            state = "dead" if not _pid_alive(pid) else "alive but not holding the lock"
+            state = "dead" if not pid_alive(pid) else "alive but not holding the lock"
             log.warning(
                 "taking over stale lock %s from pid %s on %s (%s)",
                 self.path, pid, previous.get("host", "?"), state,
