@@ -59,6 +59,18 @@ def corpus_texts(n_passages: int, n_queries: int, seed: int = 0) -> list[str]:
     return passages + queries[:n_queries]
 
 
+def index_texts(index: Path, n: int, seed: int = 0) -> list[str]:
+    """What Folio really embeds: chunk texts of an existing index (a fixed random sample)."""
+    from index.store import Store
+
+    tbl = Store(index).chunks_table
+    if tbl is None:
+        raise SystemExit(f"no chunks in {index}: run `ingest.py run` first")
+    texts = [r["text"] for r in tbl.search().select(["text"]).limit(10**7).to_list()]
+    rng = np.random.default_rng(seed)
+    return [texts[i] for i in sorted(rng.choice(len(texts), size=min(n, len(texts)), replace=False))]
+
+
 def timed(fn: Callable[[list[str]], np.ndarray], texts: list[str]) -> tuple[float, np.ndarray]:
     start = time.perf_counter()
     vecs = fn(texts)
@@ -72,13 +84,19 @@ def main() -> int:
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--rounds", type=int, default=2)
     ap.add_argument("--batch-size", type=int, default=64)
+    ap.add_argument("--index", type=Path, help="take --passages chunk texts from this Folio index instead")
     args = ap.parse_args()
     enforce_offline()
 
-    texts = corpus_texts(args.passages, args.queries)
+    if args.index:
+        texts = index_texts(args.index, args.passages)
+        what = f"chunk texts sampled from {args.index}"
+    else:
+        texts = corpus_texts(args.passages, args.queries)
+        what = f"{args.passages} passages + {args.queries} queries"
     model_dir = default_model_dir()
     print(f"model: {model_dir}")
-    print(f"texts: {len(texts)} ({args.passages} passages + {args.queries} queries), threads={args.threads}")
+    print(f"texts: {len(texts)} ({what}), threads={args.threads}")
 
     # ONNX first: load_embedder exports in a subprocess if the cache is cold.
     engines: dict[str, Callable[[list[str]], np.ndarray]] = {}
