@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import PurePath
 
 from folio.element import Element
-from partition.table_grid import grid_shape, html_to_cells, normalize_cells, to_dense
+from partition.table_grid import grid_shape, header_rows, html_to_cells, normalize_cells, to_dense
 
 CountTokens = Callable[[list[str]], list[int]]
 Box = tuple[int, float, float, float, float]
@@ -290,13 +290,7 @@ def _table_rows(e: Element) -> tuple[list[str], list[str]]:
     # A row lists every cell covering it: row-spanned values repeat (each row reads on its
     # own), column-spanned ones appear once. Equal neighbouring values are distinct cells.
     rows = [[c.text for c in cells if c.row <= r < c.row + c.row_span] for r in range(n_rows)]
-    n_head = 0
-    for r in range(n_rows):
-        own = [c for c in cells if c.row == r]
-        if own and all(c.header for c in own):
-            n_head = r + 1
-        else:
-            break
+    n_head = header_rows(cells, n_rows)
     if n_head == 0 and n_rows > 1:
         n_head = 1  # no <th>: the first row is the best guess at a header
     # Stacked header rows ("TEDs" over "simple | complex") become one line per column,

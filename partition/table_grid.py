@@ -63,13 +63,13 @@ def to_html(cells: list[Cell]) -> str:
     by_row: dict[int, list[Cell]] = {}
     for c in cells:
         by_row.setdefault(c.row, []).append(c)
-    header_rows = _header_rows(cells, rows)
+    n_head = header_rows(cells, rows)
     parts = ["<table>"]
     for r in range(rows):
-        if r == 0 and header_rows:
+        if r == 0 and n_head:
             parts.append("<thead>")
-        if r == header_rows:
-            parts.append("</thead><tbody>" if header_rows else "<tbody>")
+        if r == n_head:
+            parts.append("</thead><tbody>" if n_head else "<tbody>")
         parts.append("<tr>")
         for c in by_row.get(r, []):
             tag = "th" if c.header else "td"
@@ -83,7 +83,7 @@ def to_html(cells: list[Cell]) -> str:
                 text += c.inner_html
             parts.append(f"<{tag}{attrs}>{text}</{tag}>")
         parts.append("</tr>")
-    if rows and header_rows == rows:
+    if rows and n_head == rows:
         parts.append("</thead>")
     elif rows:
         parts.append("</tbody>")
@@ -91,7 +91,7 @@ def to_html(cells: list[Cell]) -> str:
     return "".join(parts)
 
 
-def _header_rows(cells: list[Cell], rows: int) -> int:
+def header_rows(cells: list[Cell], rows: int) -> int:
     """Number of leading rows whose cells are all headers (a <thead>)."""
     n = 0
     for r in range(rows):
