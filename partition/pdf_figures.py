@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from folio.element import BBox
 from partition.pdf_records import area, centre_inside, expand, intersects, overlap_area, union
@@ -20,6 +21,7 @@ from partition.pdf_structure import is_caption
 from partition.pdf_text import Line
 
 log = logging.getLogger(__name__)
+_T = TypeVar("_T")
 
 CLUSTER_GAP = 8.0  # drawings closer than this (points) belong to one figure
 LABEL_REACH = 14.0  # how far outside the drawings an axis label or legend may sit
@@ -215,23 +217,35 @@ def _graphic_path(path: dict[str, Any]) -> bool:
 
 def _merge_clusters(clusters: list[_Cluster]) -> list[_Cluster]:
     """Join clusters that grew into each other (single-pass adding can leave pairs)."""
+
+    def absorb(into: _Cluster, c: _Cluster) -> None:
+        into.bbox = union(into.bbox, c.bbox)
+        into.count += c.count
+        into.curves += c.curves
+        into.diagonals += c.diagonals
+        into.fills += c.fills
+
+    return _merge_until_stable(clusters, lambda o, c: intersects(o.bbox, expand(c.bbox, CLUSTER_GAP)), absorb)
+
+
+def _merge_until_stable(
+    items: list[_T], together: Callable[[_T, _T], bool], absorb: Callable[[_T, _T], None]
+) -> list[_T]:
+    """Merge items into earlier ones they belong with, repeating until nothing changes
+    (a merge can make a box reach items it did not reach before)."""
     changed = True
     while changed:
         changed = False
-        out: list[_Cluster] = []
-        for c in clusters:
-            hit = next((o for o in out if intersects(o.bbox, expand(c.bbox, CLUSTER_GAP))), None)
+        out: list[_T] = []
+        for item in items:
+            hit = next((o for o in out if together(o, item)), None)
             if hit is None:
-                out.append(c)
-                continue
-            hit.bbox = union(hit.bbox, c.bbox)
-            hit.count += c.count
-            hit.curves += c.curves
-            hit.diagonals += c.diagonals
-            hit.fills += c.fills
-            changed = True
-        clusters = out
-    return clusters
+                out.append(item)
+            else:
+                absorb(hit, item)
+                changed = True
+        items = out
+    return items
 
 
 def _with_frames(clusters: list[_Cluster], frames: list[_Cluster]) -> list[_Cluster]:
@@ -289,20 +303,12 @@ def _text_cover(bbox: BBox, lines: list[Line]) -> float:
 
 def _merge_touching(figs: list[Figure]) -> list[Figure]:
     """Tiles of one image (or overlapping figures) become one figure."""
-    changed = True
-    while changed:
-        changed = False
-        out: list[Figure] = []
-        for f in figs:
-            hit = next((o for o in out if _belong_together(o.bbox, f.bbox)), None)
-            if hit is None:
-                out.append(f)
-            else:
-                hit.bbox = union(hit.bbox, f.bbox)
-                hit.pieces.extend(f.pieces)
-                changed = True
-        figs = out
-    return figs
+
+    def absorb(into: Figure, f: Figure) -> None:
+        into.bbox = union(into.bbox, f.bbox)
+        into.pieces.extend(f.pieces)
+
+    return _merge_until_stable(figs, lambda o, f: _belong_together(o.bbox, f.bbox), absorb)
 
 
 def _belong_together(a: BBox, b: BBox) -> bool:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 import json
 import subprocess
 import sys
@@ -11,24 +10,13 @@ from pathlib import Path
 
 import pytest
 
-from folio.config import PartitionSettings
-from folio.element import Element
 from folio.errors import DocumentError
-from partition import partition_file
 from partition.table_grid import html_to_grid
+from tests.office_fixtures import png, run_partition
 
 ROOT = Path(__file__).resolve().parents[1]
 CORPUS = ROOT.parent / "shared" / "corpus"
 EVAL = ROOT.parent / "shared" / "eval-dev" / "tables.jsonl"
-
-
-def _png(color: str = "red", size: tuple[int, int] = (80, 60), fmt: str = "PNG") -> io.BytesIO:
-    from PIL import Image
-
-    buf = io.BytesIO()
-    Image.new("RGB", size, color).save(buf, format=fmt)
-    buf.seek(0)
-    return buf
 
 
 @pytest.fixture
@@ -55,10 +43,10 @@ def sample_docx(tmp_path: Path) -> Path:
             inner.cell(r, c).text = f"inner{r}{c}"
     doc.add_paragraph("After the table.")
     doc.add_heading("Pictures", level=1)
-    doc.add_picture(_png("red"))
+    doc.add_picture(png("red"))
     doc.inline_shapes[-1]._inline.docPr.set("descr", "A red rectangle")
     doc.add_paragraph("Figure 1: The red one", style="Caption")
-    doc.add_picture(_png("blue", fmt="JPEG"))
+    doc.add_picture(png("blue", fmt="JPEG"))
     doc.inline_shapes[-1]._inline.docPr.set("descr", "A blue rectangle")
     doc.add_paragraph("Closing words.")
     path = tmp_path / "sample.docx"
@@ -66,12 +54,8 @@ def sample_docx(tmp_path: Path) -> Path:
     return path
 
 
-def _run(path: Path, tmp_path: Path, **settings: object) -> list[Element]:
-    return partition_file(path, PartitionSettings(**settings), tmp_path / "assets")  # type: ignore[arg-type]
-
-
 def test_headings_lists_and_order(sample_docx: Path, tmp_path: Path) -> None:
-    els = _run(sample_docx, tmp_path)
+    els = run_partition(sample_docx, tmp_path)
     texts = [e.text for e in els if e.kind == "text"]
     assert texts[0] == "Annual Report"
     assert els[0].role == "title"
@@ -91,12 +75,12 @@ def test_headings_lists_and_order(sample_docx: Path, tmp_path: Path) -> None:
 
 
 def test_headers_and_footers_stay_out(sample_docx: Path, tmp_path: Path) -> None:
-    joined = " ".join(e.text for e in _run(sample_docx, tmp_path))
+    joined = " ".join(e.text for e in run_partition(sample_docx, tmp_path))
     assert "RUNNING HEADER" not in joined and "RUNNING FOOTER" not in joined
 
 
 def test_merged_and_nested_table(sample_docx: Path, tmp_path: Path) -> None:
-    table = next(e for e in _run(sample_docx, tmp_path) if e.kind == "table")
+    table = next(e for e in run_partition(sample_docx, tmp_path) if e.kind == "table")
     assert table.html is not None
     assert 'colspan="2">wide' in table.html
     assert 'rowspan="2">tall' in table.html
@@ -110,10 +94,10 @@ def test_merged_and_nested_table(sample_docx: Path, tmp_path: Path) -> None:
     assert table.meta["nested_tables"] == 1
 
 
-def test_pictures_alt_text_caption_and_png(sample_docx: Path, tmp_path: Path) -> None:
+def test_pictures_alt_text_caption_andpng(sample_docx: Path, tmp_path: Path) -> None:
     from PIL import Image
 
-    images = [e for e in _run(sample_docx, tmp_path) if e.kind == "image"]
+    images = [e for e in run_partition(sample_docx, tmp_path) if e.kind == "image"]
     assert [e.text for e in images] == ["A red rectangle", "A blue rectangle"]
     assert images[0].meta["alt_text"] == "A red rectangle"
     assert images[0].meta["caption_text"] == "Figure 1: The red one"
@@ -127,8 +111,8 @@ def test_pictures_alt_text_caption_and_png(sample_docx: Path, tmp_path: Path) ->
 
 
 def test_images_off_and_small_images(sample_docx: Path, tmp_path: Path) -> None:
-    assert not [e for e in _run(sample_docx, tmp_path, images=False) if e.kind == "image"]
-    assert not [e for e in _run(sample_docx, tmp_path, min_image_px=100) if e.kind == "image"]
+    assert not [e for e in run_partition(sample_docx, tmp_path, images=False) if e.kind == "image"]
+    assert not [e for e in run_partition(sample_docx, tmp_path, min_image_px=100) if e.kind == "image"]
 
 
 def test_truncated_docx_is_a_clean_error(sample_docx: Path, tmp_path: Path) -> None:
@@ -136,7 +120,7 @@ def test_truncated_docx_is_a_clean_error(sample_docx: Path, tmp_path: Path) -> N
     broken = tmp_path / "broken.docx"
     broken.write_bytes(data[: len(data) // 2])
     with pytest.raises(DocumentError, match="truncated"):
-        _run(broken, tmp_path)
+        run_partition(broken, tmp_path)
 
 
 def test_missing_document_part_is_a_clean_error(sample_docx: Path, tmp_path: Path) -> None:
@@ -146,7 +130,7 @@ def test_missing_document_part_is_a_clean_error(sample_docx: Path, tmp_path: Pat
             if item.filename != "word/document.xml":
                 dst.writestr(item, src.read(item.filename))
     with pytest.raises(DocumentError, match="DOCX"):
-        _run(broken, tmp_path)
+        run_partition(broken, tmp_path)
 
 
 # -- real corpus ------------------------------------------------------------------------
@@ -170,7 +154,7 @@ def _norm(grid: list[list[str]]) -> list[list[str]]:
 @needs_corpus
 @pytest.mark.parametrize("doc", ["word_tables.docx", "word_sample.docx", "markitdown-test.docx"])
 def test_corpus_tables_match_ground_truth(doc: str, tmp_path: Path) -> None:
-    tables = [e for e in _run(CORPUS / doc, tmp_path) if e.kind == "table"]
+    tables = [e for e in run_partition(CORPUS / doc, tmp_path) if e.kind == "table"]
     gt = _gt_grids(doc)
     assert gt and len(tables) >= len(gt)
     for i, grid in gt.items():
@@ -179,7 +163,7 @@ def test_corpus_tables_match_ground_truth(doc: str, tmp_path: Path) -> None:
 
 @needs_corpus
 def test_corpus_nested_table_values(tmp_path: Path) -> None:
-    tables = [e for e in _run(CORPUS / "docx-tables.docx", tmp_path) if e.kind == "table"]
+    tables = [e for e in run_partition(CORPUS / "docx-tables.docx", tmp_path) if e.kind == "table"]
     nested = tables[1]
     assert nested.meta["nested_tables"] == 1
     for value in ("e", "f", "g&t", "h"):
@@ -191,7 +175,7 @@ def test_corpus_nested_table_values(tmp_path: Path) -> None:
 
 @needs_corpus
 def test_corpus_picture_with_caption(tmp_path: Path) -> None:
-    els = _run(CORPUS / "word_sample.docx", tmp_path)
+    els = run_partition(CORPUS / "word_sample.docx", tmp_path)
     image = next(e for e in els if e.kind == "image")
     assert image.meta["alt_text"].startswith("A cartoon duck")
     assert image.meta["caption_text"] == "Figure 1: This is a cute duckling"
@@ -199,7 +183,7 @@ def test_corpus_picture_with_caption(tmp_path: Path) -> None:
 
 @needs_corpus
 def test_corpus_handbook(tmp_path: Path) -> None:
-    els = _run(CORPUS / "handbook-872p.docx", tmp_path)
+    els = run_partition(CORPUS / "handbook-872p.docx", tmp_path)
     assert len(els) > 4000
     assert sum(e.kind == "table" for e in els) == 2
     assert sum(e.role == "heading" for e in els) > 100
@@ -277,7 +261,7 @@ def test_text_box_read_once_and_chart_as_table(tmp_path: Path) -> None:
     path = tmp_path / "boxes.docx"
     doc.save(str(path))
 
-    els = _run(path, tmp_path)
+    els = run_partition(path, tmp_path)
     assert [e.text for e in els if e.kind == "text"] == ["Before the box.", "boxed words"]
     chart = next(e for e in els if e.role == "chart")
     assert chart.kind == "table" and chart.meta["chart_type"] == "pieChart"

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 import json
 import subprocess
 import sys
@@ -10,24 +9,13 @@ from pathlib import Path
 
 import pytest
 
-from folio.config import PartitionSettings
-from folio.element import Element
 from folio.errors import DocumentError
-from partition import partition_file
 from partition.table_grid import html_to_grid
+from tests.office_fixtures import png, run_partition
 
 ROOT = Path(__file__).resolve().parents[1]
 CORPUS = ROOT.parent / "shared" / "corpus"
 EVAL = ROOT.parent / "shared" / "eval-dev" / "tables.jsonl"
-
-
-def _png() -> io.BytesIO:
-    from PIL import Image
-
-    buf = io.BytesIO()
-    Image.new("RGB", (120, 90), "green").save(buf, format="PNG")
-    buf.seek(0)
-    return buf
 
 
 @pytest.fixture
@@ -58,7 +46,7 @@ def sample_pptx(tmp_path: Path) -> Path:
     table.cell(0, 0).text = "wide"
     table.cell(1, 2).merge(table.cell(2, 2))
     table.cell(1, 2).text = "tall"
-    pic = s2.shapes.add_picture(_png(), Inches(7), Inches(1.5))
+    pic = s2.shapes.add_picture(png("green", (120, 90)), Inches(7), Inches(1.5))
     pic._element.nvPicPr.cNvPr.set("descr", "A green box")
     group = s2.shapes.add_group_shape()
     group.shapes.add_textbox(Inches(1), Inches(5), Inches(2), Inches(1)).text_frame.text = "inside a group"
@@ -79,12 +67,8 @@ def sample_pptx(tmp_path: Path) -> Path:
     return path
 
 
-def _run(path: Path, tmp_path: Path, **settings: object) -> list[Element]:
-    return partition_file(path, PartitionSettings(**settings), tmp_path / "assets")  # type: ignore[arg-type]
-
-
 def test_titles_lists_and_notes(sample_pptx: Path, tmp_path: Path) -> None:
-    els = _run(sample_pptx, tmp_path)
+    els = run_partition(sample_pptx, tmp_path)
     slide1 = [e for e in els if e.page == 1]
     assert slide1[0].role == "title" and slide1[0].text == "Quarterly Plan"
     assert all(e.section == ("Quarterly Plan",) for e in slide1)
@@ -97,7 +81,7 @@ def test_titles_lists_and_notes(sample_pptx: Path, tmp_path: Path) -> None:
 
 
 def test_table_with_merged_cells(sample_pptx: Path, tmp_path: Path) -> None:
-    table = next(e for e in _run(sample_pptx, tmp_path) if e.role == "table")
+    table = next(e for e in run_partition(sample_pptx, tmp_path) if e.role == "table")
     assert table.page == 2
     grid = html_to_grid(table.html or "")
     assert grid[0] == ["wide", "wide", "r0c2"]
@@ -106,7 +90,7 @@ def test_table_with_merged_cells(sample_pptx: Path, tmp_path: Path) -> None:
 
 
 def test_picture_and_group(sample_pptx: Path, tmp_path: Path) -> None:
-    els = _run(sample_pptx, tmp_path)
+    els = run_partition(sample_pptx, tmp_path)
     image = next(e for e in els if e.kind == "image")
     assert image.page == 2 and image.text == "A green box" and image.meta["alt_text"] == "A green box"
     assert (tmp_path / "assets" / (image.image or "missing")).is_file()
@@ -115,7 +99,7 @@ def test_picture_and_group(sample_pptx: Path, tmp_path: Path) -> None:
 
 
 def test_chart_as_table(sample_pptx: Path, tmp_path: Path) -> None:
-    chart = next(e for e in _run(sample_pptx, tmp_path) if e.role == "chart")
+    chart = next(e for e in run_partition(sample_pptx, tmp_path) if e.role == "chart")
     assert chart.kind == "table" and chart.page == 3
     assert chart.meta["chart_title"] == "Fruit sold"
     assert "Fruit sold" in chart.text
@@ -128,7 +112,7 @@ def test_truncated_pptx_is_a_clean_error(sample_pptx: Path, tmp_path: Path) -> N
     broken = tmp_path / "broken.pptx"
     broken.write_bytes(data[: len(data) // 3])
     with pytest.raises(DocumentError, match="truncated"):
-        _run(broken, tmp_path)
+        run_partition(broken, tmp_path)
 
 
 # -- real corpus ------------------------------------------------------------------------
@@ -142,7 +126,7 @@ needs_corpus = pytest.mark.skipif(not CORPUS.is_dir(), reason="shared corpus not
             "sample-presentation.pptx"],
 )
 def test_corpus_tables_match_ground_truth(doc: str, tmp_path: Path) -> None:
-    tables = [e for e in _run(CORPUS / doc, tmp_path) if e.role == "table"]
+    tables = [e for e in run_partition(CORPUS / doc, tmp_path) if e.role == "table"]
     checked = 0
     for line in EVAL.read_text(encoding="utf-8").splitlines():
         d = json.loads(line)
@@ -158,7 +142,7 @@ def test_corpus_tables_match_ground_truth(doc: str, tmp_path: Path) -> None:
 
 @needs_corpus
 def test_corpus_bar3d_chart_read_from_xml(tmp_path: Path) -> None:
-    charts = [e for e in _run(CORPUS / "pptx_chart.pptx", tmp_path) if e.role == "chart"]
+    charts = [e for e in run_partition(CORPUS / "pptx_chart.pptx", tmp_path) if e.role == "chart"]
     assert [c.page for c in charts] == [1, 2]
     assert charts[0].meta["chart_title"] == "Wild Duck Observations by Year"
     assert "2022 | Freshwater Ducks: 175" in charts[0].text
@@ -168,17 +152,17 @@ def test_corpus_bar3d_chart_read_from_xml(tmp_path: Path) -> None:
 
 @needs_corpus
 def test_corpus_broken_pictures_keep_text(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
-    els = _run(CORPUS / "powerpoint_malformed_pictures.pptx", tmp_path)
+    els = run_partition(CORPUS / "powerpoint_malformed_pictures.pptx", tmp_path)
     assert [e.page for e in els] == [1, 2, 3] and not [e for e in els if e.kind == "image"]
     assert sum("skipping picture" in r.message for r in caplog.records) == 3
-    linked = _run(CORPUS / "powerpoint_with_image.pptx", tmp_path)
+    linked = run_partition(CORPUS / "powerpoint_with_image.pptx", tmp_path)
     assert sum(e.kind == "image" for e in linked) == 1  # the linked picture is skipped
     assert "Image linked to file" in [e.text for e in linked]
 
 
 @needs_corpus
 def test_corpus_masters_are_not_content(tmp_path: Path) -> None:
-    els = _run(CORPUS / "science-exploration-1p.pptx", tmp_path)
+    els = run_partition(CORPUS / "science-exploration-1p.pptx", tmp_path)
     assert not [e for e in els if e.kind == "image"]
     assert any("Sciences and Exploration Directorate" in e.text for e in els)
 
