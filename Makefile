@@ -18,6 +18,7 @@ $(STAMP): pyproject.toml constraints.txt scripts/install.sh
 
 # Main job on the bundled sample set: install, prepare models, ingest, print the summary.
 demo: install
+	$(PY) ingest.py models prepare --pipeline default --install
 	$(PY) ingest.py run --pipeline default
 
 # The test command (CI runs exactly this): lint, types, tests.

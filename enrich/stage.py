@@ -91,7 +91,10 @@ def enrich_elements(
             stats.skipped[out[i].id] = reason
         work += [(job.indices[0], "caption", job) for job in jobs]
     if cfg.tables and models.llm_file is not None:
-        work += [(job.index, "summary", job) for job in tables.plan_tables(out)]
+        table_jobs, small = tables.plan_tables(out, cfg.min_table_cells)
+        for i, reason in small.items():
+            stats.skipped[out[i].id] = reason
+        work += [(job.index, "summary", job) for job in table_jobs]
     work.sort(key=lambda w: w[0])
 
     complete = True

@@ -54,8 +54,10 @@ def _rows_from_text(text: str) -> list[list[str]]:
     return [[c.strip() for c in line.strip().strip("|").split(sep)] for line in text.splitlines() if line.strip()]
 
 
-def plan_tables(elements: list[Element]) -> list[TableJob]:
-    jobs = []
+def plan_tables(elements: list[Element], min_cells: int = 0) -> tuple[list[TableJob], dict[int, str]]:
+    """(summary jobs, {element index: why it gets no summary})."""
+    jobs: list[TableJob] = []
+    skipped: dict[int, str] = {}
     for i, el in enumerate(elements):
         if el.kind != "table":
             continue
@@ -65,12 +67,17 @@ def plan_tables(elements: list[Element]) -> list[TableJob]:
         else:
             rows, n_header = _rows_from_text(el.text), 1
         if not rows:
+            skipped[i] = "empty table"
+            continue
+        cells = sum(1 for r in rows for c in r if c.strip())
+        if cells < min_cells:
+            skipped[i] = f"small table ({cells} cells < enrich.min_table_cells {min_cells})"
             continue
         title = " — ".join(t for t in (" > ".join(el.section), str(el.meta.get("caption_text") or caption)) if t)
         frozen = tuple(tuple(r) for r in rows)
         chash = content_hash(title, "\n".join("\x1f".join(r) for r in frozen), str(n_header))
         jobs.append(TableJob(i, frozen, n_header, title, chash))
-    return jobs
+    return jobs, skipped
 
 
 def _line(row: tuple[str, ...]) -> str:
@@ -120,7 +127,8 @@ def make_summary(
     job: TableJob, models: EnrichModels, cache: EnrichCache, settings: EnrichSettings
 ) -> dict[str, Any]:
     llm = models.llm()
-    budget = llm.n_ctx - settings.summary_max_tokens - PROMPT_OVERHEAD_TOKENS - llm.count_tokens(job.title)
+    room = llm.n_ctx - settings.summary_max_tokens - PROMPT_OVERHEAD_TOKENS - llm.count_tokens(job.title)
+    budget = min(room, settings.summary_input_tokens)
     text, note = render_table(job, max(budget, 64), llm.count_tokens)
     raw = llm.chat(table_summary_messages(text, job.title, note), max_tokens=settings.summary_max_tokens)
     n_cols = max((len(r) for r in job.rows), default=0)

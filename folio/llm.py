@@ -115,7 +115,9 @@ class LocalLLM:
         """One deterministic completion. The cap also keeps a prompt plus answer within n_ctx."""
         _count_call()
         with self._lock:
-            self._llama.reset()  # no KV reuse across unrelated prompts: same input, same output
+            # No reset(): llama-cpp-python keeps the KV cache of the longest prefix this
+            # prompt shares with the last one (the system message and the task text), so
+            # only the document part is evaluated again. Decoding stays greedy.
             out: Any = self._llama.create_chat_completion(
                 messages=messages,  # type: ignore[arg-type]
                 temperature=0.0,

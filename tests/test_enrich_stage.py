@@ -34,7 +34,8 @@ COLOURS = re.compile(r"\b(red|green|blue|yellow|orange|purple|black|white|gr[ae]
 TABLE_HTML = (
     '<table onclick="x()"><tr><th>Region</th><th>Revenue 2023 ($M)</th><th>Growth</th></tr>'
     "<tr><td>North</td><td>1,234.5</td><td>4.2%</td></tr>"
-    "<tr><td>South</td><td>987.0</td><td>-1.3%</td></tr><script>alert(1)</script></table>"
+    "<tr><td>South</td><td>987.0</td><td>-1.3%</td></tr>"
+    "<tr><td>West</td><td>410.0</td><td>0.5%</td></tr><script>alert(1)</script></table>"
 )
 
 

@@ -43,7 +43,7 @@ def _table(n_rows: int) -> Element:
 
 
 def test_long_table_is_sampled_to_fit_budget() -> None:
-    job = tables.plan_tables([_table(500)])[0]
+    job = tables.plan_tables([_table(500)])[0][0]
 
     def count(text: str) -> int:
         return len(text.split())
@@ -55,14 +55,22 @@ def test_long_table_is_sampled_to_fit_budget() -> None:
     assert lines[1] == "item 0 | 0" and lines[-1] == "item 499 | 4990"  # first and last rows kept
     assert 20 < len(lines) < 500
     assert "of its 500 rows" in note
-    small, note2 = tables.render_table(tables.plan_tables([_table(3)])[0], 300, count)
+    small, note2 = tables.render_table(tables.plan_tables([_table(3)])[0][0], 300, count)
     assert note2 == "" and len(small.splitlines()) == 4
 
 
 def test_table_hash_changes_with_content() -> None:
-    a = tables.plan_tables([_table(3)])[0].chash
-    b = tables.plan_tables([_table(4)])[0].chash
-    assert a != b and a == tables.plan_tables([_table(3)])[0].chash
+    a = tables.plan_tables([_table(3)])[0][0].chash
+    b = tables.plan_tables([_table(4)])[0][0].chash
+    assert a != b and a == tables.plan_tables([_table(3)])[0][0].chash
+
+
+def test_small_tables_get_no_summary() -> None:
+    # _table(n) has 2 header cells and 2 cells per row.
+    jobs, skipped = tables.plan_tables([_table(4), _table(5)], min_cells=12)
+    assert [j.rows[-1] for j in jobs] == [("item 4", "40")]
+    assert list(skipped) == [0] and "10 cells" in skipped[0]
+    assert len(tables.plan_tables([_table(4)], min_cells=0)[0]) == 1
 
 
 def test_summary_check_drops_invented_figures() -> None:
