@@ -4,6 +4,8 @@ text-only baseline, side by side, by evidence type.
 
     nice python bench/retrieval.py --db .folio/corpus            # an existing corpus index
     nice python bench/retrieval.py                               # builds one in a temp folder
+    nice python bench/retrieval.py --db .folio/corpus --enriched .folio/corpus-enriched
+                                     # before/after enrichment (captions, table summaries)
 
 The naive baseline: each page's text (the index's elements, concatenated in reading
 order) cut into 1000-character chunks, embedded with the same MiniLM, ranked by cosine.
@@ -97,6 +99,8 @@ def main() -> int:
     ap.add_argument("--questions", type=Path, default=QUESTIONS)
     ap.add_argument("-k", type=int, default=5)
     ap.add_argument("--no-naive", action="store_true", help="skip the naive text-only baseline")
+    ap.add_argument("--enriched", type=Path,
+                    help="an index of the same corpus with enrichment on: adds its columns (+enr), before/after")
     ap.add_argument("--json", type=Path, help="also write all results to this file")
     args = ap.parse_args()
     enforce_offline()
@@ -118,13 +122,15 @@ def main() -> int:
 
     results: dict[str, dict[str, Any]] = {}
     timings: dict[str, float] = {}
-    for mode in ("hybrid", "vector", "fts"):
-        def retrieve(q: Question, mode: str = mode) -> list[Hit]:
-            return search(store, embedder, q.question, DEPTH, mode=mode, query_vector=qvecs[q.id])
+    stores = [("", store)] + ([("+enr", Store(args.enriched))] if args.enriched else [])
+    for suffix, st in stores:
+        for mode in ("hybrid", "vector", "fts"):
+            def retrieve(q: Question, mode: str = mode, st: Any = st) -> list[Hit]:
+                return search(st, embedder, q.question, DEPTH, mode=mode, query_vector=qvecs[q.id])
 
-        t0 = time.perf_counter()
-        results[mode] = run_eval(questions, retrieve, args.k)
-        timings[mode] = (time.perf_counter() - t0) / max(1, len(questions)) * 1000
+            t0 = time.perf_counter()
+            results[mode + suffix] = run_eval(questions, retrieve, args.k)
+            timings[mode + suffix] = (time.perf_counter() - t0) / max(1, len(questions)) * 1000
     if not args.no_naive:
         matrix, chunks = naive_baseline(store, embedder)
         results["naive"] = run_eval(questions, lambda q: naive_hits(matrix, chunks, qvecs[q.id], DEPTH), args.k)
@@ -133,7 +139,9 @@ def main() -> int:
     print("ms/query (query vector precomputed): " + ", ".join(f"{m} {t:.0f}" for m, t in timings.items()))
     print("\n".join(side_by_side(results, args.k)))
     print()
-    print("\n".join(format_result(results["hybrid"], "hybrid, per type (misses listed)")))
+    for name in ("hybrid", "hybrid+enr"):
+        if name in results:
+            print("\n".join(format_result(results[name], f"{name}, per type (misses listed)")))
     if args.json:
         args.json.write_text(json.dumps(results, indent=1))
     return 0

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 CAPTION_OCR_VERSION = "caption-ocr-v1"
 CAPTION_VLM_VERSION = "caption-vlm-v1"
-TABLE_SUMMARY_VERSION = "table-summary-v2"
+TABLE_SUMMARY_VERSION = "table-summary-v3"
 
 log = logging.getLogger(__name__)
 
@@ -113,7 +113,7 @@ def caption_vlm_prompt(ctx: CaptionContext, ocr_text: str = "") -> tuple[str, st
 
 def table_summary_messages(table_text: str, title: str, note: str) -> list[dict[str, str]]:
     user = (
-        "Summarise this table for a search index in two to four sentences: what it is "
+        "Summarise this table for a search index in two or three sentences: what it is "
         "about, its columns, and its key figures. Copy every number exactly as written in "
         "the table, with its unit; never compute or round."
         + (f" {note}" if note else "")

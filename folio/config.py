@@ -93,7 +93,7 @@ class EnrichSettings(_Strict):
     repeat_pages: int = Field(default=3, ge=2)
     context_chars: int = Field(default=600, ge=0)  # nearby text given to the model, each side
     caption_max_tokens: int = Field(default=160, ge=16)
-    summary_max_tokens: int = Field(default=200, ge=16)
+    summary_max_tokens: int = Field(default=160, ge=16)
     # The table text shown to the model is capped: a bigger table is summarized from its
     # header and evenly sampled rows (prompt time grows with every token on a CPU).
     summary_input_tokens: int = Field(default=1024, ge=64)
