@@ -7,7 +7,8 @@ Entry point for the runner::
     elements, complete = enrich_elements(elements, pipeline, models, cache, deadline)
 
 Work is done in document order; cached answers cost nothing and are always applied.
-When the deadline, ``enrich.max_seconds`` or ``enrich.max_items`` cuts the stage short it
+When the deadline, ``enrich.max_seconds``, ``enrich.max_items`` or ``stop()`` (a SIGTERM
+during the run) cuts the stage short it
 returns ``complete=False`` with what was enriched so far (the rest unchanged), so the
 document can be indexed now and enriched by a later run (which finds the finished part
 in the cache).
@@ -17,6 +18,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -43,10 +45,17 @@ class EnrichStats:
 class Budget:
     """Stage limits: an absolute deadline (time.monotonic), seconds and items for this stage."""
 
-    def __init__(self, deadline: float | None, max_seconds: float | None, max_items: int | None) -> None:
+    def __init__(
+        self,
+        deadline: float | None,
+        max_seconds: float | None,
+        max_items: int | None,
+        stop: Callable[[], bool] | None = None,
+    ) -> None:
         ends = [d for d in (deadline, time.monotonic() + max_seconds if max_seconds else None) if d]
         self.end = min(ends) if ends else None
         self.items_left = max_items
+        self.stop = stop  # e.g. SIGTERM received: no new model item
 
         self._spent: list[float] = []
 
@@ -54,6 +63,8 @@ class Budget:
         """Room for one more model item: one that, judging by the items so far, would
         finish before the deadline (a model call cannot be interrupted)."""
         if self.items_left is not None and self.items_left <= 0:
+            return False
+        if self.stop is not None and self.stop():
             return False
         expected = sum(self._spent) / len(self._spent) if self._spent else 0.0
         return self.end is None or time.monotonic() + expected < self.end
@@ -72,6 +83,7 @@ def enrich_elements(
     deadline: float | None = None,
     *,
     stats: EnrichStats | None = None,
+    stop: Callable[[], bool] | None = None,
 ) -> tuple[list[Element], bool]:
     """(enriched elements in the same order, complete). See the module docstring."""
     started = time.monotonic()
@@ -80,7 +92,7 @@ def enrich_elements(
     out = tables.sanitize_tables(list(elements))
     if not cfg.enabled:
         return out, True
-    budget = Budget(deadline, cfg.max_seconds, cfg.max_items)
+    budget = Budget(deadline, cfg.max_seconds, cfg.max_items, stop)
 
     work: list[tuple[int, str, Any]] = []
     path = "ocr+llm"

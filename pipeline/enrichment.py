@@ -102,15 +102,18 @@ class Enrichment:
             self._cache = EnrichCache.in_index(Path(self.pipe.index)) if enabled else EnrichCache(None)
         return self._models, self._cache
 
-    def run(self, elements: list[Element], deadline: float | None) -> tuple[list[Element], bool, EnrichStats]:
-        """(elements, complete, stats); ``deadline`` is wall-clock time (time.time())."""
+    def run(
+        self, elements: list[Element], deadline: float | None, stop: Callable[[], bool] | None = None
+    ) -> tuple[list[Element], bool, EnrichStats]:
+        """(elements, complete, stats); ``deadline`` is wall-clock time (time.time()); once
+        ``stop()`` is true no new model item starts (the rest is left for a later run)."""
         from enrich.stage import EnrichStats, enrich_elements
 
         models, cache = self._inputs()
         pipe, mono = self._limits_left(deadline)
         stats = EnrichStats()
         self.calls += 1
-        out, complete = enrich_elements(elements, pipe, models, cache, mono, stats=stats)
+        out, complete = enrich_elements(elements, pipe, models, cache, mono, stats=stats, stop=stop)
         self._seconds_used += stats.seconds
         self._items_used += stats.captions + stats.summaries - stats.cache_hits
         if stats.captions or stats.summaries or stats.left or stats.failed:

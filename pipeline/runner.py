@@ -284,7 +284,9 @@ class Runner:
             elements = stored_elements(self.store(), entry.source, sha) if task.reuse_elements else []
             if not elements:
                 elements = self.opts.partition(task, sha, self.pipe)
-            elements, complete, _ = self.enrichment.run(elements, deadline)
+            # A SIGTERM cuts enrichment short too: the document is indexed with its text
+            # now and enriched by a later run, as when the budget runs out.
+            elements, complete, _ = self.enrichment.run(elements, deadline, stop=lambda: bool(self.stop))
             chunks, vectors = self._index(elements, emb)
         except DocumentError as e:
             return self._fail(rec, result, e.reason, t0)

@@ -8,6 +8,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -165,6 +166,32 @@ def test_budget_cut_is_indexed_partial_and_finished_next_run(tmp_path: Path) -> 
     runner = run(pipe, part3)
     assert llm.call_count() == calls and part3.calls == [] and runner._fast
     assert runner.enrichment.calls == 0
+
+
+def test_sigterm_during_enrichment_indexes_the_text_now(tmp_path: Path) -> None:
+    corpus(tmp_path, n=2)
+    pipe = enrich_pipe(tmp_path)
+
+    def ocr_then_sigterm(data: bytes) -> str:  # the signal lands while doc0's caption is made
+        os.kill(os.getpid(), signal.SIGTERM)
+        return OCR_TEXT
+
+    part = FakePartition()
+    before = llm.call_count()
+    opts = RunOptions(progress=False, embedder_factory=lambda p: FakeEmbedder(), partition=part, ocr=ocr_then_sigterm)
+    report = Runner(pipe, opts).run()
+    # the caption under way finishes; the table summary is not started; doc1 waits
+    assert llm.call_count() == before + 1
+    assert report.stopped == "SIGTERM" and report.counts["skipped_by_signal"] == 1
+    assert report.counts["enrich_pending"] == 1
+    docs = Store(pipe.index).documents()
+    assert list(docs) == ["doc0.pdf"] and docs["doc0.pdf"].status == "partial" and docs["doc0.pdf"].chunks > 0
+    assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL
+
+    calls = llm.call_count()
+    again = run(pipe, FakePartition()).report  # doc0's summary, doc1's caption and summary
+    assert again.status == "ok" and llm.call_count() == calls + 3
+    assert {d.status for d in Store(pipe.index).documents().values()} == {"ok"}
 
 
 def test_prompt_or_model_change_reenriches_from_stored_elements(
