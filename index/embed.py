@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -45,10 +45,17 @@ def _session(model_file: Path, threads: int) -> onnxruntime.InferenceSession:
     opts.inter_op_num_threads = 1  # one graph at a time; parallelism is inside the ops
     opts.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
     opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-    # Idle threads sleep instead of spinning: the batch job shares the cores with
-    # partition workers, and spinning threads starve them (and us) under contention.
-    opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
-    return ort.InferenceSession(str(model_file), sess_options=opts, providers=["CPUExecutionProvider"])
+    # onnxruntime's default: worker threads spin briefly between ops. The run embeds after
+    # a document's partitioning has finished, so nothing else of ours wants the cores, and
+    # with small batches (many short ops) sleeping threads cost 9% (bench/embed.py).
+    # onnxruntime's SkipLayerNormalization CPU kernel is ~5x slower than the Add +
+    # LayerNormalization it replaces (index/onnx_export.py leaves them unfused too).
+    return ort.InferenceSession(
+        str(model_file),
+        sess_options=opts,
+        providers=["CPUExecutionProvider"],
+        disabled_optimizers=["SkipLayerNormFusion"],
+    )
 
 
 def _pool(hidden: np.ndarray, mask: np.ndarray, mode: str) -> np.ndarray:
@@ -65,13 +72,22 @@ def _pool(hidden: np.ndarray, mask: np.ndarray, mode: str) -> np.ndarray:
 class Embedder:
     """One loaded ONNX model. Build with load_embedder(); safe to reuse for many calls."""
 
-    def __init__(self, spec: ModelSpec, export_dir: Path, precision: str, batch_size: int, threads: int):
+    def __init__(
+        self,
+        spec: ModelSpec,
+        export_dir: Path,
+        precision: str,
+        threads: int,
+        batch_size: int = 64,
+        batch_tokens: int = 1024,
+    ):
         import tokenizers
 
         self.spec = spec
         self.precision = precision
         self.export_dir = export_dir
         self.batch_size = batch_size
+        self.batch_tokens = batch_tokens
         self.max_tokens = spec.max_tokens
         self.model_id = f"{spec.name}:{spec.content_hash[:12]}:{precision}"
         self._session = _session(export_dir / onnx_cache.MODEL_FILE, threads)
@@ -124,6 +140,16 @@ class Embedder:
         (hidden,) = self._session.run([self._output], {k: v for k, v in feed.items() if k in self._inputs})
         return _pool(hidden.astype(np.float32, copy=False), mask, self.spec.pooling)
 
+    def _batches(self, order: list[int], encodings: list[tokenizers.Encoding]) -> Iterator[list[int]]:
+        """Slices of ``order`` (longest first) within batch_size texts and batch_tokens
+        tokens, padding included; a text longer than batch_tokens is a batch of its own."""
+        start = 0
+        while start < len(order):
+            width = len(encodings[order[start]].ids)  # the longest of this batch pads the rest
+            n = max(1, min(self.batch_size, self.batch_tokens // max(width, 1)))
+            yield order[start : start + n]
+            start += n
+
     def embed(self, texts: list[str]) -> np.ndarray:
         """float32 (len(texts), dim), L2-normalized, in the order of ``texts``."""
         if not texts:
@@ -132,8 +158,7 @@ class Embedder:
         # Batches of similar length pad little: sort by length, run, put rows back in order.
         order = sorted(range(len(texts)), key=lambda i: len(encodings[i].ids), reverse=True)
         out: np.ndarray | None = None
-        for start in range(0, len(order), self.batch_size):
-            idx = order[start : start + self.batch_size]
+        for idx in self._batches(order, encodings):
             pooled = self._run_batch([encodings[i] for i in idx])
             if out is None:
                 out = np.empty((len(texts), pooled.shape[1]), dtype=np.float32)
@@ -162,7 +187,9 @@ def load_embedder(settings: EmbedSettings) -> Embedder:
     export_dir = onnx_cache.cached_export(spec, settings.precision, settings.cache_dir)
     threads = settings.threads or _cores()
     try:
-        embedder = Embedder(spec, export_dir, settings.precision, settings.batch_size, threads)
+        embedder = Embedder(
+            spec, export_dir, settings.precision, threads, settings.batch_size, settings.batch_tokens
+        )
     except ConfigError:
         raise
     except Exception as e:  # a corrupt cache entry or an ONNX graph onnxruntime cannot run

@@ -30,7 +30,7 @@ from index.onnx_export import LOG_PREFIX
 log = logging.getLogger(__name__)
 
 # Bump when the export or quantization recipe changes so old cache entries are not reused.
-RECIPE_VERSION = 2
+RECIPE_VERSION = 3  # 3: SkipLayerNormalization left unfused, embeddings not quantized
 MARKER = "folio_export.json"  # written last inside the temporary folder
 MODEL_FILE = "model.onnx"
 _TMP_PREFIX = ".tmp-"

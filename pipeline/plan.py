@@ -24,11 +24,15 @@ def settings_fingerprint(pipe: Pipeline, enrich: str | None = None) -> str:
     ``enrich``, the enrichment part (pipeline/enrichment.py: settings, resolved model ids,
     prompt versions), left out when None.
 
-    The embedder part is its settings (model folder, precision) so the check needs no
-    model loading; the exact model id is compared once the embedder is loaded anyway.
+    The embedder part is its settings (model folder, precision) and the export recipe, so
+    the check needs no model loading; the exact model id is compared once the embedder is loaded anyway.
     Readable parts (``p=..;c=..;e=..;x=..``) let the report say which part changed.
     """
+    from index.onnx_cache import RECIPE_VERSION
+
     embed = pipe.embed.model_dump(mode="json", include={"model_dir", "precision"})
+    # A new export recipe is a new model as far as the vectors go: re-embed.
+    embed["recipe"] = RECIPE_VERSION
     e = hashlib.sha256(json.dumps(embed, sort_keys=True).encode()).hexdigest()[:12]
     from enrich.chunk import CHUNKER_VERSION
 

@@ -30,7 +30,11 @@ class StopFlag:
             signal.raise_signal(signum)
             return
         self.signal_name = name
-        log.warning("%s received: stopping after the current document; its enrichment is cut short and finished by a later run (send again to abort)", name)
+        log.warning(
+            "%s received: stopping after the current document (its enrichment is cut short, "
+            "a later run finishes it; send again to abort)",
+            name,
+        )
 
     def __enter__(self) -> StopFlag:
         # Handlers can only be installed from the main thread (tests may call from others).

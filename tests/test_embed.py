@@ -87,6 +87,21 @@ def test_batching_keeps_order() -> None:
     np.testing.assert_allclose(batched, single, atol=2e-5)
 
 
+def test_batches_stay_within_the_token_budget() -> None:
+    emb = load_embedder(EmbedSettings(precision="fp32", batch_size=8, batch_tokens=48))
+    texts = ["a b c " * n for n in (1, 2, 3, 5, 8, 13, 21, 34)] + ["tiny"] * 20
+    encodings = emb._tokenizer.encode_batch(texts)
+    order = sorted(range(len(texts)), key=lambda i: len(encodings[i].ids), reverse=True)
+    batches = list(emb._batches(order, encodings))
+    assert [i for b in batches for i in b] == order  # every text once, longest first
+    for b in batches:
+        width = max(len(encodings[i].ids) for i in b)
+        assert len(b) <= 8 and (len(b) == 1 or len(b) * width <= 48), (b, width)
+    assert len(batches[0]) == 1  # 104 tokens: over the budget, alone
+    assert len(batches[-1]) == 8  # the short ones fill batch_size
+    np.testing.assert_allclose(emb.embed(texts), np.stack([emb.embed([t])[0] for t in texts]), atol=2e-5)
+
+
 def test_truncates_at_max_tokens(fp32: Embedder) -> None:
     long = " ".join(f"word{i}" for i in range(400))
     assert fp32.count_tokens([long])[0] > fp32.max_tokens
