@@ -15,6 +15,7 @@ the sum over-estimates the joined text and the packed chunk never exceeds ``max_
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import re
 from collections.abc import Callable, Iterable
@@ -117,7 +118,7 @@ def chunk_elements(elements: list[Element], count_tokens: CountTokens, max_token
 
 # Bump when the chunk text changes: the nightly run then re-chunks and re-embeds stored
 # elements (no re-partitioning).
-CHUNKER_VERSION = 2
+CHUNKER_VERSION = 3  # 3: a split table carries its summary once
 
 
 def _words(text: str, limit: int = MAX_CONTEXT_WORDS) -> str:
@@ -339,8 +340,18 @@ def _table_drafts(
         return []
     label = "Chart" if e.role == "chart" else "Table"
     caption = _words(_nearby_caption(els, i), MAX_CAPTION_WORDS)  # the full caption is in a text chunk
-    head = [*_context_lines((label, caption), ("Summary", e.summary)), *header]
-    return _pack_lines(e, head, rows, ctx.prefix(e), "table", tokens, max_tokens)
+    title = _context_lines((label, caption))
+    summary = _context_lines((label, caption), ("Summary", e.summary))[len(title) :]
+    prefix = ctx.prefix(e)
+    whole = _pack_lines(e, [*title, *summary, *header], rows, prefix, "table", tokens, max_tokens)
+    if len(whole) == 1 or not summary:
+        return whole
+    # Split across chunks, a summary repeated in every part would crowd out the rows (a
+    # long summary left room for one row a chunk): it goes once, into a first part with the
+    # title and header, and the row parts repeat only those.
+    card = _Draft("table", prefix, [_Piece(e, "\n".join([*title, *summary, *header]), 0)])
+    parts = [card, *_pack_lines(e, [*title, *header], rows, prefix, "table", tokens, max_tokens)]
+    return [_Draft(d.kind, d.prefix, [dataclasses.replace(p, part=n) for p in d.pieces]) for n, d in enumerate(parts)]
 
 
 def _image_drafts(

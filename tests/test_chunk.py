@@ -133,6 +133,24 @@ def test_long_table_split_by_rows_repeats_header_and_caption() -> None:
     assert len({c.id for c in chunks}) == len(chunks)
 
 
+def test_split_table_carries_its_summary_once() -> None:
+    summary = "The table lists the value of each item; " + words(20, "detail") + "."
+    table = el(1, "item0 | 0 ...", kind="table", role="table", html=table_html(40), page=2, summary=summary)
+    chunks = [c for c in chunk_elements([table], count_tokens, 60) if c.kind == "table"]
+    with_summary = [c for c in chunks if "Summary: The table lists" in c.text]
+    assert with_summary == chunks[:1]  # the first part: summary and header, no rows
+    assert "item0 | 0" not in chunks[0].text and "Name | Value" in chunks[0].text
+    rows_seen = [ln for c in chunks[1:] for ln in c.text.split("\n") if ln.startswith("item")]
+    assert rows_seen == [f"item{i} | {i * 10}" for i in range(40)]
+    # without the summary in every part, each part holds several rows (it held 1-2 before)
+    assert len(chunks) - 1 <= 40 // 5
+    assert len({c.id for c in chunks}) == len(chunks)
+    # a table that fits keeps summary and rows together
+    small = el(2, "a | b", kind="table", role="table", html=table_html(2), page=2, summary="Two items.")
+    (one,) = [c for c in chunk_elements([small], count_tokens, 60) if c.kind == "table"]
+    assert "Summary: Two items." in one.text and "item1 | 10" in one.text
+
+
 def test_stacked_header_rows_merge_per_column_and_rowspans_repeat() -> None:
     html = (
         "<table><tr><th rowspan='2'>Model</th><th colspan='2'>TEDs</th></tr>"
