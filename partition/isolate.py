@@ -3,6 +3,13 @@
 A malformed file can make a C library spin or crash; the child is killed at the limit
 and the parent turns that into a per-document error. The result comes back through a
 temporary pickle file, so a big document cannot dead-lock a pipe.
+
+Children come from a fork server, not from a fork of the caller: by the time a run
+partitions its second document the caller holds onnxruntime (the embedder) and llama.cpp
+(enrichment) thread pools, and a child forked from that state hung for good inside
+onnxruntime when it started RapidOCR on a scanned page. The server is a fresh process
+with the partition package preloaded, so a child still starts in milliseconds; it gets
+the caller's environment at each call.
 """
 
 from __future__ import annotations
@@ -20,7 +27,15 @@ from folio.errors import DocumentError, DocumentTimeout
 T = TypeVar("T")
 
 
-def _child(fn: Callable[..., Any], args: tuple[Any, ...], out: str) -> None:
+def _context() -> Any:
+    ctx = mp.get_context("forkserver")
+    ctx.set_forkserver_preload(["partition"])  # imported once in the server, not per child
+    return ctx
+
+
+def _child(fn: Callable[..., Any], args: tuple[Any, ...], out: str, env: dict[str, str]) -> None:
+    os.environ.clear()
+    os.environ.update(env)
     try:
         result: tuple[str, Any] = ("ok", fn(*args))
     except BaseException as e:  # everything goes back to the parent
@@ -33,11 +48,11 @@ def run_isolated(
     fn: Callable[..., T], args: tuple[Any, ...], timeout_s: float, label: str, work_dir: Path | None = None
 ) -> T:
     """``work_dir``: where the result pickle is written (default: the system temp folder)."""
-    ctx = mp.get_context("fork")
+    ctx = _context()
     fd, out = tempfile.mkstemp(prefix="folio-part-", suffix=".pkl", dir=work_dir)
     os.close(fd)
     try:
-        proc = ctx.Process(target=_child, args=(fn, args, out), daemon=False)
+        proc = ctx.Process(target=_child, args=(fn, args, out, dict(os.environ)), daemon=False)
         proc.start()
         proc.join(timeout_s)
         if proc.is_alive():
