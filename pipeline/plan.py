@@ -129,4 +129,7 @@ def make_plan(
             )
         (plan.unchanged if old.status == "ok" else plan.failed_known).append(source)
     plan.deleted = sorted(set(docs) - set(files))
+    # Finishing an enrichment cut short comes last: under a time budget every new or
+    # changed document gets indexed (searchable by its text) before older backlog.
+    plan.tasks.sort(key=lambda t: t.reason == "enrich")
     return plan

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -117,6 +118,16 @@ def test_plan_uses_stat_fast_path_and_hash(tmp_path: Path) -> None:
     repartition = make_plan(files, docs, "p=9;c=2;e=3", hasher)
     assert not any(t.reuse_elements for t in repartition.tasks)
     assert changed_parts(fp, "p=1;c=9;e=3") == ["chunk"]
+
+    # A document whose enrichment was cut short waits behind new and changed ones, though
+    # its name sorts first: under a budget, everything gets indexed before the backlog.
+    docs["aaa-partial.pdf"] = DocState("aaa-partial.pdf", sha256="sha-x", fingerprint=fp, embed_model="m",
+                                       status="partial")
+    files = {"aaa-partial.pdf": dataclasses.replace(files["same.pdf"], source="aaa-partial.pdf"), **files}
+    docs["aaa-partial.pdf"] = dataclasses.replace(docs["aaa-partial.pdf"], size=files["aaa-partial.pdf"].size,
+                                                  mtime=files["aaa-partial.pdf"].mtime)
+    backlog = make_plan(files, docs, fp, hasher, stored_model="m")
+    assert [t.reason for t in backlog.tasks] == ["changed", "new", "enrich"]
 
 
 def test_summary_line_lists_failures() -> None:
