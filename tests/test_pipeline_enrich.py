@@ -27,16 +27,9 @@ from pipeline.reuse import strip_enrichment
 from pipeline.runner import Runner, RunOptions
 from tests.pipeline_fixtures import REPO, FakeEmbedder, make_pdf, pipeline_for, sentence
 from tests.test_enrich_captions import png
+from tests.test_enrich_stage import SMALL, SMALL_ID, TABLE_HTML
 
-SMALL = "smollm2-135m-q4_1"
-SMALL_ID = "smollm2-135m-q4_1@b179c9523d0e"
 OCR_TEXT = "Revenue by region 2023\nNorth 1,234.5\nSouth 987.0"
-TABLE_HTML = (
-    '<table onclick="x()"><tr><th>Region</th><th>Revenue 2023 ($M)</th><th>Growth</th></tr>'
-    "<tr><td>North</td><td>1,234.5</td><td>4.2%</td></tr>"
-    "<tr><td>South</td><td>987.0</td><td>-1.3%</td></tr>"
-    "<tr><td>West</td><td>410.0</td><td>0.5%</td></tr><script>alert(1)</script></table>"
-)
 
 
 Kind = Literal["text", "table", "image"]

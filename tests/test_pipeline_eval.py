@@ -121,11 +121,8 @@ def test_plan_uses_stat_fast_path_and_hash(tmp_path: Path) -> None:
 
     # A document whose enrichment was cut short waits behind new and changed ones, though
     # its name sorts first: under a budget, everything gets indexed before the backlog.
-    docs["aaa-partial.pdf"] = DocState("aaa-partial.pdf", sha256="sha-x", fingerprint=fp, embed_model="m",
-                                       status="partial")
     files = {"aaa-partial.pdf": dataclasses.replace(files["same.pdf"], source="aaa-partial.pdf"), **files}
-    docs["aaa-partial.pdf"] = dataclasses.replace(docs["aaa-partial.pdf"], size=files["aaa-partial.pdf"].size,
-                                                  mtime=files["aaa-partial.pdf"].mtime)
+    docs["aaa-partial.pdf"] = dataclasses.replace(docs["same.pdf"], source="aaa-partial.pdf", status="partial")
     backlog = make_plan(files, docs, fp, hasher, stored_model="m")
     assert [t.reason for t in backlog.tasks] == ["changed", "new", "enrich"]
 
