@@ -2,7 +2,8 @@
 
 One SQLite file in the index folder. A re-run with nothing new finds every answer here
 and calls no model; a new model or prompt version is a different key, so exactly what
-it affects is enriched again. Each put commits at once (WAL), so a run killed midway
+it affects is enriched again. A value also records the generation settings it was made
+with (token limits): changing them re-enriches too. Each put commits at once (WAL), so a run killed midway
 keeps everything it paid for.
 """
 
@@ -60,20 +61,32 @@ class EnrichCache:
     def in_index(cls, index_dir: Path) -> EnrichCache:
         return cls(Path(index_dir) / CACHE_FILE)
 
-    def get(self, kind: str, chash: str, model_id: str, prompt_version: str) -> dict[str, Any] | None:
+    def get(
+        self, kind: str, chash: str, model_id: str, prompt_version: str, params: dict[str, Any] | None = None
+    ) -> dict[str, Any] | None:
+        """The stored value, or None. ``params`` are the generation settings the value
+        must have been made with (token limits): an entry made with others is a miss.
+        Entries stored before params were recorded carry none and are accepted."""
         with self._lock:
             row = self._db.execute(
                 "SELECT value FROM enrich WHERE kind=? AND content_hash=? AND model_id=? AND prompt_version=?",
                 (kind, chash, model_id, prompt_version),
             ).fetchone()
-        if row is None:
+        value: dict[str, Any] | None = json.loads(row[0]) if row is not None else None
+        if value is not None and params is not None and value.get("params", params) != params:
+            value = None
+        if value is None:
             self.misses += 1
             return None
         self.hits += 1
-        value: dict[str, Any] = json.loads(row[0])
         return value
 
-    def put(self, kind: str, chash: str, model_id: str, prompt_version: str, value: dict[str, Any]) -> None:
+    def put(
+        self, kind: str, chash: str, model_id: str, prompt_version: str, value: dict[str, Any],
+        params: dict[str, Any] | None = None,
+    ) -> None:
+        if params is not None:
+            value = {**value, "params": params}
         with self._lock:
             self._db.execute(
                 "INSERT OR REPLACE INTO enrich VALUES (?, ?, ?, ?, ?, ?)",

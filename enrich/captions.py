@@ -27,11 +27,14 @@ from enrich.prompts import (
     caption_vlm_prompt,
     check_caption,
     fallback_caption,
+    low_information,
 )
 from folio.config import EnrichSettings
 from folio.element import Element
 
 log = logging.getLogger(__name__)
+
+NO_TEXT_NOTE = "no text in the picture and no caption or alt text: describing it needs a vision model (models.vlm)"
 
 
 @dataclass(frozen=True)
@@ -135,44 +138,74 @@ def _model_and_version(path: str, models: EnrichModels) -> tuple[str, str]:
     return f"ocr+llm:{models.llm_id}", CAPTION_OCR_VERSION
 
 
-def cached_caption(job: CaptionJob, path: str, models: EnrichModels, cache: EnrichCache) -> dict[str, Any] | None:
+def _params(settings: EnrichSettings) -> dict[str, Any]:
+    return {"max_tokens": settings.caption_max_tokens}
+
+
+def cached_caption(
+    job: CaptionJob, path: str, models: EnrichModels, cache: EnrichCache, settings: EnrichSettings
+) -> dict[str, Any] | None:
     model_id, version = _model_and_version(path, models)
-    return cache.get("caption", content_hash(job.image_hash, job.context.key()), model_id, version)
+    key = content_hash(job.image_hash, job.context.key())
+    value = cache.get("caption", key, model_id, version, _params(settings))
+    return None if value is None else finish_caption(job, path, model_id, value)
 
 
 def make_caption(
     job: CaptionJob, path: str, models: EnrichModels, cache: EnrichCache, settings: EnrichSettings
 ) -> dict[str, Any]:
-    """Run OCR and the model for one picture, check the output, store it in the cache."""
+    """Run OCR and the model for one picture, store what the model said in the cache,
+    and return the checked caption."""
     model_id, version = _model_and_version(path, models)
     png = job.png.read_bytes()
     # OCR on the vision path too: its text is what the output check needs to spot a
     # picture that addresses the model.
     ocr_text = models.ocr_text(png)
-    source = "\n".join((ocr_text, job.context.key()))
+    raw: str | None = None
     if path == "vlm":
         system, prompt = caption_vlm_prompt(job.context, ocr_text)
         raw = models.vlm().describe(job.png, prompt, system, max_tokens=settings.caption_max_tokens)
-    else:
+    elif not low_information(ocr_text, job.context):
         raw = models.llm().chat(
             caption_from_ocr_messages(job.context, ocr_text), max_tokens=settings.caption_max_tokens
         )
-    caption = check_caption(raw, source, saw_image=path == "vlm")
-    value: dict[str, Any] = {"caption": caption, "model": model_id, "path": path, "ocr_text": ocr_text}
-    if caption is None:
-        log.info("caption of %s failed the output checks; using the OCR fallback: %r", job.png, raw[:200])
-        value.update(
-            caption=fallback_caption(ocr_text, job.context), model="ocr:rapidocr", path="ocr",
-            rejected=raw[:500],
-        )
-    cache.put("caption", content_hash(job.image_hash, job.context.key()), model_id, version, value)
-    return value
+    # The cache keeps the model's own words (None: not asked); the checks run on every
+    # use, so a better check applies to cached captions without calling the model again.
+    value: dict[str, Any] = {"raw": raw, "ocr_text": ocr_text}
+    cache.put("caption", content_hash(job.image_hash, job.context.key()), model_id, version, value, _params(settings))
+    return finish_caption(job, path, model_id, value)
+
+
+def finish_caption(job: CaptionJob, path: str, model_id: str, value: dict[str, Any]) -> dict[str, Any]:
+    """The caption to apply: the model's output (``value["raw"]``) through the current
+    checks, or the OCR fallback. Entries cached before the raw output was kept hold the
+    checked caption, or the rejected output under "rejected"."""
+    ocr_text = str(value.get("ocr_text") or "")
+    if "raw" in value:
+        raw = value["raw"]
+    else:
+        raw = value.get("rejected") if value.get("path") == "ocr" else value.get("caption")
+    out: dict[str, Any] = {"caption": None, "model": model_id, "path": path, "ocr_text": ocr_text}
+    if path != "vlm" and low_information(ocr_text, job.context):
+        # Without a vision model, a picture with no text of its own and no caption or alt
+        # text cannot be described: the LLM would only paraphrase the text around it.
+        out["note"] = NO_TEXT_NOTE
+    elif raw is not None:
+        source = "\n".join((ocr_text, job.context.key()))
+        out["caption"] = check_caption(raw, source, saw_image=path == "vlm")
+        if out["caption"] is None:
+            log.info("caption of %s failed the output checks; using the OCR fallback: %r", job.png, raw[:200])
+            out["rejected"] = raw[:500]
+    if out["caption"] is None:
+        out.update(caption=fallback_caption(ocr_text, job.context), model="ocr:rapidocr", path="ocr")
+    return out
 
 
 def apply_caption(el: Element, value: dict[str, Any]) -> Element:
     meta = {**el.meta, "caption_path": value["path"], "ocr_text": value.get("ocr_text", "")}
-    if value.get("rejected"):
-        meta["caption_rejected"] = value["rejected"]
+    for key in ("rejected", "note"):
+        if value.get(key):
+            meta[f"caption_{key}"] = value[key]
     return dataclasses.replace(
         el,
         caption=value["caption"],

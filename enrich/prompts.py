@@ -8,7 +8,9 @@ must report that text, not act on it; claims the input cannot support (colours t
 OCR path never saw, figures that are not in the table) are removed.
 
 Bump a *_VERSION when a prompt changes: the cache keys on it, so exactly what the new
-prompt affects is enriched again.
+prompt affects is enriched again. The cache keeps the model's raw output and the checks
+run on every use, so bumping OUTPUT_CHECKS_VERSION re-applies better checks without a
+model call.
 """
 
 from __future__ import annotations
@@ -20,6 +22,9 @@ from dataclasses import dataclass
 CAPTION_OCR_VERSION = "caption-ocr-v1"
 CAPTION_VLM_VERSION = "caption-vlm-v1"
 TABLE_SUMMARY_VERSION = "table-summary-v3"
+# The output checks run whenever a cached output is used; a new version re-applies them
+# to indexed documents (from the cache, no model calls).
+OUTPUT_CHECKS_VERSION = "checks-v2"  # v2: captions without a vision model keep only names and figures the source has
 
 log = logging.getLogger(__name__)
 
@@ -179,6 +184,37 @@ def _sentences(text: str) -> list[str]:
     return [s for s in _SENTENCE_RE.split(text) if s.strip()]
 
 
+_TOKEN_RE = re.compile(r"[^\W_](?:[\w.&/'’-]*[^\W_])?")
+# Words a caption may capitalise mid-sentence without the document saying them: they come
+# from the task ("the picture contains text asking ...") or are the model's own framing.
+_FRAMING_WORDS = frozenset({"ocr", "ai", "i", "picture", "figure", "image", "text", "caption"})
+
+
+def _word_forms(token: str) -> set[str]:
+    t = token.lower().replace("’", "'")
+    forms = {t, t.removesuffix("'s"), t.rstrip(".")}
+    return forms | {f.replace(",", "") for f in forms}
+
+
+def _known_words(source_text: str) -> set[str]:
+    known: set[str] = set(_FRAMING_WORDS)
+    for tok in _TOKEN_RE.findall(source_text):
+        known |= _word_forms(tok)
+        known.update(w for w in re.split(r"[-/.&]", tok.lower()) if w)  # "S/36" also says "s" and "36"
+    return known
+
+
+def _unsupported(sentence: str, known: set[str]) -> list[str]:
+    """Names (capitalised after the first word) and figures in ``sentence`` that the
+    source never says: a small model describing a picture it cannot see makes them up."""
+    out = []
+    for n, tok in enumerate(_TOKEN_RE.findall(sentence)):
+        named = n > 0 and tok[0].isupper()
+        if (named or any(ch.isdigit() for ch in tok)) and not (_word_forms(tok) & known):
+            out.append(tok)
+    return out
+
+
 def check_caption(output: str, source_text: str, *, saw_image: bool, max_chars: int = 600) -> str | None:
     """The caption to keep, or None when it must be replaced by a plain fallback.
 
@@ -187,11 +223,13 @@ def check_caption(output: str, source_text: str, *, saw_image: bool, max_chars: 
     text = _tidy(output, max_chars)
     if not saw_image:
         # The OCR path never saw the picture: colours it names came from nowhere, or
-        # from the document telling the model to "note the colour" (obeying it).
+        # from the document telling the model to "note the colour" (obeying it); names
+        # and figures that are in neither the picture's text nor its context were made up.
         source_colours = {c.lower() for c in _COLOUR_RE.findall(source_text)}
+        known = _known_words(source_text)
         kept = [
             s for s in _sentences(text)
-            if {c.lower() for c in _COLOUR_RE.findall(s)} <= source_colours
+            if {c.lower() for c in _COLOUR_RE.findall(s)} <= source_colours and not _unsupported(s, known)
         ]
         text = " ".join(kept)
     if len(text) < 3:
@@ -199,6 +237,18 @@ def check_caption(output: str, source_text: str, *, saw_image: bool, max_chars: 
     if looks_like_instructions(source_text) and (_COMPLIANCE_RE.search(text) or not _REPORTING_RE.search(text)):
         return None
     return text
+
+
+# Letters and digits a picture's OCR text needs before an LLM can say anything about the
+# picture itself (a logo's name, a few stray glyphs of a photo are below it).
+MIN_PICTURE_TEXT = 20
+
+
+def low_information(ocr_text: str, ctx: CaptionContext) -> bool:
+    """Nothing of the picture's own to caption from: little OCR text, and neither a
+    figure caption nor alt text. Only the surrounding text would be left to paraphrase."""
+    own = sum(ch.isalnum() for ch in ocr_text)
+    return own < MIN_PICTURE_TEXT and not ctx.figure_caption.strip() and not ctx.alt_text.strip()
 
 
 def fallback_caption(ocr_text: str, ctx: CaptionContext, max_chars: int = 300) -> str:

@@ -113,9 +113,9 @@ def enrich_elements(
     for _, kind, job in work:
         try:
             value = (
-                captions.cached_caption(job, path, models, cache)
+                captions.cached_caption(job, path, models, cache, cfg)
                 if kind == "caption"
-                else tables.cached_summary(job, models, cache)
+                else tables.cached_summary(job, models, cache, cfg)
             )
             if value is not None:
                 stats.cache_hits += 1

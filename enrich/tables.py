@@ -119,27 +119,49 @@ def render_table(
     return best, note
 
 
-def cached_summary(job: TableJob, models: EnrichModels, cache: EnrichCache) -> dict[str, Any] | None:
-    return cache.get("summary", job.chash, str(models.llm_id), TABLE_SUMMARY_VERSION)
+def _params(settings: EnrichSettings, models: EnrichModels) -> dict[str, Any]:
+    # n_ctx bounds how much of a long table the prompt can show
+    return {
+        "input_tokens": settings.summary_input_tokens,
+        "max_tokens": settings.summary_max_tokens,
+        "n_ctx": models.settings.n_ctx,
+    }
+
+
+def cached_summary(
+    job: TableJob, models: EnrichModels, cache: EnrichCache, settings: EnrichSettings
+) -> dict[str, Any] | None:
+    value = cache.get("summary", job.chash, str(models.llm_id), TABLE_SUMMARY_VERSION, _params(settings, models))
+    return None if value is None else finish_summary(job, value)
 
 
 def make_summary(
     job: TableJob, models: EnrichModels, cache: EnrichCache, settings: EnrichSettings
 ) -> dict[str, Any]:
+    """Ask the model, store what it said in the cache, return the checked summary."""
     llm = models.llm()
     room = llm.n_ctx - settings.summary_max_tokens - PROMPT_OVERHEAD_TOKENS - llm.count_tokens(job.title)
     budget = min(room, settings.summary_input_tokens)
     text, note = render_table(job, max(budget, 64), llm.count_tokens)
     raw = llm.chat(table_summary_messages(text, job.title, note), max_tokens=settings.summary_max_tokens)
+    # The model's own words are cached; the checks run on every use (finish_summary).
+    value: dict[str, Any] = {"raw": raw, "model": models.llm_id, "sampled": bool(note)}
+    cache.put("summary", job.chash, str(models.llm_id), TABLE_SUMMARY_VERSION, value, _params(settings, models))
+    return finish_summary(job, value)
+
+
+def finish_summary(job: TableJob, value: dict[str, Any]) -> dict[str, Any]:
+    """The summary to apply: the model's output through the current checks. Entries cached
+    before the raw output was kept hold the checked summary, or the output under "rejected"."""
+    raw = value["raw"] if "raw" in value else value.get("summary") or value.get("rejected") or ""
     n_cols = max((len(r) for r in job.rows), default=0)
     allowed = {str(n_cols), str(len(job.rows)), str(len(job.rows) - job.n_header)}
     summary = check_summary(raw, "\n".join(_line(r) for r in job.rows) + "\n" + job.title, allowed)
-    value: dict[str, Any] = {"summary": summary, "model": models.llm_id, "sampled": bool(note)}
+    out: dict[str, Any] = {"summary": summary, "model": value.get("model"), "sampled": bool(value.get("sampled"))}
     if summary is None:
         log.info("summary of table %d failed the output checks: %r", job.index, raw[:200])
-        value["rejected"] = raw[:500]
-    cache.put("summary", job.chash, str(models.llm_id), TABLE_SUMMARY_VERSION, value)
-    return value
+        out["rejected"] = raw[:500]
+    return out
 
 
 def apply_summary(el: Element, value: dict[str, Any]) -> Element:

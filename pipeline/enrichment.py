@@ -41,9 +41,10 @@ def needs_llm(cfg: EnrichSettings, models: ModelSettings) -> bool:
 
 def prompt_versions() -> dict[str, str]:
     """The prompt versions the stage keys its cache on (read where the stage reads them)."""
-    from enrich import captions, tables
+    from enrich import captions, prompts, tables
 
     return {
+        "checks": prompts.OUTPUT_CHECKS_VERSION,
         "caption_ocr": captions.CAPTION_OCR_VERSION,
         "caption_vlm": captions.CAPTION_VLM_VERSION,
         "table_summary": tables.TABLE_SUMMARY_VERSION,

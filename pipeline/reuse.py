@@ -22,7 +22,9 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 # meta keys written by enrich/captions.py and enrich/tables.py (apply_caption, apply_summary)
-ENRICH_META_KEYS = ("caption_path", "ocr_text", "caption_rejected", "summary_sampled", "summary_rejected")
+ENRICH_META_KEYS = (
+    "caption_path", "ocr_text", "caption_rejected", "caption_note", "summary_sampled", "summary_rejected",
+)
 
 
 def stored_elements(store: Store, source: str, sha256: str) -> list[Element]:

@@ -12,6 +12,7 @@ from enrich.prompts import (
     fallback_caption,
     fence,
     looks_like_instructions,
+    low_information,
 )
 from folio.config import EnrichSettings
 from folio.element import Element
@@ -110,3 +111,31 @@ def test_fallback_caption_quotes_text_and_flags_instructions() -> None:
     out = fallback_caption(SLIDE6_OCR, CaptionContext(alt_text="A picture."))
     assert out.startswith("Picture: A picture. Text in the picture:")
     assert "5bda1dd6" in out and "recorded as content" in out
+
+
+def test_ocr_captions_keep_only_names_and_figures_the_source_has() -> None:
+    # What Qwen 0.5B wrote for a photo on a page of authors' biographies (OCR found "6").
+    source = "6\nJim Bainbridge is a senior DB2 consultant on the DB2 for i Center of Excellence team."
+    invented = ("The picture most likely shows a woman with a pair of IBM PCs paired with IBM S/36 systems. "
+                "She is a Senior IT Specialist at STG Lab Services.")
+    assert check_caption(invented, source, saw_image=False) is None
+    grounded = "The picture most likely shows Jim Bainbridge, a DB2 consultant. He works on DB2 for IBM i."
+    kept = check_caption(grounded, source, saw_image=False)
+    assert kept == "The picture most likely shows Jim Bainbridge, a DB2 consultant."
+    # figures too: 2023 is in the source, 2024 is not
+    assert check_caption("Sales by year since 2023. Sales rose 8% in 2024.", "Sales 2023 2022", saw_image=False) == (
+        "Sales by year since 2023."
+    )
+    # possessives, thousands separators and the task's own words are not inventions
+    src = "Boeing revenue 66,608 OCR"
+    assert check_caption("A chart of Boeing's revenue of 66,608. The Picture has OCR text.", src, saw_image=False)
+    # a vision model saw the picture: what it names may not be in any text
+    assert check_caption("A photo of an IBM PC.", "6", saw_image=True) == "A photo of an IBM PC."
+
+
+def test_low_information_pictures_need_their_own_text_or_a_caption() -> None:
+    assert low_information("", CaptionContext(before="A long paragraph about cybersecurity strategy."))
+    assert low_information("amcor", CaptionContext(section="Results"))
+    assert not low_information("amcor", CaptionContext(alt_text="Company logo"))
+    assert not low_information("x", CaptionContext(figure_caption="Figure 2: revenue"))
+    assert not low_information("Revenue by region 2023 North South", CaptionContext())

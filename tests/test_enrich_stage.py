@@ -4,6 +4,7 @@ the caption came from is asserted), and Qwen2.5-Coder-1.5B in the slow tests."""
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import re
 from pathlib import Path
@@ -11,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from enrich import captions
-from enrich.cache import EnrichCache
+from enrich.cache import EnrichCache, content_hash
 from enrich.engines import EnrichModels
 from enrich.stage import EnrichStats, enrich_elements
 from folio import llm
@@ -109,8 +110,46 @@ def test_stage_enriches_then_rerun_makes_zero_model_calls(tmp_path: Path, monkey
     other = models_for(pipe)
     other.llm_file = ModelFile("other-model", other.llm_file.path, other.llm_file.sha256)  # type: ignore[union-attr]
     job = captions.plan_captions(elements, pipe.assets_dir, pipe.enrich)[0][0]
-    assert captions.cached_caption(job, "ocr+llm", other, EnrichCache.in_index(pipe.index)) is None
-    assert captions.cached_caption(job, "ocr+llm", again, EnrichCache.in_index(pipe.index)) is not None
+    assert captions.cached_caption(job, "ocr+llm", other, EnrichCache.in_index(pipe.index), pipe.enrich) is None
+    assert captions.cached_caption(job, "ocr+llm", again, EnrichCache.in_index(pipe.index), pipe.enrich) is not None
+
+
+def test_picture_without_text_or_caption_gets_no_model_call(tmp_path: Path) -> None:
+    pipe = pipeline(tmp_path, tables=False)
+    elements = doc(pipe, png(160, 90))
+    elements[1] = dataclasses.replace(elements[1], meta={})  # no alt text
+    models = models_for(pipe)
+    models._ocr = lambda png_bytes: "G"  # a photo: OCR finds a stray glyph
+    before = llm.call_count()
+    out, complete = enrich_elements(elements, pipe, models, EnrichCache(None), None)
+    assert complete and llm.call_count() == before and models.ocr_calls == 1
+    picture = out[1]
+    assert picture.caption_model == "ocr:rapidocr" and picture.meta["caption_path"] == "ocr"
+    assert picture.caption == 'Picture. Text in the picture: "G"'
+    assert "vision model" in picture.meta["caption_note"]
+
+
+def test_cache_keeps_the_model_output_and_checks_it_on_every_use(tmp_path: Path) -> None:
+    pipe = pipeline(tmp_path, tables=False)
+    elements = doc(pipe, png(160, 90))
+    models = models_for(pipe)
+    cache = EnrichCache(None)
+    job = captions.plan_captions(elements, pipe.assets_dir, pipe.enrich)[0][0]
+    model_id = f"ocr+llm:{models.llm_id}"
+    key = content_hash(job.image_hash, job.context.key())
+    raw = "A chart of revenue by region. It was drawn by Acme Analytics in 2019."
+    cache.put("caption", key, model_id, captions.CAPTION_OCR_VERSION, {"raw": raw, "ocr_text": fake_ocr(b"")},
+              {"max_tokens": pipe.enrich.caption_max_tokens})
+    value = captions.cached_caption(job, "ocr+llm", models, cache, pipe.enrich)
+    assert value is not None and value["caption"] == "A chart of revenue by region."  # the invention is checked out
+    # made with other token limits: a miss, so the item is enriched again
+    longer = pipe.enrich.model_copy(update={"caption_max_tokens": 120})
+    assert captions.cached_caption(job, "ocr+llm", models, cache, longer) is None
+    # entries cached before limits were recorded (and before the raw output was kept) still count
+    cache.put("caption", key, model_id, captions.CAPTION_OCR_VERSION,
+              {"caption": "A chart of revenue by region.", "path": "ocr+llm", "ocr_text": "Revenue"})
+    old = captions.cached_caption(job, "ocr+llm", models, cache, longer)
+    assert old is not None and old["caption"] == "A chart of revenue by region." and old["model"] == model_id
 
 
 def test_budget_cuts_short_and_a_later_run_finishes(tmp_path: Path) -> None:

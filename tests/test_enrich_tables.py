@@ -86,6 +86,17 @@ def test_summary_check_drops_invented_figures() -> None:
     assert check_summary("Total: 99.", table, allowed=set()) is None
 
 
+def test_summary_checks_run_on_the_cached_model_output() -> None:
+    job = tables.plan_tables([_table(4)])[0][0]  # rows "item n | 10n", n = 0..3
+    fresh = tables.finish_summary(job, {"raw": "Items and values. Item 3 is 30. The sum is 100.", "model": "m"})
+    assert fresh == {"summary": "Items and values. Item 3 is 30.", "model": "m", "sampled": False}
+    rejected = tables.finish_summary(job, {"raw": "The sum is 100.", "model": "m", "sampled": True})
+    assert rejected["summary"] is None and rejected["rejected"] == "The sum is 100." and rejected["sampled"]
+    # entries cached before the raw output was kept: the checked summary, or the rejected output
+    assert tables.finish_summary(job, {"summary": "Item 3 is 30.", "model": "m"})["summary"] == "Item 3 is 30."
+    assert tables.finish_summary(job, {"summary": None, "rejected": "Sum 100.", "model": "m"})["summary"] is None
+
+
 def test_sanitize_tables_replaces_only_tables() -> None:
     text = Element(id="x", doc_id="d", source="s", doc_sha256="0", kind="text", text="<b>hi</b>")
     table = Element(id="t", doc_id="d", source="s", doc_sha256="0", kind="table", html=NASTY)
