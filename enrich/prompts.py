@@ -188,6 +188,13 @@ _TOKEN_RE = re.compile(r"[^\W_](?:[\w.&/'’-]*[^\W_])?")
 # Words a caption may capitalise mid-sentence without the document saying them: they come
 # from the task ("the picture contains text asking ...") or are the model's own framing.
 _FRAMING_WORDS = frozenset({"ocr", "ai", "i", "picture", "figure", "image", "text", "caption"})
+# Capitalised function words start a quoted question or title ("asking What is ..."):
+# not names.
+_FUNCTION_WORDS = frozenset(re.findall(r"\w+", """
+    a an the this that these those it its what when where which who whom whose why how is are was were be
+    do does did can could will would should may might must in on at of for from to with by as and or but
+    not no if then please note describe
+"""))
 
 
 def _word_forms(token: str) -> set[str]:
@@ -208,8 +215,11 @@ def _unsupported(sentence: str, known: set[str]) -> list[str]:
     """Names (capitalised after the first word) and figures in ``sentence`` that the
     source never says: a small model describing a picture it cannot see makes them up."""
     out = []
-    for n, tok in enumerate(_TOKEN_RE.findall(sentence)):
-        named = n > 0 and tok[0].isupper()
+    tokens = _TOKEN_RE.findall(sentence)
+    if sentence.rstrip().endswith("…"):
+        tokens = tokens[:-1]  # cut off mid-word by the length limit
+    for n, tok in enumerate(tokens):
+        named = n > 0 and tok[0].isupper() and tok.lower() not in _FUNCTION_WORDS
         if (named or any(ch.isdigit() for ch in tok)) and not (_word_forms(tok) & known):
             out.append(tok)
     return out
