@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 CAPTION_OCR_VERSION = "caption-ocr-v1"
 CAPTION_VLM_VERSION = "caption-vlm-v1"
-TABLE_SUMMARY_VERSION = "table-summary-v3"
+TABLE_SUMMARY_VERSION = "table-summary-v4"  # v4: key figures with their row and column labels
 # The output checks run whenever a cached output is used; a new version re-applies them
 # to indexed documents (from the cache, no model calls).
 OUTPUT_CHECKS_VERSION = "checks-v2"  # v2: captions without a vision model keep only names and figures the source has
@@ -118,9 +118,10 @@ def caption_vlm_prompt(ctx: CaptionContext, ocr_text: str = "") -> tuple[str, st
 
 def table_summary_messages(table_text: str, title: str, note: str) -> list[dict[str, str]]:
     user = (
-        "Summarise this table for a search index in two or three sentences: what it is "
-        "about, its columns, and its key figures. Copy every number exactly as written in "
-        "the table, with its unit; never compute or round."
+        "Summarise this table for a search index in two or three sentences. Say what it reports "
+        "(its subject and the periods or groups it compares) and name its columns. Then give its key "
+        "figures, such as totals and the largest values, each with its row and column label. Copy every "
+        "number exactly as written in the table, with its unit; never compute or round."
         + (f" {note}" if note else "")
         + "\n\n"
         + (fence(title, "table title") + "\n" if title.strip() else "")
