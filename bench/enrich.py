@@ -122,9 +122,11 @@ def main() -> int:
     cold_s, warm_s = sum(r["seconds"] for r in cold), sum(r["seconds"] for r in warm)
     print(f"cold {cold_s:.2f}s vs warm {warm_s:.3f}s: warm/cold = {warm_s / cold_s:.5f}")
     ocr_llm = cold[0]
-    if ocr_llm["items"]:
-        llm_part = (ocr_llm["seconds"] - ocr_llm["ocr_s"]) / ocr_llm["items"]
-        print(f"OCR+LLM caption: OCR {ocr_llm['ocr_s'] / ocr_llm['items']:.2f}s + LLM {llm_part:.2f}s per image")
+    if ocr_llm["items"] and ocr_llm["calls"]:
+        # Pictures with no text of their own and no caption or alt text get no LLM call.
+        llm_part = (ocr_llm["seconds"] - ocr_llm["ocr_s"]) / ocr_llm["calls"]
+        print(f"OCR+LLM caption: OCR {ocr_llm['ocr_s'] / ocr_llm['items']:.2f}s per image + LLM {llm_part:.2f}s "
+              f"per LLM caption ({ocr_llm['calls']} of {ocr_llm['items']} images went to the LLM)")
     if cold[1]["items"] and ocr_llm["items"]:
         print(f"vision path (tiny) / OCR+LLM per image = "
               f"{(cold[1]['seconds'] / cold[1]['items']) / (ocr_llm['seconds'] / ocr_llm['items']):.3f}")
