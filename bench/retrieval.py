@@ -32,6 +32,7 @@ from folio.config import EmbedSettings, load_config
 from folio.offline import enforce_offline
 from index.search import Hit, search
 from pipeline.eval import DEPTH, Question, format_result, load_questions, run_eval
+from pipeline.query import citation, snippet
 
 QUESTIONS = REPO.parent / "shared" / "eval-dev" / "questions.jsonl"
 NAIVE_CHARS = 1000
@@ -142,6 +143,16 @@ def main() -> int:
     for name in ("hybrid", "hybrid+enr"):
         if name in results:
             print("\n".join(format_result(results[name], f"{name}, per type (misses listed)")))
+    # What ranked first instead: the gold page is one page, and a miss may be another page
+    # that states the same answer (judge by eye; not scored).
+    last, st = stores[-1]
+    by_id = {q.id: q for q in questions}
+    for row in results["hybrid" + last]["questions"]:
+        if row["rank"] is None or row["rank"] > args.k:
+            q = by_id[row["id"]]
+            print(f"\nmissed {q.id} (gold {q.doc} p.{','.join(map(str, q.pages))}; rank {row['rank']}): {q.question}")
+            for h in search(st, embedder, q.question, 2, query_vector=qvecs[q.id]):
+                print(f"    ranked instead: {citation(h)} [{h.kind}] {snippet(h.text, 160)}")
     if args.json:
         args.json.write_text(json.dumps(results, indent=1))
     return 0
