@@ -263,7 +263,8 @@ def _doctor(args: argparse.Namespace) -> int:
             _out(f"  captions: vision model {vlm_desc}")
         else:
             why = "no vision model configured" if not vlm_desc else "enrich.caption_path = ocr+llm"
-            _out(f"  captions: OCR + {llm_desc} ({why})")
+            _out(f"  captions: OCR + {llm_desc} ({why}; pictures without text, caption or alt text "
+                 "keep only the OCR text)")
         _out(f"  table summaries: {llm_desc if s.enrich.tables else 'off'}; HTML sanitized (allow-list)")
     _out(f"  embeddings: {embed_desc}")
     _out(f"  answers: {llm_desc}")

@@ -123,7 +123,7 @@ def test_doctor_reports_stages_and_missing_llm(tmp_path: Path, capsys: pytest.Ca
     cfg = _config(tmp_path, 'llm = "smollm2-135m-q4_1"')
     ingest.main(["--config", str(cfg), "doctor"])
     out = capsys.readouterr().out
-    assert "captions: OCR + smollm2-135m-q4_1@b179c9523d0e (no vision model configured)" in out
+    assert "captions: OCR + smollm2-135m-q4_1@b179c9523d0e (no vision model configured;" in out
     assert "remote endpoints configured: none" in out
     assert "offline switches: all set" in out
 
