@@ -24,7 +24,9 @@ CAPTION_VLM_VERSION = "caption-vlm-v1"
 TABLE_SUMMARY_VERSION = "table-summary-v4"  # v4: key figures with their row and column labels
 # The output checks run whenever a cached output is used; a new version re-applies them
 # to indexed documents (from the cache, no model calls).
-OUTPUT_CHECKS_VERSION = "checks-v2"  # v2: captions without a vision model keep only names and figures the source has
+# v2: captions without a vision model keep only names and figures the source has;
+# v3: summaries lose a copied markdown table and sentences repeating the task
+OUTPUT_CHECKS_VERSION = "checks-v3"
 
 log = logging.getLogger(__name__)
 
@@ -116,12 +118,17 @@ def caption_vlm_prompt(ctx: CaptionContext, ocr_text: str = "") -> tuple[str, st
     return SYSTEM, user
 
 
+SUMMARY_TASK = (
+    "Summarise this table for a search index in two or three sentences. Say what it reports "
+    "(its subject and the periods or groups it compares) and name its columns. Then give its key "
+    "figures, such as totals and the largest values, each with its row and column label. Copy every "
+    "number exactly as written in the table, with its unit; never compute or round."
+)
+
+
 def table_summary_messages(table_text: str, title: str, note: str) -> list[dict[str, str]]:
     user = (
-        "Summarise this table for a search index in two or three sentences. Say what it reports "
-        "(its subject and the periods or groups it compares) and name its columns. Then give its key "
-        "figures, such as totals and the largest values, each with its row and column label. Copy every "
-        "number exactly as written in the table, with its unit; never compute or round."
+        SUMMARY_TASK
         + (f" {note}" if note else "")
         + "\n\n"
         + (fence(title, "table title") + "\n" if title.strip() else "")
@@ -279,10 +286,28 @@ def _norm_number(s: str) -> str:
     return s.replace(",", "").replace("$", "").lstrip("+").rstrip("%")
 
 
+_MARKDOWN_ROW_RE = re.compile(r"^\s*\|", re.MULTILINE)
+_ECHO_WORDS = 5
+
+
+def _ngrams(text: str, n: int) -> set[tuple[str, ...]]:
+    words = re.findall(r"\w+", text.lower())
+    return {tuple(words[i : i + n]) for i in range(len(words) - n + 1)}
+
+
+def _echoes(sentence: str, task: str) -> bool:
+    """The sentence repeats five or more words of the instructions in a row ("it gives key
+    figures such as totals and the largest values"): it says nothing about the table."""
+    return bool(_ngrams(sentence, _ECHO_WORDS) & _ngrams(task, _ECHO_WORDS))
+
+
 def check_summary(output: str, table_text: str, allowed: set[str], max_chars: int = 1200) -> str | None:
     """Keep sentences whose numbers all appear in the table (or are in ``allowed``,
     e.g. its row and column counts); None when nothing usable is left."""
-    text = _tidy(output, max_chars)
+    # A copy of the table (a markdown table, a small model's favourite) is not a summary,
+    # and the table text is indexed anyway: keep only the prose before it.
+    prose = _MARKDOWN_ROW_RE.split(output, maxsplit=1)[0]
+    text = _tidy(prose, max_chars)
     known = {_norm_number(n) for n in _NUMBER_RE.findall(table_text)} | allowed
     known |= {n.lstrip("-") for n in known}  # "-1.3%" in the table, "fell 1.3%" in the text
     kept = []
@@ -290,6 +315,8 @@ def check_summary(output: str, table_text: str, allowed: set[str], max_chars: in
         unknown = [n for n in _NUMBER_RE.findall(s) if _norm_number(n).lstrip("-") not in known]
         if unknown:
             log.debug("summary sentence dropped, figures not in the table %s: %r", unknown, s)
+        elif _echoes(s, SUMMARY_TASK):
+            log.debug("summary sentence dropped, it repeats the task: %r", s)
         else:
             kept.append(s)
     text = " ".join(kept)

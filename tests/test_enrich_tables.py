@@ -86,6 +86,18 @@ def test_summary_check_drops_invented_figures() -> None:
     assert check_summary("Total: 99.", table, allowed=set()) is None
 
 
+def test_summary_check_drops_a_copied_table_and_the_task_repeated() -> None:
+    # Both are what Qwen 0.5B wrote for corpus tables with prompt v4.
+    table = "Net Sales | 2022 | 2021\nAbrasives | $1,343 | $1,296"
+    copied = "The table lists net sales by product line for 2022 and 2021:\n\n| Net Sales | 2022 |\n| --- | --- |\n"
+    assert check_summary(copied + "| Abrasives | $1,343 |", table, set()) == (
+        "The table lists net sales by product line for 2022 and 2021:"
+    )
+    echo = ("The table compares net sales for 2022 and 2021. It provides key figures such as totals and "
+            "the largest values.")
+    assert check_summary(echo, table, set()) == "The table compares net sales for 2022 and 2021."
+
+
 def test_summary_checks_run_on_the_cached_model_output() -> None:
     job = tables.plan_tables([_table(4)])[0][0]  # rows "item n | 10n", n = 0..3
     fresh = tables.finish_summary(job, {"raw": "Items and values. Item 3 is 30. The sum is 100.", "model": "m"})
