@@ -8,7 +8,10 @@ import time
 import uuid
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from enrich.stage import EnrichStats
 
 # Keys of RunReport.counts, in the order the summary prints them.
 COUNT_KEYS = (
@@ -60,9 +63,18 @@ class RunReport:
     documents: list[DocResult] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     repaired_rows: int = 0
+    # enrichment totals of the run: captions, summaries (applied), made (model items run
+    # now; the rest came from the cache), skipped, failed, left (for a later run)
+    enrich: dict[str, int] = field(default_factory=dict)
 
     def add(self, result: DocResult) -> None:
         self.documents.append(result)
+
+    def add_enrichment(self, stats: EnrichStats) -> None:
+        made = stats.captions + stats.summaries - stats.cache_hits
+        for key, n in (("captions", stats.captions), ("summaries", stats.summaries), ("made", made),
+                       ("skipped", len(stats.skipped)), ("failed", len(stats.failed)), ("left", stats.left)):
+            self.enrich[key] = self.enrich.get(key, 0) + n
 
     def finish(self) -> None:
         self.finished = time.time()
@@ -92,6 +104,7 @@ class RunReport:
             "stopped": self.stopped,
             "counts": dict(self.counts),
             "repaired_rows": self.repaired_rows,
+            "enrich": dict(self.enrich),
             "notes": list(self.notes),
             "documents": [asdict(d) for d in self.documents],
         }
@@ -115,6 +128,10 @@ class RunReport:
             parts.append(f"{c['failed_known']} known failures not retried")
         if c["enrich_pending"]:
             parts.append(f"{c['enrich_pending']} with enrichment left for the next run")
+        e = self.enrich
+        if e.get("captions") or e.get("summaries") or e.get("left"):
+            parts.append(f"enrichment: {e['captions']} captions, {e['summaries']} table summaries "
+                         f"({e['made']} made now, the rest from the cache)")
         line = f"folio run {self.pipeline}: " + ", ".join(parts) + f" in {self.seconds:.1f} s"
         if self.stopped == "budget":
             left = c["skipped_by_budget"]

@@ -286,7 +286,8 @@ class Runner:
                 elements = self.opts.partition(task, sha, self.pipe)
             # A SIGTERM cuts enrichment short too: the document is indexed with its text
             # now and enriched by a later run, as when the budget runs out.
-            elements, complete, _ = self.enrichment.run(elements, deadline, stop=lambda: bool(self.stop))
+            elements, complete, stats = self.enrichment.run(elements, deadline, stop=lambda: bool(self.stop))
+            self.report.add_enrichment(stats)
             chunks, vectors = self._index(elements, emb)
         except DocumentError as e:
             return self._fail(rec, result, e.reason, t0)
