@@ -189,8 +189,8 @@ def finish_caption(job: CaptionJob, path: str, model_id: str, value: dict[str, A
     if path != "vlm" and low_information(ocr_text, job.context):
         # Without a vision model, a picture with no text of its own and no caption or alt
         # text cannot be described: the LLM would only paraphrase the text around it.
-        out["note"] = NO_TEXT_NOTE
-    elif raw is not None:
+        return {**out, "model": None, "path": "none", "note": NO_TEXT_NOTE}
+    if raw is not None:
         source = "\n".join((ocr_text, job.context.key()))
         out["caption"] = check_caption(raw, source, saw_image=path == "vlm")
         if out["caption"] is None:

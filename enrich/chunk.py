@@ -22,6 +22,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import PurePath
 
+from enrich.prompts import too_little_text
 from folio.element import Element
 from partition.table_grid import grid_shape, header_rows, html_to_cells, normalize_cells, to_dense
 
@@ -118,7 +119,7 @@ def chunk_elements(elements: list[Element], count_tokens: CountTokens, max_token
 
 # Bump when the chunk text changes: the nightly run then re-chunks and re-embeds stored
 # elements (no re-partitioning).
-CHUNKER_VERSION = 3  # 3: a split table carries its summary once
+CHUNKER_VERSION = 4  # 3: a split table carries its summary once; 4: no chunk for a picture with nothing to say
 
 
 def _words(text: str, limit: int = MAX_CONTEXT_WORDS) -> str:
@@ -364,8 +365,11 @@ def _image_drafts(
     ocr = " ".join(e.text.split())
     if ocr.lower() in {" ".join(str(v or "").split()).lower() for v in described}:
         ocr = ""  # the alt text is also stored as the element's text
-    if not head and not ocr and not e.image:
-        return []  # nothing to show and nothing to say
+    if not any(described) and too_little_text(ocr):
+        # Nothing to search by (no caption, alt text or text of its own): a chunk of just
+        # "Picture" and its page would only match every question that says "figure". The
+        # element stays in the index for citations and review.
+        return []
     lines = [f"Text in image: {s}" for s in _SENTENCE_END.split(ocr)] if ocr else []
     if not head or not head[0].lower().startswith(label.lower()):
         head = [label, *head]

@@ -25,8 +25,9 @@ TABLE_SUMMARY_VERSION = "table-summary-v4"  # v4: key figures with their row and
 # The output checks run whenever a cached output is used; a new version re-applies them
 # to indexed documents (from the cache, no model calls).
 # v2: captions without a vision model keep only names and figures the source has;
-# v3: summaries lose a copied markdown table and sentences repeating the task
-OUTPUT_CHECKS_VERSION = "checks-v3"
+# v3: summaries lose a copied markdown table and sentences repeating the task;
+# v4: a picture with nothing of its own to describe gets no caption (was "Picture.")
+OUTPUT_CHECKS_VERSION = "checks-v4"
 
 log = logging.getLogger(__name__)
 
@@ -262,11 +263,14 @@ def check_caption(output: str, source_text: str, *, saw_image: bool, max_chars: 
 MIN_PICTURE_TEXT = 20
 
 
+def too_little_text(text: str) -> bool:
+    return sum(ch.isalnum() for ch in text) < MIN_PICTURE_TEXT
+
+
 def low_information(ocr_text: str, ctx: CaptionContext) -> bool:
     """Nothing of the picture's own to caption from: little OCR text, and neither a
     figure caption nor alt text. Only the surrounding text would be left to paraphrase."""
-    own = sum(ch.isalnum() for ch in ocr_text)
-    return own < MIN_PICTURE_TEXT and not ctx.figure_caption.strip() and not ctx.alt_text.strip()
+    return too_little_text(ocr_text) and not ctx.figure_caption.strip() and not ctx.alt_text.strip()
 
 
 def fallback_caption(ocr_text: str, ctx: CaptionContext, max_chars: int = 300) -> str:

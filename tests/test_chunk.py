@@ -61,9 +61,13 @@ def test_prefix_names_document_section_and_page() -> None:
 def test_slides_are_called_slides_and_pictures_are_named() -> None:
     from dataclasses import replace
 
-    pic = replace(el(0, "", kind="image", role="picture", page=6), source="deck.pptx", image="x/p.png")
+    pic = replace(el(0, "", kind="image", role="picture", page=6), source="deck.pptx", image="x/p.png",
+                  meta={"alt_text": "Org chart"})
     (chunk,) = chunk_elements([pic], count_tokens, 256)
-    assert chunk.text.split("\n") == ["deck | Intro | slide 6", "Picture"]
+    assert chunk.text.split("\n") == ["deck | Intro | slide 6", "Picture", "Alt text: Org chart"]
+    # nothing to search by: a chunk of "Picture" and its page would match any "figure" question
+    assert chunk_elements([replace(pic, meta={}, text="G 6")], count_tokens, 256) == []
+    assert chunk_elements([replace(pic, meta={}, text="Quarterly revenue by region")], count_tokens, 256)
 
 
 def test_token_limit_respected_and_every_element_kept() -> None:

@@ -124,9 +124,8 @@ def test_picture_without_text_or_caption_gets_no_model_call(tmp_path: Path) -> N
     out, complete = enrich_elements(elements, pipe, models, EnrichCache(None), None)
     assert complete and llm.call_count() == before and models.ocr_calls == 1
     picture = out[1]
-    assert picture.caption_model == "ocr:rapidocr" and picture.meta["caption_path"] == "ocr"
-    assert picture.caption == 'Picture. Text in the picture: "G"'
-    assert "vision model" in picture.meta["caption_note"]
+    assert picture.caption is None and picture.caption_model is None and picture.meta["caption_path"] == "none"
+    assert "vision model" in picture.meta["caption_note"] and picture.meta["ocr_text"] == "G"
 
 
 def test_cache_keeps_the_model_output_and_checks_it_on_every_use(tmp_path: Path) -> None:
