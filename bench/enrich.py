@@ -67,7 +67,7 @@ def run(label: str, pipe: Pipeline, models: EnrichModels, cache: EnrichCache, el
     models._ocr = ocr
     row = {
         "label": label, "seconds": seconds, "calls": llm.call_count() - calls, "ocr_s": ocr_seconds[0],
-        "items": stats.captions + stats.summaries, "hits": stats.cache_hits, "complete": complete,
+        "items": stats.made + stats.cache_hits, "hits": stats.cache_hits, "complete": complete,
         "failed": len(stats.failed),
     }
     per = seconds / row["items"] if row["items"] else 0.0

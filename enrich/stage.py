@@ -36,6 +36,7 @@ class EnrichStats:
     captions: int = 0
     summaries: int = 0
     cache_hits: int = 0
+    made: int = 0  # items worked out now (model calls, or OCR alone), not from the cache
     skipped: dict[str, str] = field(default_factory=dict)  # element id -> reason
     failed: dict[str, str] = field(default_factory=dict)  # element id -> error
     left: int = 0  # items not done because the budget ran out
@@ -132,6 +133,7 @@ def enrich_elements(
                     else tables.make_summary(job, models, cache, cfg)
                 )
                 budget.spend(time.monotonic() - t)
+                stats.made += 1
         except (OSError, ValueError) as e:  # one bad picture or table; the rest go on
             idx = job.indices[0] if kind == "caption" else job.index
             stats.failed[out[idx].id] = f"{type(e).__name__}: {e}"
@@ -140,7 +142,10 @@ def enrich_elements(
         if kind == "caption":
             for i in job.indices:
                 out[i] = captions.apply_caption(out[i], value)
-            stats.captions += 1
+            if value["caption"] is not None:
+                stats.captions += 1
+            else:
+                stats.skipped[out[job.indices[0]].id] = value.get("note") or "no caption"
         else:
             out[job.index] = tables.apply_summary(out[job.index], value)
             stats.summaries += 1

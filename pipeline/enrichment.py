@@ -116,7 +116,7 @@ class Enrichment:
         self.calls += 1
         out, complete = enrich_elements(elements, pipe, models, cache, mono, stats=stats, stop=stop)
         self._seconds_used += stats.seconds
-        self._items_used += stats.captions + stats.summaries - stats.cache_hits
+        self._items_used += stats.made
         if stats.captions or stats.summaries or stats.left or stats.failed:
             log.info(
                 "enriched %s: %d captions, %d summaries (%d from the cache), %d failed, %d left in %.1f s",

@@ -71,8 +71,7 @@ class RunReport:
         self.documents.append(result)
 
     def add_enrichment(self, stats: EnrichStats) -> None:
-        made = stats.captions + stats.summaries - stats.cache_hits
-        for key, n in (("captions", stats.captions), ("summaries", stats.summaries), ("made", made),
+        for key, n in (("captions", stats.captions), ("summaries", stats.summaries), ("made", stats.made),
                        ("skipped", len(stats.skipped)), ("failed", len(stats.failed)), ("left", stats.left)):
             self.enrich[key] = self.enrich.get(key, 0) + n
 

@@ -121,11 +121,13 @@ def test_picture_without_text_or_caption_gets_no_model_call(tmp_path: Path) -> N
     models = models_for(pipe)
     models._ocr = lambda png_bytes: "G"  # a photo: OCR finds a stray glyph
     before = llm.call_count()
-    out, complete = enrich_elements(elements, pipe, models, EnrichCache(None), None)
+    stats = EnrichStats()
+    out, complete = enrich_elements(elements, pipe, models, EnrichCache(None), None, stats=stats)
     assert complete and llm.call_count() == before and models.ocr_calls == 1
     picture = out[1]
     assert picture.caption is None and picture.caption_model is None and picture.meta["caption_path"] == "none"
     assert "vision model" in picture.meta["caption_note"] and picture.meta["ocr_text"] == "G"
+    assert stats.captions == 0 and stats.made == 1 and "vision model" in stats.skipped[picture.id]
 
 
 def test_cache_keeps_the_model_output_and_checks_it_on_every_use(tmp_path: Path) -> None:
