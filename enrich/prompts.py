@@ -26,8 +26,9 @@ TABLE_SUMMARY_VERSION = "table-summary-v4"  # v4: key figures with their row and
 # to indexed documents (from the cache, no model calls).
 # v2: captions without a vision model keep only names and figures the source has;
 # v3: summaries lose a copied markdown table and sentences repeating the task;
-# v4: a picture with nothing of its own to describe gets no caption (was "Picture.")
-OUTPUT_CHECKS_VERSION = "checks-v4"
+# v4: a picture with nothing of its own to describe gets no caption (was "Picture.");
+# v5: the preamble "The caption for the picture is:" is cut
+OUTPUT_CHECKS_VERSION = "checks-v5"
 
 log = logging.getLogger(__name__)
 
@@ -167,7 +168,12 @@ _COLOURS = (
     "grey", "gray", "brown", "cyan", "magenta", "teal", "navy", "turquoise", "gold", "silver",
 )
 _COLOUR_RE = re.compile(r"\b(" + "|".join(_COLOURS) + r")\b", re.IGNORECASE)
-_LABEL_RE = re.compile(r"^\s*(caption|summary|description)\s*:\s*", re.IGNORECASE)
+# "Caption:", and the preamble "The caption for the picture in the document is:" (Qwen 1.5B)
+_LABEL_RE = re.compile(
+    r"^\s*(?:(?:caption|summary|description)|(?:the |a )?(?:caption|summary|description) (?:for|of) "
+    r"(?:the |this )?(?:picture|image|figure|table)(?: in the document)?(?: is| would be)?)\s*:\s*",
+    re.IGNORECASE,
+)
 _SENTENCE_RE = re.compile(r"(?<=[.!?])\s+")
 _NUMBER_RE = re.compile(r"(?<![\w.])[-+]?\$?\d[\d,]*(?:\.\d+)?%?")
 

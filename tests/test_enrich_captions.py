@@ -105,6 +105,10 @@ def test_check_caption_rejects_obedience_and_unseen_colours() -> None:
         "A bar chart of sales."
     )
     assert check_caption("Caption: <document>A chart.</document>", "x", saw_image=True) == "A chart."
+    preamble = 'The caption for the picture in the document is: "Revenue by region, as shown to the board."'
+    assert check_caption(preamble, "Revenue by region, as shown to the board", saw_image=False) == (
+        "Revenue by region, as shown to the board."
+    )
 
 
 def test_fallback_caption_quotes_text_and_flags_instructions() -> None:
