@@ -148,7 +148,10 @@ def enrich_elements(
                 stats.skipped[out[job.indices[0]].id] = value.get("note") or "no caption"
         else:
             out[job.index] = tables.apply_summary(out[job.index], value)
-            stats.summaries += 1
+            if value["summary"] is not None:
+                stats.summaries += 1
+            else:
+                stats.skipped[out[job.index].id] = "summary rejected by the output checks (meta.summary_rejected)"
     if not complete:
         log.info("enrichment budget used up; %d items left for a later run", stats.left)
     stats.seconds = time.monotonic() - started
