@@ -142,12 +142,15 @@ def _params(settings: EnrichSettings) -> dict[str, Any]:
     return {"max_tokens": settings.caption_max_tokens}
 
 
+def _cache_key(job: CaptionJob) -> str:
+    return content_hash(job.image_hash, job.context.key())
+
+
 def cached_caption(
     job: CaptionJob, path: str, models: EnrichModels, cache: EnrichCache, settings: EnrichSettings
 ) -> dict[str, Any] | None:
     model_id, version = _model_and_version(path, models)
-    key = content_hash(job.image_hash, job.context.key())
-    value = cache.get("caption", key, model_id, version, _params(settings))
+    value = cache.get("caption", _cache_key(job), model_id, version, _params(settings))
     return None if value is None else finish_caption(job, path, model_id, value)
 
 
@@ -172,7 +175,7 @@ def make_caption(
     # The cache keeps the model's own words (None: not asked); the checks run on every
     # use, so a better check applies to cached captions without calling the model again.
     value: dict[str, Any] = {"raw": raw, "ocr_text": ocr_text}
-    cache.put("caption", content_hash(job.image_hash, job.context.key()), model_id, version, value, _params(settings))
+    cache.put("caption", _cache_key(job), model_id, version, value, _params(settings))
     return finish_caption(job, path, model_id, value)
 
 

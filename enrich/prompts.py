@@ -305,10 +305,13 @@ def _ngrams(text: str, n: int) -> set[tuple[str, ...]]:
     return {tuple(words[i : i + n]) for i in range(len(words) - n + 1)}
 
 
-def _echoes(sentence: str, task: str) -> bool:
+_SUMMARY_TASK_NGRAMS = _ngrams(SUMMARY_TASK, _ECHO_WORDS)
+
+
+def _echoes_task(sentence: str) -> bool:
     """The sentence repeats five or more words of the instructions in a row ("it gives key
     figures such as totals and the largest values"): it says nothing about the table."""
-    return bool(_ngrams(sentence, _ECHO_WORDS) & _ngrams(task, _ECHO_WORDS))
+    return bool(_ngrams(sentence, _ECHO_WORDS) & _SUMMARY_TASK_NGRAMS)
 
 
 def check_summary(output: str, table_text: str, allowed: set[str], max_chars: int = 1200) -> str | None:
@@ -325,7 +328,7 @@ def check_summary(output: str, table_text: str, allowed: set[str], max_chars: in
         unknown = [n for n in _NUMBER_RE.findall(s) if _norm_number(n).lstrip("-") not in known]
         if unknown:
             log.debug("summary sentence dropped, figures not in the table %s: %r", unknown, s)
-        elif _echoes(s, SUMMARY_TASK):
+        elif _echoes_task(s):
             log.debug("summary sentence dropped, it repeats the task: %r", s)
         else:
             kept.append(s)
