@@ -25,7 +25,8 @@ from folio.exitcodes import EXIT_FATAL  # noqa: E402
 COMMAND_MODULES = [
     "partition.cli",
     "pipeline.cli",
-    "folio.models_cli",
+    "pipeline.models_cli",
+    "answer.cli",
 ]
 
 

@@ -120,6 +120,49 @@ class ModelSettings(_Strict):
     threads: int | None = Field(default=None, ge=1)  # None = the cores this process may use
 
 
+class OpenAIBackend(_Strict):
+    """An OpenAI-compatible server (llama.cpp server, vLLM, Ollama) for bigger machines."""
+
+    base_url: str = "http://127.0.0.1:8080/v1"
+    model: str = "default"
+    # The key is read from this environment variable, never written in pipelines.toml.
+    api_key_env: str = "OPENAI_API_KEY"
+    timeout_s: float = Field(default=120.0, gt=0)
+
+
+class AnswerSettings(_Strict):
+    """Question -> answer with checked citations (answer/)."""
+
+    # llama-cpp: models.llm in this process; openai: the [answer.openai] server (off by default).
+    backend: Literal["llama-cpp", "openai"] = "llama-cpp"
+    k: int = Field(default=5, ge=1, le=50)
+    # Tokens of numbered context blocks in the prompt at most. Prompt processing dominates
+    # the time to the first token on a CPU (about 90 tokens/s with the 1.5B default), so
+    # this is the main speed lever; bench/answer.py measures the trade-off.
+    context_tokens: int = Field(default=640, ge=64)
+    max_tokens: int = Field(default=200, ge=16)  # answer length cap
+    # The persona / rules sent as the system message (None = the built-in one).
+    system_prompt: str | None = None
+    # A follow-up is rewritten into a standalone query from this many earlier turns.
+    history_turns: int = Field(default=3, ge=0, le=20)
+    n_ctx: int = Field(default=4096, ge=512)
+    threads: int | None = Field(default=None, ge=1)  # None = models.threads, else all cores
+    n_gpu_layers: int = Field(default=0, ge=-1)
+    openai: OpenAIBackend = OpenAIBackend()
+
+
+class ServeSettings(_Strict):
+    """serve.py: the app, the JSON API and the OpenAI-compatible endpoint."""
+
+    # Users and password hashes (`python serve.py users add NAME`); login is required
+    # whenever the server listens on a non-loopback address. FOLIO_USERS_FILE overrides.
+    users_file: Path | None = None
+    max_question_chars: int = Field(default=2000, ge=16)
+    max_body_bytes: int = Field(default=256 * 1024, ge=1024)
+    # Answers generated at once (one LLM per process); the others wait in one fair queue.
+    queue_size: int = Field(default=64, ge=1)
+
+
 class Pipeline(_Strict):
     name: str = "default"
     sources: list[Source]
@@ -131,6 +174,8 @@ class Pipeline(_Strict):
     search: SearchSettings = SearchSettings()
     enrich: EnrichSettings = EnrichSettings()
     models: ModelSettings = ModelSettings()
+    answer: AnswerSettings = AnswerSettings()
+    serve: ServeSettings = ServeSettings()
 
     @property
     def assets_dir(self) -> Path:
@@ -173,6 +218,9 @@ def _resolve_paths(raw: dict[str, Any], root: Path) -> dict[str, Any]:
             llm = models.get("llm")
             if isinstance(llm, str) and llm.endswith(".gguf"):
                 models["llm"] = str((root / Path(llm).expanduser()).resolve())
+        serve = p.get("serve")
+        if isinstance(serve, dict) and isinstance(serve.get("users_file"), str):
+            serve["users_file"] = str((root / Path(serve["users_file"]).expanduser()).resolve())
     return raw
 
 

@@ -13,6 +13,7 @@ import ctypes
 import logging
 import os
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -87,6 +88,7 @@ class LocalLLM:
         n_ctx: int = 4096,
         threads: int | None = None,
         chat_handler: Any = None,
+        n_gpu_layers: int = 0,
     ) -> None:
         from llama_cpp import Llama
 
@@ -100,11 +102,13 @@ class LocalLLM:
                 n_threads=n_threads,
                 n_threads_batch=n_threads,
                 chat_handler=chat_handler,
+                n_gpu_layers=n_gpu_layers,
                 verbose=False,
             )
         except ValueError as e:
             raise ModelError(f"cannot load {model.path}: {e}") from e
         self.n_ctx = self._llama.n_ctx()
+        self._formatter: Any = None
         # One llama context serves one request at a time (the UI may call from several threads).
         self._lock = threading.Lock()
 
@@ -126,6 +130,48 @@ class LocalLLM:
                 seed=0,
             )
         return str(out["choices"][0]["message"]["content"] or "").strip()
+
+    def format_chat(self, messages: list[dict[str, str]]) -> tuple[str, list[str]]:
+        """(the exact prompt text the model sees, its stop strings), from the chat template
+        the GGUF carries: callers can show, count and send exactly this text."""
+        from llama_cpp.llama_chat_format import Jinja2ChatFormatter
+
+        if self._formatter is None:
+            meta = self._llama.metadata
+            template = meta.get("tokenizer.chat_template")
+            if not template:
+                raise ModelError(f"{self.file.path} has no chat template (tokenizer.chat_template)")
+
+            def token(key: str) -> str:
+                tid = meta.get(key)
+                return self._llama._model.token_get_text(int(tid)) if tid is not None else ""
+
+            self._formatter = Jinja2ChatFormatter(
+                template=template, eos_token=token("tokenizer.ggml.eos_token_id"),
+                bos_token=token("tokenizer.ggml.bos_token_id"), add_generation_prompt=True,
+            )
+        res = self._formatter(messages=messages)
+        stop = res.stop if isinstance(res.stop, list) else [res.stop] if res.stop else []
+        return res.prompt, stop
+
+    def stream(self, prompt: str, stop: list[str], max_tokens: int = 256) -> Iterator[str]:
+        """Greedy completion of an already formatted prompt, piece by piece. The model is
+        held for the whole generation; closing the iterator early releases it."""
+        _count_call()
+        with self._lock:
+            # The KV cache keeps the longest prefix this prompt shares with the previous
+            # one (the fixed system message), so only the rest is evaluated again.
+            it: Any = self._llama.create_completion(
+                prompt, max_tokens=max_tokens, temperature=0.0, top_k=1, seed=0,
+                stop=stop, stream=True,
+            )
+            try:
+                for part in it:
+                    text = part["choices"][0]["text"]
+                    if text:
+                        yield text
+            finally:
+                it.close()
 
     def close(self) -> None:
         self._llama.close()
@@ -238,13 +284,15 @@ def unload_all() -> None:
         _close_all()
 
 
-def load_llm(model: ModelFile, n_ctx: int = 4096, threads: int | None = None) -> LocalLLM:
-    """Load once per (file, n_ctx); later calls return the same instance."""
-    key = (str(model.path), model.sha256, str(n_ctx))
+def load_llm(
+    model: ModelFile, n_ctx: int = 4096, threads: int | None = None, n_gpu_layers: int = 0
+) -> LocalLLM:
+    """Load once per (file, n_ctx, offload); later calls return the same instance."""
+    key = (str(model.path), model.sha256, str(n_ctx), str(n_gpu_layers))
     with _load_lock:
         if key not in _loaded:
             log.info("loading %s (n_ctx=%d)", model.path, n_ctx)
-            _loaded[key] = LocalLLM(model, n_ctx=n_ctx, threads=threads)
+            _loaded[key] = LocalLLM(model, n_ctx=n_ctx, threads=threads, n_gpu_layers=n_gpu_layers)
         return _loaded[key]
 
 

@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from index.store import Store
 
 MODES = ("hybrid", "vector", "fts")
-_COLUMNS = ["id", "doc_id", "source", "kind", "text", "section", "pages", "boxes", "element_ids"]
+_COLUMNS = ["id", "doc_id", "source", "kind", "text", "section", "pages", "boxes", "element_ids", "write_id"]
 # Each leg returns this many candidates per requested hit before fusion: RRF needs some
 # depth to let a hit ranked moderately in both legs overtake one ranked well in only one.
 _DEPTH_FACTOR = 4
@@ -51,6 +51,9 @@ class Hit:
     element_ids: tuple[str, ...]
     rank_fts: int | None = None  # 1-based rank in the FTS leg
     rank_vec: int | None = None  # 1-based rank in the vector leg
+    # The write that stored the row: a reader drops rows of a write not committed yet
+    # (a nightly run between its add and its commit, index/store.py).
+    write_id: str = ""
 
 
 def fts_terms(query: str) -> str:
@@ -183,4 +186,5 @@ def _hit(r: dict[str, Any], score: float, *, rank_fts: int | None = None, rank_v
         element_ids=tuple(r["element_ids"] or ()),
         rank_fts=rank_fts,
         rank_vec=rank_vec,
+        write_id=str(r.get("write_id") or ""),
     )

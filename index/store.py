@@ -150,6 +150,10 @@ class Store:
         """The LanceDB chunks table, or None before anything was indexed (used by search)."""
         return self._open(S.CHUNKS)
 
+    @property
+    def elements_table(self) -> Any:
+        return self._open(S.ELEMENTS)
+
     def _writable(self, name: str) -> Any:
         tbl = self._open(name)
         if tbl is None:
@@ -203,8 +207,6 @@ class Store:
     def elements(self, source: str, sha256: str | None = None) -> list[Element]:
         """The stored elements of ``source`` (only those of ``sha256`` when given), in
         reading order, one per id. Raises TypeError if the rows no longer fit Element."""
-        from folio.element import Element
-
         tbl = self._open(S.ELEMENTS)
         if tbl is None:
             return []
@@ -213,13 +215,30 @@ class Store:
             where += f" AND doc_sha256 = {sql_str(sha256)}"
         seen: dict[str, Element] = {}
         for row in tbl.search().where(where).limit(None).to_arrow().to_pylist():
-            row.pop("write_id", None)
-            row["meta"] = json.loads(row["meta"]) if row.get("meta") else {}
-            el = Element.from_dict(row)
+            el = _row_element(row)
             # Rows of an uncommitted write would repeat ids (repair() removes them at run
             # start); keep one row per id all the same.
             seen.setdefault(el.id, el)
         return sorted(seen.values(), key=lambda e: e.order)
+
+    def elements_by_id(self, ids: list[str]) -> dict[str, Element]:
+        """Stored elements by id (one query; ids not found are left out)."""
+        tbl = self._open(S.ELEMENTS)
+        if tbl is None or not ids:
+            return {}
+        where = "id IN (" + ", ".join(sql_str(i) for i in dict.fromkeys(ids)) + ")"
+        out: dict[str, Element] = {}
+        for row in tbl.search().where(where).limit(None).to_arrow().to_pylist():
+            out.setdefault(row["id"], _row_element(row))
+        return out
+
+    def committed_writes(self) -> dict[str, str]:
+        """source -> the write_id its documents row commits (indexed documents only)."""
+        tbl = self._open(S.DOCUMENTS)
+        if tbl is None:
+            return {}
+        rows = tbl.to_arrow().select(["source", "write_id", "status"]).to_pylist()
+        return {r["source"]: r["write_id"] for r in rows if r["write_id"] and r["status"] != "error"}
 
     def record_failure(self, doc: DocRecord) -> None:
         """Record a failed document; a changed file that now fails loses its old rows."""
@@ -376,6 +395,14 @@ def _chunk_table(
     table = pa.Table.from_pylist(rows, schema=schema.remove(schema.get_field_index("vector")))
     vec = pa.FixedSizeListArray.from_arrays(pa.array(flat), vec_field.type.list_size)
     return table.add_column(schema.get_field_index("vector"), vec_field, vec).replace_schema_metadata(schema.metadata)
+
+
+def _row_element(row: dict[str, Any]) -> Element:
+    from folio.element import Element
+
+    row.pop("write_id", None)
+    row["meta"] = json.loads(row["meta"]) if row.get("meta") else {}
+    return Element.from_dict(row)
 
 
 def _element_row(e: Element, source: str, write_id: str) -> dict[str, Any]:

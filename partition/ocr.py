@@ -35,7 +35,7 @@ class OcrBox:
     score: float
 
 
-def _model_files() -> dict[str, str]:
+def model_files() -> dict[str, str]:
     import rapidocr
 
     models = Path(rapidocr.__file__).parent / "models"
@@ -69,7 +69,7 @@ def get_engine() -> Any:
                 "Global.log_level": "error",
                 "EngineConfig.onnxruntime.intra_op_num_threads": _threads or -1,
                 "EngineConfig.onnxruntime.inter_op_num_threads": 1,
-                **_model_files(),
+                **model_files(),
             }
             _engine = RapidOCR(params=params)
             _engine_pid = os.getpid()

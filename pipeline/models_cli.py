@@ -290,9 +290,9 @@ def _doctor(args: argparse.Namespace) -> int:
 
 def _doctor_ocr(problems: list[str]) -> bool:
     try:
-        from partition.ocr import _model_files
+        from partition.ocr import model_files
 
-        _model_files()
+        model_files()
     except (ImportError, RuntimeError) as e:
         problems.append(f"ocr: {e}")
         _out(f"ocr: MISSING: {e}")

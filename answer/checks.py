@@ -1,0 +1,168 @@
+"""Citations checked against the blocks they point at.
+
+- ``[n]`` pointing at no block is dropped.
+- A sentence with figures (amounts, percentages, years, decimals) keeps a citation only
+  if every figure is in that block. When the figures are all in another block, the
+  citation moves there (small models often cite the neighbour: "off by one"); when they
+  are in no block, the sentence loses its citations and is reported as unsupported.
+- A sentence with no citation gets one when its figures, or most of its words, are in
+  exactly one best block; a sentence that only restates the question gets none.
+- An answer whose every claim is unsupported is replaced by a plain "not found": the
+  model guessed.
+- Each citation names the elements of its block whose sentences or rows share the most
+  words with the sentences that cite it, so the box drawn is the one that says it.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from answer.prompts import NOT_FOUND
+from answer.text import content_words, figure_values, figures, has_figure, sentences
+
+if TYPE_CHECKING:
+    from answer.context import Block
+
+_MARKERS_RE = re.compile(r"\s*\[(\d+(?:\s*[,;]\s*\d+)*)\]")
+_LEADING_MARKERS_RE = re.compile(r"^((?:\s*\[\d+(?:\s*[,;]\s*\d+)*\])+)\s*")
+_ABSTAIN_RE = re.compile(
+    r"documents do not say|(?:do|does|did) not (?:say|mention|contain|provide|specify|include|state)"
+    r"|(?:not|no information) (?:found|mentioned|provided|available|given|stated)"
+    r"|cannot (?:be )?(?:find|found|determine|answer)|no (?:relevant )?information",
+    re.IGNORECASE,
+)
+AUTO_CITE_OVERLAP = 0.6  # share of a sentence's content words a block must hold to be cited
+
+
+@dataclass
+class Checked:
+    text: str
+    cited: list[int]  # block numbers in the order the answer first uses them
+    elements: dict[int, list[str]]  # block number -> the element ids that say it
+    unsupported: list[dict[str, object]] = field(default_factory=list)
+    abstained: bool = False
+    moved: int = 0  # citations re-pointed to the block that holds the figures
+    draft: str | None = None  # the model's text when the answer was replaced
+
+
+@dataclass
+class _Sentence:
+    text: str
+    cites: list[int]
+
+
+def _split(answer: str) -> list[_Sentence]:
+    out: list[_Sentence] = []
+    for raw in sentences(answer):
+        # "... 5%. [1] Next sentence": markers opening a sentence belong to the previous one.
+        lead = _LEADING_MARKERS_RE.match(raw)
+        if lead and out:
+            out[-1].cites.extend(_numbers(lead.group(1)))
+            raw = raw[lead.end():]
+        if not raw.strip():
+            continue
+        cites = _numbers(" ".join(m.group(0) for m in _MARKERS_RE.finditer(raw)))
+        text = _MARKERS_RE.sub("", raw).strip()
+        if text:
+            out.append(_Sentence(text, cites))
+        elif out:
+            out[-1].cites.extend(cites)
+    return out
+
+
+def _numbers(markers: str) -> list[int]:
+    return [int(n) for n in re.findall(r"\d+", markers)]
+
+
+def is_abstention(text: str) -> bool:
+    t = text.strip()
+    return not t or (NOT_FOUND.lower() in t.lower()) or (len(t) < 240 and bool(_ABSTAIN_RE.search(t)))
+
+
+def check(answer: str, blocks: list[Block], question: str) -> Checked:
+    by_n = {b.n: b for b in blocks}
+    if is_abstention(answer) and not figures(_MARKERS_RE.sub("", answer)):
+        return Checked(NOT_FOUND, [], {}, abstained=True, draft=answer if answer.strip() != NOT_FOUND else None)
+    values = {b.n: figure_values(f"{b.label}\n{b.text}") for b in blocks}
+    words = {b.n: content_words(b.text) for b in blocks}
+    asked = {f for f in figures(question)}
+    result = Checked("", [], {})
+    parts: list[str] = []
+    claims = 0
+    for s in _split(answer):
+        valid = list(dict.fromkeys(n for n in s.cites if n in by_n))
+        figs = [f for f in figures(s.text) if f not in asked]
+        cites = valid
+        if figs:
+            claims += 1
+            holds = [n for n in by_n if all(has_figure(values[n], f) for f in figs)]
+            ok = [n for n in valid if n in holds]
+            if ok:
+                cites = ok
+            elif holds:
+                cites = holds[:1]
+                result.moved += bool(valid)
+            else:
+                cites = []
+                missing = [f for f in figs if not any(has_figure(values[n], f) for n in by_n)]
+                result.unsupported.append({"sentence": s.text, "figures": missing or figs, "cited": valid})
+        elif not valid:
+            cites = _by_words(s.text, words, question)
+        parts.append(_with_markers(s.text, cites))
+        for n in cites:
+            if n not in result.cited:
+                result.cited.append(n)
+    result.text = " ".join(parts)
+    if claims and len(result.unsupported) == claims and not result.cited:
+        return Checked(NOT_FOUND, [], {}, unsupported=result.unsupported, abstained=True, draft=answer)
+    sentence_of = _citing_sentences(result.text)
+    result.elements = {n: pick_elements(by_n[n], sentence_of.get(n, "")) for n in result.cited}
+    return result
+
+
+def _with_markers(text: str, cites: list[int]) -> str:
+    """"Revenue rose 5% [1]." : markers go before the closing punctuation."""
+    marks = "".join(f"[{n}]" for n in cites)
+    if not marks:
+        return text
+    if text[-1] in ".!?":
+        return f"{text[:-1]} {marks}{text[-1]}"
+    return f"{text} {marks}"
+
+
+def _by_words(sentence: str, words: dict[int, set[str]], question: str) -> list[int]:
+    own = content_words(sentence) - content_words(question)
+    if len(own) < 2:
+        return []
+    scored = sorted(((len(own & w) / len(own), n) for n, w in words.items()), reverse=True)
+    if not scored or scored[0][0] < AUTO_CITE_OVERLAP:
+        return []
+    if len(scored) > 1 and scored[1][0] == scored[0][0]:
+        return []  # no single best block: better no citation than a coin toss
+    return [scored[0][1]]
+
+
+def _citing_sentences(text: str) -> dict[int, str]:
+    out: dict[int, str] = {}
+    for s in _split(text):
+        for n in s.cites:
+            out[n] = (out.get(n, "") + " " + s.text).strip()
+    return out
+
+
+def pick_elements(block: Block, said: str) -> list[str]:
+    """The elements of ``block`` whose units share the most words with what was said."""
+    ids = block.element_ids
+    if len(ids) <= 1 or not said:
+        return ids
+    want = content_words(said)
+    best: dict[str, int] = {}
+    for u in block.units:
+        if u.element_id:
+            best[u.element_id] = max(best.get(u.element_id, 0), len(want & content_words(u.text)))
+    top = max(best.values(), default=0)
+    if top == 0:
+        return ids
+    return [i for i in ids if best.get(i, 0) >= max(1, top // 2)]

@@ -1,0 +1,200 @@
+"""Retrieved chunks -> numbered context blocks within a token budget.
+
+On a CPU the prompt is the time to the first token (about 90 prompt tokens/s with the
+1.5B default), so the budget is spent where the answer is likely to be:
+
+- a block that fits its share is kept whole;
+- a longer one keeps its head (a table's title, summary and header row; a picture's
+  description) and then the sentences or rows that share the most words and figures
+  with the question, in their original order;
+- shares are water-filled: blocks smaller than an equal share give the rest to the
+  larger ones.
+
+Each unit (sentence, row) remembers the element it came from, so a citation can name
+the exact element and its box, not the whole chunk.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import PurePath
+from typing import TYPE_CHECKING
+
+from answer.text import content_words, sentences
+
+if TYPE_CHECKING:
+    from folio.element import Element
+    from index.search import Hit
+
+CountTokens = Callable[[str], int]
+SLIDE_SUFFIXES = {".pptx", ".ppt", ".odp"}
+MIN_BLOCK_TOKENS = 24  # a block cut below this says nothing useful: left out
+_HEAD_PREFIXES = ("table", "chart", "summary", "figure", "picture", "description", "alt text")
+
+
+@dataclass
+class Unit:
+    text: str
+    element_id: str | None
+    head: bool = False  # always kept (title, summary, header row)
+    tokens: int = 0
+    score: float = 0.0
+
+
+@dataclass
+class Block:
+    n: int
+    hit: Hit
+    label: str
+    units: list[Unit]
+    elements: dict[str, Element] = field(default_factory=dict)
+    trimmed: bool = False
+
+    @property
+    def text(self) -> str:
+        return "\n".join(u.text for u in self.units)
+
+    @property
+    def tokens(self) -> int:
+        return sum(u.tokens for u in self.units)
+
+    @property
+    def element_ids(self) -> list[str]:
+        ids = [u.element_id for u in self.units if u.element_id]
+        return list(dict.fromkeys(ids)) or list(self.hit.element_ids)
+
+
+def where(source: str, page: int | None, page_label: str | None) -> str:
+    """"slide 4" / "page 12 (printed 10)", the way people ask and read."""
+    if page is None:
+        return ""
+    unit = "slide" if PurePath(source).suffix.lower() in SLIDE_SUFFIXES else "page"
+    out = f"{unit} {page}"
+    if page_label and page_label != str(page):
+        out += f" (printed {page_label})"
+    return out
+
+
+def block_label(hit: Hit, elements: dict[str, Element]) -> str:
+    els = [elements[i] for i in hit.element_ids if i in elements]
+    first = els[0] if els else None
+    page = first.page if first else (hit.pages[0] if hit.pages else None)
+    parts = [hit.source]
+    loc = where(hit.source, page, first.page_label if first else None)
+    if loc:
+        parts.append(loc)
+    if hit.section:
+        parts.append(" > ".join(hit.section[-2:]))
+    return ", ".join(parts)
+
+
+def _units(hit: Hit, elements: dict[str, Element]) -> list[Unit]:
+    """The chunk's body as units mapped to elements. The chunk's first line is its context
+    (document | section | page, enrich/chunk.py), which the block label says better."""
+    _, _, body = hit.text.partition("\n")
+    lines = [ln.strip() for ln in (body or hit.text).splitlines() if ln.strip()]
+    els = [elements[i] for i in hit.element_ids if i in elements]
+    if hit.kind != "text" or len(els) <= 1:
+        eid = els[0].id if els else (hit.element_ids[0] if hit.element_ids else None)
+        out = []
+        in_head = True
+        for i, ln in enumerate(lines):
+            lower = ln.lower()
+            if hit.kind == "table":
+                # title/summary lines, then the header row (the first line after them)
+                if in_head and not lower.startswith(_HEAD_PREFIXES):
+                    out.append(Unit(ln, eid, head=True))
+                    in_head = False
+                    continue
+                out.append(Unit(ln, eid, head=in_head))
+            else:
+                out.append(Unit(ln, eid, head=i == 0 or lower.startswith(_HEAD_PREFIXES[2:])))
+        return out
+    norm = {e.id: " ".join(e.text.split()) for e in els}
+    out = []
+    for ln in lines:
+        eid = next((i for i, t in norm.items() if ln[:60] in t), None)
+        for s in sentences(ln) if len(ln) > 200 else [ln]:
+            out.append(Unit(s, eid))
+    return out
+
+
+def _score(units: list[Unit], query: str) -> None:
+    """Words and figures shared with the question, weighted by how rare they are among the
+    block's units (a word in every row, like a column name, says little)."""
+    q = content_words(query)
+    sets = [content_words(u.text) for u in units]
+    n = len(units)
+    for u, ws in zip(units, sets):
+        s = 0.0
+        for w in ws & q:
+            df = sum(1 for other in sets if w in other)
+            s += (2.0 if w[0].isdigit() else 1.0) * math.log(1 + n / df)
+        u.score = s
+
+
+def _fit(block: Block, allowance: int, query: str) -> None:
+    if block.tokens <= allowance:
+        return
+    block.trimmed = True
+    head = [u for u in block.units if u.head]
+    rest = [u for u in block.units if not u.head]
+    budget = allowance - sum(u.tokens for u in head)
+    while budget < 0 and head:  # a head alone over the allowance keeps its first lines
+        budget += head.pop().tokens
+    _score(rest, query)
+    keep: set[int] = set()
+    # Best first; ties keep document order (an earlier row is the likelier total/label).
+    for i in sorted(range(len(rest)), key=lambda i: (-rest[i].score, i)):
+        if rest[i].tokens <= budget:
+            keep.add(i)
+            budget -= rest[i].tokens
+    kept_ids = {id(u) for u in head} | {id(rest[i]) for i in keep}
+    block.units = [u for u in block.units if id(u) in kept_ids]
+
+
+def shares(sizes: list[int], budget: int) -> list[int]:
+    """Water-filling: each block gets min(its size, an equal share of what is left)."""
+    out = [0] * len(sizes)
+    left = budget
+    todo = sorted(range(len(sizes)), key=lambda i: sizes[i])
+    for pos, i in enumerate(todo):
+        share = left // (len(todo) - pos)
+        out[i] = min(sizes[i], share)
+        left -= out[i]
+    return out
+
+
+_WS = re.compile(r"[ \t]+")
+
+
+def build_blocks(
+    hits: list[Hit], elements: dict[str, Element], query: str, budget: int, count_tokens: CountTokens
+) -> list[Block]:
+    """Numbered blocks (1-based, in retrieval order) whose texts fit ``budget`` tokens
+    together with their labels."""
+    blocks: list[Block] = []
+    for hit in hits:
+        units = _units(hit, elements)
+        for u in units:
+            u.text = _WS.sub(" ", u.text)
+            u.tokens = count_tokens(u.text) + 1  # + the newline
+        if not units:
+            continue
+        label = block_label(hit, elements)
+        els = {i: elements[i] for i in hit.element_ids if i in elements}
+        blocks.append(Block(0, hit, label, units, els))
+    if not blocks:
+        return []
+    label_cost = [count_tokens(f"[{i + 1}] {b.label}") + 2 for i, b in enumerate(blocks)]
+    room = max(0, budget - sum(label_cost))
+    for b, allowance in zip(blocks, shares([b.tokens for b in blocks], room)):
+        _fit(b, allowance, query)
+    # A whole small block is kept; one cut to a sliver by the budget is left out.
+    kept = [b for b in blocks if b.units and (not b.trimmed or b.tokens >= MIN_BLOCK_TOKENS)]
+    for n, b in enumerate(kept, 1):
+        b.n = n
+    return kept

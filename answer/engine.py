@@ -1,0 +1,266 @@
+"""The one answer engine behind the app, the JSON API, the OpenAI endpoint and ``ingest.py ask``.
+
+``Engine.ask`` is a generator of events, so every front end streams the same way:
+
+    queued   {"ahead": n}                      only when others are generating
+    query    {"standalone_query": ...}          after a follow-up was rewritten
+    sources  {"sources": [...], "retrieve_ms"}  as soon as retrieval is done
+    token    "text"                             answer pieces as the model writes them
+    done     {...}                              the checked answer (the JSON of ``ask --json``)
+
+Retrieval runs before the request joins the model's queue, so a queued question is
+ready the moment its turn comes. Rows of a write the nightly run has not committed yet
+are dropped: a question during a run answers from the last committed state.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from answer import prompts
+from answer.checks import check
+from answer.citations import citation, source_card
+from answer.context import build_blocks
+from answer.pages import Renderer
+from answer.queue import FairQueue
+from answer.sessions import Sessions
+from folio.config import Pipeline
+from folio.element import KINDS
+from folio.errors import FolioError
+
+if TYPE_CHECKING:
+    from answer.backends import Backend, Prompt
+    from answer.context import Block
+    from index.embed import Embedder
+    from index.search import Hit
+    from index.store import Store
+
+log = logging.getLogger(__name__)
+REWRITE_MAX_TOKENS = 48
+_OVERFETCH = 2  # extra hits fetched in case some belong to an uncommitted write
+
+
+class AskError(FolioError):
+    """A question the engine refuses; ``status`` is the HTTP status that says why."""
+
+    def __init__(self, message: str, status: int = 400) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+@dataclass
+class Ask:
+    question: str
+    session_id: str | None = None
+    k: int | None = None
+    filters: dict[str, Any] = field(default_factory=dict)
+    owner: str | None = None
+    # The conversation so far as (question, answer) pairs, when the caller holds it (the
+    # OpenAI endpoint); otherwise it is read from the session.
+    history: list[tuple[str, str]] | None = None
+
+
+@dataclass
+class Event:
+    kind: str  # queued | query | sources | token | done
+    data: Any
+
+
+class Engine:
+    def __init__(self, pipe: Pipeline, store: Store, embedder: Embedder, backend: Backend) -> None:
+        self.pipe = pipe
+        self.settings = pipe.answer
+        self.store = store
+        self.embedder = embedder
+        self.backend = backend
+        self.sessions = Sessions(pipe.index)
+        self.renderer = Renderer(pipe.assets_dir, store)
+        self.queue = FairQueue(pipe.serve.queue_size)
+        self.system = self.settings.system_prompt or prompts.SYSTEM
+
+    @classmethod
+    def load(cls, pipe: Pipeline) -> Engine:
+        """Open the index and load the embedder and the answer model, once."""
+        from answer.backends import load_backend
+        from pipeline.query import open_index
+
+        store, embedder = open_index(pipe, "hybrid")
+        assert embedder is not None
+        return cls(pipe, store, embedder, load_backend(pipe.models, pipe.answer))
+
+    # ---- asking -------------------------------------------------------------------------
+
+    def validate(self, req: Ask) -> None:
+        q = req.question.strip() if isinstance(req.question, str) else ""
+        if not q:
+            raise AskError("question: empty; ask something about the documents")
+        limit = self.pipe.serve.max_question_chars
+        if len(q) > limit:
+            raise AskError(f"question: {len(q)} characters, the limit is {limit}", 413)
+        if req.k is not None and not 1 <= req.k <= 50:
+            raise AskError("k: must be between 1 and 50")
+        unknown = set(req.filters) - {"source", "kind", "page"}
+        if unknown:
+            raise AskError(f"filters: unknown key(s) {sorted(unknown)}; allowed: source, kind, page")
+        kind = req.filters.get("kind")
+        if kind is not None and kind not in KINDS:
+            raise AskError(f"filters.kind: {kind!r} is not one of {', '.join(KINDS)}")
+        page = req.filters.get("page")
+        if page is not None and (not isinstance(page, int) or isinstance(page, bool) or page < 1):
+            raise AskError("filters.page: must be a page number (1 or more)")
+        source = req.filters.get("source")
+        if source is not None and not isinstance(source, str):
+            raise AskError("filters.source: must be a document path as listed by /api/documents")
+        if req.session_id is not None and (not isinstance(req.session_id, str) or len(req.session_id) > 64):
+            raise AskError("session_id: must be a session id string")
+
+    def ask(self, req: Ask) -> Iterator[Event]:
+        self.validate(req)
+        t0 = time.perf_counter()
+        question = " ".join(req.question.split())
+        session_id = req.session_id or self.sessions.new_id()
+        if req.history is not None:
+            history = req.history[-self.settings.history_turns:] if self.settings.history_turns else []
+        else:
+            history = self.sessions.history(session_id, self.settings.history_turns) if req.session_id else []
+        query = question
+        if history and self.settings.history_turns:
+            yield from self._queued()
+            query = self._rewrite(history, question)
+            yield Event("query", {"standalone_query": query})
+        t_retrieve = time.perf_counter()
+        blocks = self.retrieve(query, req.k or self.settings.k, req.filters)
+        retrieve_ms = (time.perf_counter() - t_retrieve) * 1000
+        prompt = self.backend.prompt(prompts.answer_messages(self.system, blocks, question))
+        yield Event("sources", {"standalone_query": query, "sources": [source_card(b) for b in blocks],
+                                "retrieve_ms": round(retrieve_ms, 1), "prompt": prompt.text,
+                                "prompt_tokens": prompt.tokens if blocks else 0})
+        raw, ttft = "", None
+        if blocks:
+            yield from self._queued()
+            with self.queue.turn():
+                for piece in self.backend.stream(prompt, self.settings.max_tokens):
+                    if ttft is None:
+                        ttft = (time.perf_counter() - t0) * 1000
+                    raw += piece
+                    yield Event("token", piece)
+        else:
+            raw = prompts.NOT_FOUND  # nothing retrieved: no model call, no guess
+            yield Event("token", raw)
+        total_ms = (time.perf_counter() - t0) * 1000
+        result = self._finish(question, query, blocks, raw, prompt, session_id, req.owner, {
+            "retrieve_ms": round(retrieve_ms, 1), "ttft_ms": round(ttft if ttft is not None else total_ms, 1),
+            "total_ms": round(total_ms, 1),
+        })
+        yield Event("done", result)
+
+    def answer(self, req: Ask) -> dict[str, Any]:
+        """The whole answer at once (the last event's data)."""
+        result: dict[str, Any] = {}
+        for ev in self.ask(req):
+            if ev.kind == "done":
+                result = ev.data
+        return result
+
+    def _queued(self) -> Iterator[Event]:
+        ahead = self.queue.waiting()
+        if ahead:
+            yield Event("queued", {"ahead": ahead})
+
+    def _rewrite(self, history: list[tuple[str, str]], question: str) -> str:
+        prompt = self.backend.prompt(prompts.rewrite_messages(self.system, history, question))
+        with self.queue.turn():
+            out = "".join(self.backend.stream(prompt, REWRITE_MAX_TOKENS))
+        return prompts.clean_rewrite(out, question)
+
+    def retrieve(self, query: str, k: int, filters: dict[str, Any] | None = None) -> list[Block]:
+        from index.search import search
+
+        f = filters or {}
+        hits = search(self.store, self.embedder, query, k + _OVERFETCH, source=f.get("source"),
+                      kind=f.get("kind"), page=f.get("page"), rrf_k=self.pipe.search.rrf_k)
+        committed = self.store.committed_writes()
+        hits = [h for h in hits if committed.get(h.source) == h.write_id or not h.write_id][:k]
+        return self.blocks(hits, query)
+
+    def blocks(self, hits: list[Hit], query: str) -> list[Block]:
+        ids = [i for h in hits for i in h.element_ids]
+        elements = self.store.elements_by_id(ids)
+        return build_blocks(hits, elements, query, self.settings.context_tokens, self.backend.count_tokens)
+
+    def _finish(
+        self, question: str, query: str, blocks: list[Block], raw: str, prompt: Prompt,
+        session_id: str, owner: str | None, timings: dict[str, float],
+    ) -> dict[str, Any]:
+        checked = check(raw, blocks, question)
+        by_n = {b.n: b for b in blocks}
+        cites = [citation(by_n[n], checked.elements.get(n, [])) for n in checked.cited]
+        result: dict[str, Any] = {
+            "question": question,
+            "standalone_query": query,
+            "answer": checked.text,
+            "citations": cites,
+            "unsupported": checked.unsupported,
+            "abstained": checked.abstained,
+            "session_id": session_id,
+            "timings": timings,
+            "prompt_tokens": prompt.tokens if blocks else 0,
+            "model": self.backend.model_id,
+            "prompt": prompt.text,
+        }
+        if checked.draft:
+            result["draft"] = checked.draft
+        self.sessions.add_turn(session_id, result, owner)
+        self.snapshot(cites)
+        return result
+
+    def snapshot(self, cites: list[dict[str, Any]]) -> None:
+        """Render the crops and pages an answer cites now, while its documents are as
+        cited: the session keeps showing them after a document changes or goes."""
+        for c in cites:
+            for rel in (c.get("image"), c.get("page_image")):
+                if rel:
+                    self.renderer.ensure(rel)
+
+    # ---- reading ------------------------------------------------------------------------
+
+    def current_documents(self) -> dict[str, str]:
+        return {d.source: d.sha256 for d in self.store.documents().values() if d.status != "error"}
+
+    def session(self, session_id: str) -> dict[str, Any]:
+        return self.sessions.get(session_id, self.current_documents())
+
+    def element(self, element_id: str) -> dict[str, Any] | None:
+        from answer.pages import crop_path, page_path
+
+        el = self.store.elements_by_id([element_id]).get(element_id)
+        if el is None:
+            return None
+        d = el.to_dict()
+        d.pop("embed_text", None)
+        d["crop"] = crop_path(el)
+        d["page_image"] = page_path(el.doc_id, el.page) if el.page is not None and el.bbox else None
+        return d
+
+    def documents(self) -> list[dict[str, Any]]:
+        docs = sorted(self.store.documents().values(), key=lambda d: d.source)
+        return [{"source": d.source, "doc_id": d.doc_id, "sha256": d.sha256, "status": d.status,
+                 "error": d.error, "pages": d.pages, "elements": d.elements, "chunks": d.chunks,
+                 "indexed_at": d.finished_at} for d in docs]
+
+    def health(self) -> dict[str, Any]:
+        docs = self.store.documents()
+        return {
+            "status": "ok",
+            "pipeline": self.pipe.name,
+            "documents": sum(1 for d in docs.values() if d.status != "error"),
+            "failed": sum(1 for d in docs.values() if d.status == "error"),
+            "chunks": self.store.count_chunks(),
+            "models": {"embedder": self.embedder.model_id, "llm": self.backend.model_id,
+                       "backend": self.backend.kind},
+            "queue": self.queue.waiting(),
+        }

@@ -1,0 +1,138 @@
+"""Conversations on disk: SQLite in WAL mode beside the index (``<index>/folio.sqlite``).
+
+Why SQLite and not LanceDB: a turn is one small row written per question, read back by
+id, under concurrent requests. Every LanceDB write makes a table version (fine for
+nightly batches, wasteful per click); SQLite's WAL gives many readers alongside one writer,
+atomic commits and survives a kill, in the standard library.
+
+Each turn keeps a frozen snapshot of its citations (text, crop path, document sha256), so
+an old answer still opens after its document changed or was deleted; ``stale`` marks it.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+DB_NAME = "folio.sqlite"
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS sessions (
+    id TEXT PRIMARY KEY,
+    created_at REAL NOT NULL,
+    updated_at REAL NOT NULL,
+    owner TEXT
+);
+CREATE TABLE IF NOT EXISTS turns (
+    session_id TEXT NOT NULL REFERENCES sessions(id),
+    n INTEGER NOT NULL,
+    created_at REAL NOT NULL,
+    question TEXT NOT NULL,
+    standalone_query TEXT NOT NULL,
+    answer TEXT NOT NULL,
+    citations TEXT NOT NULL,      -- JSON: the frozen snapshot
+    unsupported TEXT NOT NULL,    -- JSON
+    timings TEXT NOT NULL,        -- JSON
+    prompt_tokens INTEGER,
+    PRIMARY KEY (session_id, n)
+);
+"""
+
+
+class SessionError(LookupError):
+    """No such session."""
+
+
+class Sessions:
+    def __init__(self, index_dir: Path) -> None:
+        self.path = Path(index_dir) / DB_NAME
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._local = threading.local()
+        with self._conn() as c:
+            c.execute("PRAGMA journal_mode=WAL")
+            c.executescript(_SCHEMA)
+
+    def _conn(self) -> sqlite3.Connection:
+        # One connection per thread: sqlite3 connections are not shared across threads.
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = sqlite3.connect(self.path, timeout=30, isolation_level=None)
+            conn.execute("PRAGMA busy_timeout=30000")
+            conn.execute("PRAGMA synchronous=NORMAL")
+            conn.row_factory = sqlite3.Row
+            self._local.conn = conn
+        return conn
+
+    def new_id(self) -> str:
+        return uuid.uuid4().hex[:16]
+
+    def exists(self, session_id: str) -> bool:
+        row = self._conn().execute("SELECT 1 FROM sessions WHERE id = ?", (session_id,)).fetchone()
+        return row is not None
+
+    def history(self, session_id: str, turns: int) -> list[tuple[str, str]]:
+        """(standalone query, answer) of the last ``turns`` turns, oldest first."""
+        rows = self._conn().execute(
+            "SELECT standalone_query, answer FROM turns WHERE session_id = ? ORDER BY n DESC LIMIT ?",
+            (session_id, turns),
+        ).fetchall()
+        return [(r["standalone_query"], r["answer"]) for r in reversed(rows)]
+
+    def add_turn(self, session_id: str, turn: dict[str, Any], owner: str | None = None) -> int:
+        now = time.time()
+        c = self._conn()
+        c.execute("BEGIN IMMEDIATE")
+        try:
+            c.execute(
+                "INSERT INTO sessions (id, created_at, updated_at, owner) VALUES (?, ?, ?, ?) "
+                "ON CONFLICT(id) DO UPDATE SET updated_at = excluded.updated_at",
+                (session_id, now, now, owner),
+            )
+            n = c.execute("SELECT COALESCE(MAX(n), 0) + 1 FROM turns WHERE session_id = ?",
+                          (session_id,)).fetchone()[0]
+            c.execute(
+                "INSERT INTO turns VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (session_id, n, now, turn["question"], turn["standalone_query"], turn["answer"],
+                 json.dumps(turn["citations"], ensure_ascii=False), json.dumps(turn["unsupported"]),
+                 json.dumps(turn["timings"]), turn.get("prompt_tokens")),
+            )
+            c.execute("COMMIT")
+        except BaseException:
+            c.execute("ROLLBACK")
+            raise
+        return int(n)
+
+    def get(self, session_id: str, current: dict[str, str] | None = None) -> dict[str, Any]:
+        """The session with every turn; with ``current`` (source -> sha256 of the indexed
+        documents) each citation says whether its document changed or was deleted."""
+        c = self._conn()
+        s = c.execute("SELECT * FROM sessions WHERE id = ?", (session_id,)).fetchone()
+        if s is None:
+            raise SessionError(f"no session {session_id!r}")
+        turns = []
+        for r in c.execute("SELECT * FROM turns WHERE session_id = ? ORDER BY n", (session_id,)):
+            cites = json.loads(r["citations"])
+            if current is not None:
+                for cit in cites:
+                    cit["stale"] = stale(cit, current)
+            turns.append({
+                "n": r["n"], "created_at": r["created_at"], "question": r["question"],
+                "standalone_query": r["standalone_query"], "answer": r["answer"], "citations": cites,
+                "unsupported": json.loads(r["unsupported"]), "timings": json.loads(r["timings"]),
+                "prompt_tokens": r["prompt_tokens"],
+            })
+        return {"session_id": session_id, "created_at": s["created_at"], "updated_at": s["updated_at"],
+                "turns": turns}
+
+
+def stale(citation: dict[str, Any], current: dict[str, str]) -> str | None:
+    """None while the cited document is indexed as it was; else "changed" or "deleted"."""
+    sha = current.get(citation.get("source", ""))
+    if sha is None:
+        return "deleted"
+    return None if sha == citation.get("doc_sha256") else "changed"

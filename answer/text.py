@@ -1,0 +1,90 @@
+"""Small text helpers shared by context selection and citation checks: content words,
+figures compared as numbers, sentences."""
+
+from __future__ import annotations
+
+import re
+
+# Words that say nothing about which row or sentence holds an answer.
+STOPWORDS = frozenset({
+    "a", "about", "above", "after", "all", "also", "an", "and", "any", "are", "as", "at", "be", "been", "before",
+    "being", "below", "between", "both", "but", "by", "can", "could", "did", "do", "does", "doing", "during",
+    "each", "for", "from", "had", "has", "have", "having", "he", "her", "here", "hers", "him", "his", "how",
+    "i", "if", "in", "into", "is", "it", "its", "itself", "just", "me", "more", "most", "my", "no", "nor",
+    "not", "now", "of", "off", "on", "once", "only", "or", "other", "our", "out", "over", "own", "same", "she",
+    "should", "so", "some", "such", "than", "that", "the", "their", "them", "then", "there", "these", "they",
+    "this", "those", "through", "to", "too", "under", "until", "up", "very", "was", "we", "were", "what", "when",
+    "where", "which", "while", "who", "whom", "why", "will", "with", "would", "you", "your", "yours", "according",
+    "document", "documents", "report", "page", "slide", "table", "figure", "shown", "show", "shows", "tell",
+    "give", "many", "much",
+})
+
+_WORD_RE = re.compile(r"[A-Za-z][A-Za-z'\-]*|\d[\d,]*(?:\.\d+)?")
+# A figure: an amount, a percentage, a year, a decimal. "1,234.5", "$12", "7.5%", "(3.2)".
+FIGURE_RE = re.compile(r"(?<![\w.])\(?-?\$?\d[\d,]*(?:\.\d+)?\)?%?(?![\w])")
+_SENTENCE_RE = re.compile(r"(?<=[.!?])\s+(?=[A-Z(\[\"'])|\n+")
+
+
+def content_words(text: str) -> set[str]:
+    """Lower-cased words and numbers minus stopwords, with a crude stem (first 6 letters)
+    so "margins" meets "margin" and "operating" meets "operations"."""
+    out: set[str] = set()
+    for w in _WORD_RE.findall(text.lower()):
+        w = w.strip("'-")
+        if not w or w in STOPWORDS:
+            continue
+        if w[0].isdigit():
+            out.add(w.replace(",", ""))
+        elif len(w) > 2:
+            out.add(w[:6])
+    return out
+
+
+def figure_value(token: str) -> float | None:
+    """The number a figure token stands for ("(1,234.5)" -> -1234.5), None if none."""
+    t = token.strip()
+    neg = (t.startswith("(") and t.endswith(")")) or t.startswith("-")
+    t = t.strip("()").lstrip("-").replace("$", "").replace(",", "").rstrip("%")
+    try:
+        v = float(t)
+    except ValueError:
+        return None
+    return -v if neg else v
+
+
+def figures(text: str) -> list[str]:
+    """Figures worth checking in a sentence: amounts, percentages, years, decimals.
+
+    A bare single digit is left out: "3 regions" or a list's "1." are counts and
+    enumerations that a summary legitimately writes in its own words."""
+    out = []
+    for m in FIGURE_RE.finditer(text):
+        tok = m.group(0)
+        core = tok.strip("()").lstrip("-").replace("$", "").rstrip("%")
+        if len(core.replace(",", "")) == 1 and "%" not in tok and "$" not in tok:
+            continue
+        out.append(tok)
+    return out
+
+
+def figure_values(text: str) -> set[float]:
+    """Every number in a text, as values (sign dropped: "(3.2)" and "3.2" both match)."""
+    vals = set()
+    for m in FIGURE_RE.finditer(text):
+        v = figure_value(m.group(0))
+        if v is not None:
+            vals.add(abs(v))
+    return vals
+
+
+def has_figure(values: set[float], token: str) -> bool:
+    v = figure_value(token)
+    if v is None:
+        return True
+    v = abs(v)
+    # Figures are copied as written or rounded to the shown precision: 12.0 == 12, 7.50 == 7.5.
+    return any(abs(v - x) < 1e-9 or (x != 0 and abs(v - x) / abs(x) < 5e-4) for x in values)
+
+
+def sentences(text: str) -> list[str]:
+    return [s.strip() for s in _SENTENCE_RE.split(text) if s and s.strip()]

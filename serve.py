@@ -1,0 +1,109 @@
+#!/usr/bin/env python3
+"""Folio app: the Gradio UI, the JSON API and the OpenAI-compatible endpoint in one process.
+
+    python serve.py [--pipeline NAME] [--db PATH] [--host 127.0.0.1] [--port 7860]
+    python serve.py users add NAME [--role reader|reviewer]   # password read from the terminal
+
+Login is required whenever --host is not a loopback address.
+Exit codes: 0 stopped normally, 2 configuration error (no index, no users for a public bind).
+"""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import logging
+import os
+import sys
+from pathlib import Path
+
+from folio.offline import enforce_offline
+
+enforce_offline()
+
+from folio.config import DEFAULT_CONFIG  # noqa: E402
+from folio.errors import ConfigError, FolioError  # noqa: E402
+from folio.exitcodes import EXIT_FATAL, EXIT_OK  # noqa: E402
+
+DEFAULT_USERS = Path(".folio/users.json")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="serve.py", description=(__doc__ or "").splitlines()[0])
+    p.add_argument("--config", default=DEFAULT_CONFIG, help="pipelines file (default: %(default)s)")
+    p.add_argument("--pipeline", default="default", help="pipeline to serve (default: %(default)s)")
+    p.add_argument("--db", type=Path, help="index folder (overrides the pipeline's index)")
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default: %(default)s)")
+    p.add_argument("--port", type=int, default=7860)
+    p.add_argument("-v", "--verbose", action="store_true")
+    return p
+
+
+def users_command(argv: list[str]) -> int:
+    from ui.auth import ROLES, AuthError, add_user
+
+    p = argparse.ArgumentParser(prog="serve.py users")
+    p.add_argument("action", choices=["add"])
+    p.add_argument("name")
+    p.add_argument("--role", choices=ROLES, default="reader")
+    p.add_argument("--file", type=Path, default=None,
+                   help=f"users file (default: $FOLIO_USERS_FILE or {DEFAULT_USERS})")
+    args = p.parse_args(argv)
+    path = args.file or Path(os.environ.get("FOLIO_USERS_FILE") or DEFAULT_USERS)
+    password = os.environ.get("FOLIO_NEW_PASSWORD") or getpass.getpass(f"password for {args.name}: ")
+    if len(password) < 8:
+        sys.stderr.write("error: password: at least 8 characters\n")
+        return EXIT_FATAL
+    try:
+        add_user(path, args.name, password, args.role)
+    except AuthError as e:
+        sys.stderr.write(f"error: {e}\n")
+        return EXIT_FATAL
+    print(f"{args.name} ({args.role}) saved in {path} (scrypt hash)")
+    return EXIT_OK
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["users"]:
+        return users_command(argv[1:])
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
+                        format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    try:
+        import uvicorn
+
+        from answer.engine import Engine
+        from pipeline.cli import resolve_pipeline
+        from ui.app import build_app
+        from ui.auth import Authenticator, AuthError, is_loopback, load_users
+
+        pipe = resolve_pipeline(args)
+        auth = None
+        if not is_loopback(args.host):
+            try:
+                users = load_users(pipe.serve.users_file or DEFAULT_USERS)
+            except AuthError as e:
+                raise ConfigError(str(e)) from None
+            if not users:
+                raise ConfigError(
+                    f"--host {args.host} is not a loopback address, so login is required, and no users are "
+                    "configured: add one with `python serve.py users add NAME` (or set FOLIO_USERS_FILE)")
+            auth = Authenticator(users)
+        engine = Engine.load(pipe)
+        app = build_app(engine, auth)
+    except ConfigError as e:
+        sys.stderr.write(f"config error: {e}\n")
+        return EXIT_FATAL
+    except FolioError as e:
+        sys.stderr.write(f"error: {e}\n")
+        return EXIT_FATAL
+    login = "login required" if auth else "no login (loopback only)"
+    print(f"Folio serving pipeline {pipe.name} on http://{args.host}:{args.port}/ ({login}); "
+          f"API at /api, OpenAI-compatible at /v1", flush=True)
+    uvicorn.run(app, host=args.host, port=args.port, log_level="warning", timeout_graceful_shutdown=5)
+    return EXIT_OK
+
+
+if __name__ == "__main__":
+    sys.exit(main())

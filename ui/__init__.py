@@ -1,0 +1,1 @@
+"""The app: Gradio tabs and the HTTP routes, as plain functions over the answer engine."""

@@ -1,0 +1,134 @@
+"""The Ask tab: chat with streamed answers, citation cards, filters, resumable sessions.
+
+Handlers are plain generator functions over the engine; the Gradio wiring is at the end.
+Sources appear as soon as retrieval is done (before the first token); when the answer
+is complete they are replaced by the citations the answer actually uses.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from html import escape
+from typing import TYPE_CHECKING, Any
+
+import gradio as gr
+
+from answer.engine import Ask, AskError
+from answer.queue import QueueFull
+from answer.sessions import SessionError
+from ui import cards
+
+if TYPE_CHECKING:
+    from answer.engine import Engine
+
+ALL = "(all)"
+Outputs = tuple[list[dict[str, str]], str, str, str, str]
+
+
+def _filters(doc: str | None, kind: str | None) -> dict[str, Any]:
+    f: dict[str, Any] = {}
+    if doc and doc != ALL:
+        f["source"] = doc
+    if kind and kind != ALL:
+        f["kind"] = kind
+    return f
+
+
+def ask_stream(
+    engine: Engine, question: str, chat: list[dict[str, str]] | None, session_id: str, doc: str | None,
+    kind: str | None, show_prompt: bool, user: str | None = None,
+) -> Iterator[Outputs]:
+    """Yields (chat, sources html, standalone query, prompt, session id) as the answer grows."""
+    chat = list(chat or [])
+    chat.append({"role": "user", "content": question})
+    chat.append({"role": "assistant", "content": ""})
+    req = Ask(question, session_id=session_id or None, filters=_filters(doc, kind), owner=user)
+    sources_html, query_md, prompt = "", "", ""
+    try:
+        for ev in engine.ask(req):
+            if ev.kind == "queued":
+                chat[-1]["content"] = f"(waiting: {ev.data['ahead']} answer(s) ahead)"
+            elif ev.kind == "query":
+                query_md = f"Searched for: *{escape(ev.data['standalone_query'])}*"
+            elif ev.kind == "sources":
+                sources_html = cards.pending(ev.data["sources"])
+                prompt = ev.data["prompt"] if show_prompt else ""
+                if chat[-1]["content"].startswith("(waiting"):
+                    chat[-1]["content"] = ""
+            elif ev.kind == "token":
+                if chat[-1]["content"].startswith("(waiting"):
+                    chat[-1]["content"] = ""
+                chat[-1]["content"] += ev.data
+            elif ev.kind == "done":
+                r = ev.data
+                session_id = r["session_id"]
+                chat[-1]["content"] = r["answer"]
+                sources_html = cards.cards(r["citations"]) + cards.unsupported(r["unsupported"])
+                t = r["timings"]
+                query_md = (query_md + "  \n" if query_md else "") + (
+                    f"<small>{len(r['citations'])} citation(s) · first token {t['ttft_ms'] / 1000:.1f} s · "
+                    f"total {t['total_ms'] / 1000:.1f} s · {r['prompt_tokens']} prompt tokens</small>")
+            yield chat, sources_html, query_md, prompt, session_id
+    except (AskError, QueueFull) as e:
+        chat[-1]["content"] = f"Cannot answer: {e}"
+        yield chat, sources_html, query_md, prompt, session_id
+
+
+def resume(engine: Engine, session_id: str) -> tuple[list[dict[str, str]], str, str, str]:
+    """Reload a conversation by id: its turns and the last answer's frozen citations."""
+    sid = (session_id or "").strip()
+    if not sid:
+        return [], "", "Enter a session id to resume.", ""
+    try:
+        s = engine.session(sid)
+    except SessionError:
+        return [], "", f"No session {escape(sid)}.", ""
+    chat: list[dict[str, str]] = []
+    for t in s["turns"]:
+        chat += [{"role": "user", "content": t["question"]}, {"role": "assistant", "content": t["answer"]}]
+    last = s["turns"][-1] if s["turns"] else None
+    html = cards.cards(last["citations"]) + cards.unsupported(last["unsupported"]) if last else ""
+    return chat, html, f"Resumed session {escape(sid)} ({len(s['turns'])} turn(s)).", sid
+
+
+def build(engine: Engine, gr: Any) -> None:
+    """The tab's components and events (called inside a ``gr.Blocks``)."""
+    docs = [d["source"] for d in engine.documents() if d["status"] != "error"]
+    session = gr.State("")
+    with gr.Row():
+        with gr.Column(scale=3):
+            chatbot = gr.Chatbot(label="Folio", height=460, elem_id="folio-chat")
+            query_md = gr.Markdown(elem_id="folio-query")
+            with gr.Row():
+                box = gr.Textbox(placeholder="Ask about the documents...", show_label=False, scale=5,
+                                 elem_id="folio-question", max_length=engine.pipe.serve.max_question_chars)
+                send = gr.Button("Ask", variant="primary", scale=1, elem_id="folio-ask")
+            with gr.Row():
+                doc = gr.Dropdown([ALL, *docs], value=ALL, label="Document", scale=3)
+                kind = gr.Dropdown([ALL, "text", "table", "image"], value=ALL, label="Kind", scale=1)
+                show_prompt = gr.Checkbox(label="Show prompt", value=False, scale=1)
+            prompt = gr.Code(label="Prompt sent to the model", visible=True, language=None, lines=6)
+            with gr.Row():
+                sid_box = gr.Textbox(label="Session id", scale=4, elem_id="folio-session")
+                resume_btn = gr.Button("Resume session", scale=1)
+                new_btn = gr.Button("New conversation", scale=1)
+        with gr.Column(scale=2):
+            sources = gr.HTML(elem_id="folio-sources")
+
+    def _ask(q: str, chat: Any, sid: str, d: str, k: str, sp: bool, request: gr.Request) -> Iterator[Any]:
+        user = getattr(request, "username", None) if request else None
+        for out in ask_stream(engine, q, chat, sid, d, k, sp, user):
+            yield (*out[:4], out[4], out[4], "")
+
+    outs = [chatbot, sources, query_md, prompt, session, sid_box, box]
+    for trigger in (send.click, box.submit):
+        trigger(_ask, [box, chatbot, session, doc, kind, show_prompt], outs, api_name=False,
+                concurrency_limit=None)
+
+    def _resume(sid: str) -> tuple[Any, ...]:
+        chat, html, note, new_sid = resume(engine, sid)
+        return chat, html, note, new_sid
+
+    resume_btn.click(_resume, [sid_box], [chatbot, sources, query_md, session], api_name=False)
+    new_btn.click(lambda: ([], "", "", "", ""), None, [chatbot, sources, query_md, session, sid_box],
+                  api_name=False)

@@ -1,0 +1,80 @@
+"""``GET /assets/{path}``: crops and page images from the index's asset folder, nothing else.
+
+A path that leaves the folder (``..``, its encoded forms, an absolute path, a symlink
+pointing out) is a 404, like a missing file: the response says nothing about what exists
+elsewhere. Pages and crops not rendered yet are rendered on first request
+(answer/pages.py); ``?box=x0,y0,x1,y1[;...]`` draws the cited boxes on a page.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path, PurePosixPath
+from typing import TYPE_CHECKING
+
+from starlette.requests import Request
+from starlette.responses import FileResponse, Response
+
+from answer.pages import with_boxes
+
+if TYPE_CHECKING:
+    from answer.pages import Renderer
+
+_TYPES = {".png": "image/png", ".jpg": "image/jpeg", ".jpeg": "image/jpeg"}
+MAX_BOXES = 20
+
+
+def safe_relative(rel: str) -> str | None:
+    """The path as a clean relative POSIX path, or None if it could leave the folder."""
+    if not rel or "\x00" in rel or "\\" in rel or "%" in rel:
+        return None
+    p = PurePosixPath(rel)
+    if p.is_absolute() or any(part in ("..", ".", "") for part in p.parts):
+        return None
+    return str(p)
+
+
+def resolve(root: Path, rel: str) -> Path | None:
+    clean = safe_relative(rel)
+    if clean is None:
+        return None
+    base = root.resolve()
+    target = (base / clean).resolve()  # follows symlinks: one pointing out fails below
+    if not target.is_relative_to(base) or target.suffix.lower() not in _TYPES:
+        return None
+    return target
+
+
+def parse_boxes(spec: str | None) -> list[tuple[float, float, float, float]]:
+    boxes = []
+    for part in (spec or "").split(";")[:MAX_BOXES]:
+        try:
+            x0, y0, x1, y1 = (float(v) for v in part.split(","))
+        except ValueError:
+            continue
+        boxes.append((x0, y0, x1, y1))
+    return boxes
+
+
+def asset_response(request: Request, root: Path, renderer: Renderer) -> Response:
+    rel = request.path_params["path"]
+    target = resolve(root, rel)
+    if target is None:
+        return Response("not found", status_code=404)
+    if not target.is_file():
+        made = renderer.ensure(str(target.relative_to(root.resolve())))
+        if made is None or resolve(root, rel) is None:
+            return Response("not found", status_code=404)
+    boxes = parse_boxes(request.query_params.get("box"))
+    headers = {"Cache-Control": "private, max-age=86400"}  # assets are keyed by content hash
+    if boxes:
+        return Response(with_boxes(target, boxes), media_type="image/png", headers=headers)
+    return FileResponse(target, media_type=_TYPES[target.suffix.lower()], headers=headers)
+
+
+def url(rel: str | None, boxes: list[list[float]] | None = None) -> str | None:
+    if not rel:
+        return None
+    out = "/assets/" + rel
+    if boxes:
+        out += "?box=" + ";".join(",".join(f"{v:.1f}" for v in b[:4]) for b in boxes)
+    return out

@@ -1,0 +1,94 @@
+"""Citation cards as HTML. Document text is escaped (rendered as text, never as HTML);
+table HTML was sanitized to table tags only (enrich/sanitize.py, again in citations.py)."""
+
+from __future__ import annotations
+
+from html import escape
+from typing import Any
+
+from answer.context import where
+from ui.assets import url
+
+CSS = """
+.folio-cards {display: flex; flex-direction: column; gap: 10px;}
+.folio-card {border: 1px solid #d0d4db; border-radius: 8px; padding: 8px 10px; background: #fff;
+  color: #1f2328; text-decoration: none; display: block;}
+.folio-card:hover {border-color: #e4572e;}
+.folio-card .head {font-weight: 600; font-size: 0.92em; margin-bottom: 4px;}
+.folio-card .stale {color: #b3261e; font-weight: 600;}
+.folio-card img {max-width: 100%; max-height: 260px; border: 1px solid #eee; display: block; margin: 4px 0;}
+.folio-card .text {font-size: 0.88em; white-space: pre-wrap; max-height: 9em; overflow: hidden;}
+.folio-card table {border-collapse: collapse; font-size: 0.8em; margin: 4px 0;}
+.folio-card td, .folio-card th {border: 1px solid #ccd; padding: 1px 4px;}
+.folio-card .tbl {max-height: 240px; overflow: auto;}
+.folio-card .caption {font-style: italic; font-size: 0.86em;}
+.folio-pending {opacity: 0.75;}
+.folio-unsupported {color: #8a4b00; font-size: 0.9em;}
+"""
+
+
+def _head(c: dict[str, Any]) -> str:
+    loc = where(c.get("source", ""), c.get("page"), c.get("page_label"))
+    head = f"[{c['n']}] {escape(c.get('source', ''))}"
+    if loc:
+        head += f" · {escape(loc)}"
+    head += f" · {escape(c.get('kind') or '')}"
+    stale = c.get("stale")
+    if stale:
+        head += f' <span class="stale">(document {escape(stale)} since this answer)</span>'
+    return head
+
+
+def card(c: dict[str, Any]) -> str:
+    """One citation. The picture is the element's crop (tables, figures) or, for text, the
+    page with the element's box drawn; the card links to the whole page with the box."""
+    boxes = c.get("boxes") or ([c["bbox"]] if c.get("bbox") else None)
+    page_url = url(c.get("page_image"), boxes)
+    if c.get("kind") == "text":
+        img = page_url
+    else:
+        img = url(c.get("image")) or page_url
+    parts = [f'<div class="head">{_head(c)}</div>']
+    if img:
+        parts.append(f'<img src="{escape(img)}" alt="{escape(c.get("kind") or "element")} from the document" '
+                     'loading="lazy">')
+    if c.get("kind") == "table" and c.get("html"):
+        parts.append(f'<div class="tbl">{c["html"]}</div>')  # sanitized: table tags only
+    elif c.get("text"):
+        parts.append(f'<div class="text">{escape(c["text"][:700])}</div>')
+    if c.get("caption"):
+        parts.append(f'<div class="caption">{escape(c["caption"][:400])}</div>')
+    inner = "".join(parts)
+    if page_url:
+        return (f'<a class="folio-card" href="{escape(page_url)}" target="_blank" rel="noopener" '
+                f'title="Open the whole page with the box drawn">{inner}</a>')
+    return f'<div class="folio-card">{inner}</div>'
+
+
+def cards(citations: list[dict[str, Any]], title: str = "Cited") -> str:
+    if not citations:
+        return ""
+    return f'<div class="folio-cards"><b>{escape(title)}</b>{"".join(card(c) for c in citations)}</div>'
+
+
+def pending(sources: list[dict[str, Any]]) -> str:
+    """Retrieved blocks, shown before the first token; replaced by the cited ones after."""
+    if not sources:
+        return '<div class="folio-pending">No passage in the index matches this question.</div>'
+    rows = []
+    for s in sources:
+        loc = where(s.get("source", ""), s.get("page"), s.get("page_label"))
+        img = url(s.get("image"))
+        pic = f'<img src="{escape(img)}" alt="" loading="lazy">' if img else ""
+        rows.append(f'<div class="folio-card folio-pending"><div class="head">[{s["n"]}] '
+                    f'{escape(s.get("source", ""))}{" · " + escape(loc) if loc else ""} · {escape(s.get("kind", ""))}'
+                    f'</div>{pic}<div class="text">{escape(s.get("text", "")[:300])}</div></div>')
+    return f'<div class="folio-cards"><b>Sources found (reading...)</b>{"".join(rows)}</div>'
+
+
+def unsupported(items: list[dict[str, Any]]) -> str:
+    if not items:
+        return ""
+    lis = "".join(f"<li>{escape(str(u['sentence']))} (figures {escape(', '.join(map(str, u['figures'])))} "
+                  "are in no source)</li>" for u in items)
+    return f'<div class="folio-unsupported"><b>Not supported by the sources:</b><ul>{lis}</ul></div>'

@@ -1,0 +1,122 @@
+"""``POST /v1/chat/completions`` and ``GET /v1/models``: the corpus behind the OpenAI API.
+
+The last user message is the question; earlier user/assistant messages are the
+conversation a follow-up is rewritten against. The answer text carries [n] markers and
+the response an extra ``citations`` field (URLs included), so any OpenAI client or chat
+UI can talk to the corpus. Streaming sends the model's pieces as ``delta.content``; the
+last chunk carries ``citations`` and, under ``folio``, the checked answer.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse, StreamingResponse
+
+from answer.engine import Ask, AskError
+from answer.queue import QueueFull
+from ui.api import read_json, with_urls
+
+if TYPE_CHECKING:
+    from answer.engine import Engine
+
+MODEL_ID = "folio"
+
+
+def _error(status: int, message: str, kind: str = "invalid_request_error") -> JSONResponse:
+    return JSONResponse({"error": {"message": message, "type": kind, "code": status}}, status_code=status)
+
+
+def _text(content: Any) -> str:
+    """OpenAI message content: a string or a list of parts (text parts are kept)."""
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        return " ".join(p.get("text", "") for p in content if isinstance(p, dict) and p.get("type") == "text")
+    return ""
+
+
+def parse_messages(messages: Any) -> tuple[str, list[tuple[str, str]]]:
+    """(question, [(earlier question, its answer), ...]) from a chat."""
+    if not isinstance(messages, list) or not messages:
+        raise AskError("messages: required, a non-empty list")
+    turns = [(m.get("role"), _text(m.get("content"))) for m in messages if isinstance(m, dict)]
+    if not turns or turns[-1][0] != "user":
+        raise AskError("messages: the last message must be the user's question")
+    history: list[tuple[str, str]] = []
+    pending: str | None = None
+    for role, text in turns[:-1]:
+        if role == "user":
+            pending = text
+        elif role == "assistant" and pending is not None:
+            history.append((pending, text))
+            pending = None
+    return turns[-1][1], history
+
+
+def _chunk(cid: str, created: int, delta: dict[str, Any], finish: str | None = None,
+           extra: dict[str, Any] | None = None) -> str:
+    obj = {"id": cid, "object": "chat.completion.chunk", "created": created, "model": MODEL_ID,
+           "choices": [{"index": 0, "delta": delta, "finish_reason": finish}], **(extra or {})}
+    return f"data: {json.dumps(obj, ensure_ascii=False)}\n\n"
+
+
+def router(engine: Engine) -> APIRouter:
+    r = APIRouter()
+
+    @r.get("/v1/models")
+    def models() -> Any:
+        return {"object": "list", "data": [{"id": MODEL_ID, "object": "model", "created": 0, "owned_by": "folio",
+                                            "description": f"pipeline {engine.pipe.name}: {engine.backend.model_id}"}]}
+
+    @r.post("/v1/chat/completions")
+    async def chat(request: Request) -> Any:
+        try:
+            body = await read_json(request)
+            question, history = parse_messages(body.get("messages"))
+            req = Ask(question, owner=getattr(request.state, "user", None), history=history,
+                      k=body.get("k") if isinstance(body.get("k"), int) else None)
+            engine.validate(req)
+        except AskError as e:
+            return _error(e.status, str(e))
+        cid = "chatcmpl-" + uuid.uuid4().hex[:24]
+        created = int(time.time())
+        if body.get("stream"):
+            return StreamingResponse(_stream(engine, req, cid, created), media_type="text/event-stream")
+        from starlette.concurrency import run_in_threadpool
+
+        try:
+            result = with_urls(await run_in_threadpool(engine.answer, req))
+        except QueueFull as e:
+            return _error(503, str(e), "server_error")
+        return {
+            "id": cid, "object": "chat.completion", "created": created, "model": MODEL_ID,
+            "choices": [{"index": 0, "message": {"role": "assistant", "content": result["answer"]},
+                         "finish_reason": "stop"}],
+            "usage": {"prompt_tokens": result["prompt_tokens"], "completion_tokens": 0,
+                      "total_tokens": result["prompt_tokens"]},
+            "citations": result["citations"],
+            "folio": {k: result[k] for k in ("standalone_query", "unsupported", "session_id", "timings")},
+        }
+
+    return r
+
+
+def _stream(engine: Engine, req: Ask, cid: str, created: int) -> Iterator[str]:
+    yield _chunk(cid, created, {"role": "assistant", "content": ""})
+    try:
+        for ev in engine.ask(req):
+            if ev.kind == "token":
+                yield _chunk(cid, created, {"content": ev.data})
+            elif ev.kind == "done":
+                result = with_urls(ev.data)
+                result.pop("prompt", None)
+                yield _chunk(cid, created, {}, "stop", {"citations": result["citations"], "folio": result})
+    except Exception as e:  # headers are sent: report in-band, as OpenAI servers do
+        yield f"data: {json.dumps({'error': {'message': str(e), 'type': 'server_error'}})}\n\n"
+    yield "data: [DONE]\n\n"
