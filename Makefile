@@ -4,8 +4,7 @@ PY ?= python3
 PIP := $(PY) -m pip
 # torch stays at the CPU wheel 2.13.0; any other spec pulls several GB of CUDA wheels.
 export PIP_CONSTRAINT := $(CURDIR)/constraints.txt
-# llama-cpp-python compiles; keep the wheel portable across CPUs (pip caches it).
-export CMAKE_ARGS := -DGGML_NATIVE=OFF
+
 STAMP := .folio/.installed
 
 .PHONY: install demo test lint unit samples clean

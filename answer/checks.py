@@ -9,6 +9,9 @@
   exactly one best block; a sentence that only restates the question gets none.
 - An answer whose every claim is unsupported is replaced by a plain "not found": the
   model guessed.
+- A sentence that repeats what an instruction inside a document asks for (a quoted string
+  or code the question did not mention, from a source sentence that addresses a model)
+  is dropped: the prompt says sources are data, and this catches a model that obeys anyway.
 - Each citation names the elements of its block whose sentences or rows share the most
   words with the sentences that cite it, so the box drawn is the one that says it.
 """
@@ -33,6 +36,8 @@ _ABSTAIN_RE = re.compile(
     r"|cannot (?:be )?(?:find|found|determine|answer)|no (?:relevant )?information",
     re.IGNORECASE,
 )
+_QUOTED_RE = re.compile(r"[\"“'‘]([^\"”'’]{3,60})[\"”'’]")
+_CODE_RE = re.compile(r"\b(?=\w*\d)(?=\w*[A-Za-z])\w{5,}\b")  # letters and digits mixed: "5bda1dd6"
 AUTO_CITE_OVERLAP = 0.6  # share of a sentence's content words a block must hold to be cited
 
 
@@ -91,7 +96,13 @@ def check(answer: str, blocks: list[Block], question: str) -> Checked:
     result = Checked("", [], {})
     parts: list[str] = []
     claims = 0
+    planted = injected_strings(blocks, question)
     for s in _split(answer):
+        hit = [p for p in planted if p in s.text.lower()]
+        if hit:
+            result.unsupported.append({"sentence": s.text, "figures": hit, "cited": s.cites,
+                                       "reason": "repeats what an instruction inside a document asks for"})
+            continue
         valid = list(dict.fromkeys(n for n in s.cites if n in by_n))
         figs = [f for f in figures(s.text) if f not in asked]
         cites = valid
@@ -120,6 +131,24 @@ def check(answer: str, blocks: list[Block], question: str) -> Checked:
     sentence_of = _citing_sentences(result.text)
     result.elements = {n: pick_elements(by_n[n], sentence_of.get(n, "")) for n in result.cited}
     return result
+
+
+def injected_strings(blocks: list[Block], question: str) -> set[str]:
+    """Strings that instruction-like source sentences ask a model to repeat, lower-cased,
+    minus anything the question itself mentions."""
+    from enrich.prompts import looks_like_instructions
+
+    asked = question.lower()
+    out: set[str] = set()
+    for b in blocks:
+        for u in b.units:
+            for sent in sentences(u.text):
+                if not looks_like_instructions(sent):
+                    continue
+                found = {m.strip().lower() for m in _QUOTED_RE.findall(sent)}
+                found |= {m.lower() for m in _CODE_RE.findall(sent)}
+                out |= {f for f in found if len(f) >= 3 and f not in asked}
+    return out
 
 
 def _with_markers(text: str, cites: list[int]) -> str:

@@ -52,7 +52,8 @@ class Renderer:
     def __init__(self, assets_dir: Path, store: Store) -> None:
         self.root = Path(assets_dir)
         self.store = store
-        self._lock = threading.Lock()
+        # Re-entrant: a crop renders its page first, under the same lock.
+        self._lock = threading.RLock()
 
     def ensure(self, rel: str) -> Path | None:
         """The file for an asset path, rendered if it is a page or crop that can be made

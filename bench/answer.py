@@ -1,0 +1,171 @@
+#!/usr/bin/env python3
+"""Answer quality and speed: Folio at several context budgets vs a naive recipe, side by
+side in one run over the same questions, the same model and the same index.
+
+    nice python bench/answer.py --db .folio/corpus                    # dev questions
+    nice python bench/answer.py --db .folio/corpus --budgets 384,640,1024 --limit 10
+
+The naive recipe: the 3 most similar 1000-character chunks (page text cut blindly,
+MiniLM cosine; bench/retrieval.py) pasted into a plain prompt, asked to cite [n].
+Per question the recipes run one after the other (A/B/C...), so load noise hits all.
+
+Reported per recipe: accuracy (the answer holds the ground truth's key figure or phrase;
+numbers compared numerically), citation hit rate (a citation on the evidence page of the
+evidence document), abstentions, time to sources (retrieval), TTFT and total p50/p90,
+prompt tokens. Targets (issue): accuracy >= 0.6 and >= 1.5x naive; citation hit >= 0.85;
+TTFT p50 <= 8 s and <= half the naive's; sources p50 <= 1 s.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import statistics
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from _scratch import REPO
+
+sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "bench"))
+
+from folio.offline import enforce_offline
+
+QUESTIONS = REPO.parent / "shared" / "eval-dev" / "questions.jsonl"
+
+
+def correct(answer: str, gold: str) -> bool:
+    """The gold key figure(s) appear in the answer as numbers, else the gold phrase does."""
+    from answer.text import content_words, figure_values, figures, has_figure
+
+    want = figures(gold) or re.findall(r"\d+(?:\.\d+)?", gold)
+    if want:
+        have = figure_values(answer.replace("$", " "))
+        return all(has_figure(have, f) for f in want)
+    g, a = gold.lower().strip(" ."), answer.lower()
+    if g in a:
+        return True
+    words = content_words(gold)
+    return bool(words) and len(words & content_words(answer)) / len(words) >= 0.8
+
+
+def cited_evidence(cites: list[dict[str, Any]], q: dict[str, Any]) -> bool:
+    from pipeline.eval import same_document
+
+    pages = q["evidence_page"] if isinstance(q["evidence_page"], list) else [q["evidence_page"]]
+    return any(same_document(c["source"], q["doc"]) and c.get("page") in pages for c in cites)
+
+
+def pct(values: list[float], p: float) -> float:
+    if not values:
+        return float("nan")
+    s = sorted(values)
+    return s[min(len(s) - 1, round(p * (len(s) - 1)))]
+
+
+class Naive:
+    def __init__(self, store: Any, embedder: Any, backend: Any) -> None:
+        from retrieval import naive_baseline
+
+        self.matrix, self.chunks = naive_baseline(store, embedder)
+        self.embedder, self.backend = embedder, backend
+
+    def run(self, question: str) -> dict[str, Any]:
+        from retrieval import naive_hits
+
+        t0 = time.perf_counter()
+        hits = naive_hits(self.matrix, self.chunks, self.embedder.embed_query(question), 3)
+        t_sources = (time.perf_counter() - t0) * 1000
+        ctx = "\n\n".join(f"[{i}] {h.text}" for i, h in enumerate(hits, 1))
+        user = f"Answer the question using the context. Cite sources as [n].\n\nContext:\n{ctx}\n\nQuestion: {question}"
+        prompt = self.backend.prompt([{"role": "user", "content": user}])
+        text, ttft = "", None
+        for piece in self.backend.stream(prompt, 200):
+            ttft = ttft if ttft is not None else (time.perf_counter() - t0) * 1000
+            text += piece
+        used = {int(n) for n in re.findall(r"\[(\d+)\]", text)}
+        cites = [{"source": h.source, "page": h.pages[0] if h.pages else None}
+                 for i, h in enumerate(hits, 1) if i in used]
+        return {"answer": text, "citations": cites, "abstained": False, "prompt_tokens": prompt.tokens,
+                "timings": {"retrieve_ms": t_sources, "ttft_ms": ttft or 0.0,
+                            "total_ms": (time.perf_counter() - t0) * 1000}}
+
+
+def main() -> int:
+    enforce_offline()
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--db", type=Path, default=REPO / ".folio" / "corpus", help="an index of ../shared/corpus")
+    ap.add_argument("--questions", type=Path, default=QUESTIONS)
+    ap.add_argument("--budgets", default="384,640", help="context budgets (tokens) to compare")
+    ap.add_argument("--llm", default="qwen2.5-coder-1.5b-q4_k_m")
+    ap.add_argument("--limit", type=int, default=None, help="first N questions only")
+    ap.add_argument("--no-naive", action="store_true")
+    ap.add_argument("--json", type=Path, help="also write per-question rows here")
+    args = ap.parse_args()
+
+    from answer.backends import load_backend
+    from answer.engine import Ask, Engine
+    from folio.config import Pipeline, Source
+    from pipeline.query import open_index
+
+    base = Pipeline(name="bench", sources=[Source(path=args.db)], index=args.db.resolve())
+    base = base.model_copy(update={"models": base.models.model_copy(update={"llm": args.llm})})
+    store, embedder = open_index(base, "hybrid")
+    backend = load_backend(base.models, base.answer)
+    recipes: dict[str, Any] = {}
+    for b in (int(x) for x in args.budgets.split(",")):
+        pipe = base.model_copy(update={"answer": base.answer.model_copy(update={"context_tokens": b})})
+        eng = Engine(pipe, store, embedder, backend)  # type: ignore[arg-type]
+        recipes[f"folio-{b}"] = lambda q, eng=eng: eng.answer(Ask(q))
+    if not args.no_naive:
+        naive = Naive(store, embedder, backend)
+        recipes["naive-3x1000"] = naive.run
+    questions = [json.loads(line) for line in args.questions.read_text().splitlines() if line.strip()]
+    questions = questions[: args.limit] if args.limit else questions
+    rows: list[dict[str, Any]] = []
+    t_start = time.perf_counter()
+    for i, q in enumerate(questions, 1):
+        for name, run in recipes.items():
+            r = run(q["question"])
+            rows.append({"recipe": name, "id": q["id"], "type": q.get("evidence_type"),
+                         "correct": correct(r["answer"], str(q["answer"])),
+                         "cited": cited_evidence(r["citations"], q), "abstained": bool(r.get("abstained")),
+                         "prompt_tokens": r["prompt_tokens"], **r["timings"], "answer": r["answer"]})
+            print(f"[{i}/{len(questions)}] {name:13} ok={rows[-1]['correct']!s:5} cite={rows[-1]['cited']!s:5} "
+                  f"ttft={r['timings']['ttft_ms'] / 1000:5.1f}s  {q['id']}: {r['answer'][:90]!r}", flush=True)
+    print(f"\n{len(questions)} questions, {time.perf_counter() - t_start:.0f} s, model {backend.model_id}\n")
+    head = f"{'recipe':14} {'accuracy':>8} {'cite hit':>8} {'abstain':>7} {'sources p50':>11} " \
+           f"{'TTFT p50':>8} {'TTFT p90':>8} {'total p50':>9} {'total p90':>9} {'prompt tok':>10}"
+    print(head)
+    summary: dict[str, dict[str, float]] = {}
+    for name in recipes:
+        rs = [r for r in rows if r["recipe"] == name]
+        s = {
+            "accuracy": sum(r["correct"] for r in rs) / len(rs), "cite": sum(r["cited"] for r in rs) / len(rs),
+            "abstain": sum(r["abstained"] for r in rs) / len(rs),
+            "src50": pct([r["retrieve_ms"] for r in rs], 0.5) / 1000,
+            "ttft50": pct([r["ttft_ms"] for r in rs], 0.5) / 1000,
+            "ttft90": pct([r["ttft_ms"] for r in rs], 0.9) / 1000,
+            "tot50": pct([r["total_ms"] for r in rs], 0.5) / 1000,
+            "tot90": pct([r["total_ms"] for r in rs], 0.9) / 1000,
+            "tokens": statistics.median(r["prompt_tokens"] for r in rs),
+        }
+        summary[name] = s
+        print(f"{name:14} {s['accuracy']:8.2f} {s['cite']:8.2f} {s['abstain']:7.2f} {s['src50']:10.2f}s "
+              f"{s['ttft50']:7.1f}s {s['ttft90']:7.1f}s {s['tot50']:8.1f}s {s['tot90']:8.1f}s {s['tokens']:10.0f}")
+    if "naive-3x1000" in summary:
+        n = summary["naive-3x1000"]
+        for name, s in summary.items():
+            if name != "naive-3x1000":
+                acc = s["accuracy"] / n["accuracy"] if n["accuracy"] else float("inf")
+                print(f"{name}: accuracy {acc:.2f}x naive, TTFT p50 {s['ttft50'] / n['ttft50']:.2f}x naive")
+    if args.json:
+        args.json.write_text(json.dumps({"summary": summary, "rows": rows}, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
