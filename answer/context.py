@@ -112,6 +112,8 @@ def _units(hit: Hit, elements: dict[str, Element]) -> list[Unit]:
                 out.append(Unit(ln, eid, head=in_head))
             else:
                 out.append(Unit(ln, eid, head=i == 0 or lower.startswith(_HEAD_PREFIXES[2:])))
+        if hit.kind == "image" and els:
+            out += _ocr_units(els[0], hit.text)
         return out
     norm = {e.id: " ".join(e.text.split()) for e in els}
     out = []
@@ -120,6 +122,15 @@ def _units(hit: Hit, elements: dict[str, Element]) -> list[Unit]:
         for s in sentences(ln) if len(ln) > 200 else [ln]:
             out.append(Unit(s, eid))
     return out
+
+
+def _ocr_units(el: Element, chunk_text: str) -> list[Unit]:
+    """The picture's OCR text when the chunk left it out (a picture with alt text is
+    indexed by its alt text; the words in the picture still belong in the prompt)."""
+    ocr = " ".join(str(el.meta.get("ocr_text") or "").split())
+    if not ocr or ocr[:40] in " ".join(chunk_text.split()):
+        return []
+    return [Unit(f"Text in image: {s}", el.id) for s in sentences(ocr)]
 
 
 def _score(units: list[Unit], query: str) -> None:

@@ -78,6 +78,16 @@ DONE = """
 """
 
 
+def _foreign(requests: list[str]) -> list[str]:
+    return sorted({u for u in requests if urlsplit(u).hostname not in LOCAL_HOSTS
+                   and not u.startswith(("data:", "blob:"))})
+
+
+def _trouble(requests: list[str], broken: list[str]) -> str:
+    return (f"requests to other hosts: {_foreign(requests) or 'none'}; resources answered with an error: "
+            + ("\n".join(broken) or "none"))
+
+
 def _server_log(app_config: Path) -> str:
     logs = sorted(app_config.parent.glob("serve-*.log"), key=lambda p: p.stat().st_mtime)
     return logs[-1].read_text(errors="replace")[-3000:] if logs else "(no server log)"
@@ -88,6 +98,19 @@ def test_ask_tab_in_chromium(app_url: str, app_config: Path) -> None:
     shot = ARTIFACTS / "ask-tab.png"
     requests: list[str] = []
     failed: list[str] = []  # pictures whose request failed
+    broken: list[str] = []  # any resource answered with an HTTP error
+
+    def on_failed(req: Any) -> None:
+        # ERR_ABORTED: a retrieved source's picture dropped when the cited cards replaced it
+        if req.resource_type == "image" and "ERR_ABORTED" not in (req.failure or ""):
+            failed.append(f"{req.url} ({req.failure})")
+
+    def on_response(resp: Any) -> None:
+        if resp.status >= 400:
+            body = ""
+            with contextlib.suppress(sync_api.Error):
+                body = resp.text()[:200]
+            broken.append(f"{resp.request.method} {resp.url} -> {resp.status} {body}")
 
     def route(r: Any) -> None:
         host = urlsplit(r.request.url).hostname
@@ -101,24 +124,36 @@ def test_ask_tab_in_chromium(app_url: str, app_config: Path) -> None:
         try:
             context = browser.new_context(viewport={"width": 1400, "height": 1000}, service_workers="block")
             context.on("request", lambda req: requests.append(req.url))
-            context.on("requestfailed", lambda req: req.resource_type == "image"
-                       and failed.append(f"{req.url} ({req.failure})"))
+            context.on("requestfailed", on_failed)
+            context.on("response", on_response)
             context.route("**/*", route)
             context.add_init_script(WATCH_IMAGES)
             page = context.new_page()
             page.on("websocket", lambda ws: requests.append(ws.url))
             try:
                 page.goto(app_url + "/", wait_until="load", timeout=60_000)
-                page.wait_for_selector("#folio-question textarea", timeout=60_000)
+                try:
+                    page.wait_for_selector("#folio-question textarea", timeout=60_000)
+                except sync_api.TimeoutError:
+                    rendered = False
+                else:
+                    rendered = True
+                if not rendered:
+                    pytest.fail("the Ask tab did not render in 60 s; " + _trouble(requests, broken))
                 page.locator("#folio-question textarea").fill(QUESTION)
                 page.locator("#folio-ask").click()
 
                 try:
                     page.wait_for_function(DONE, timeout=ANSWER_TIMEOUT_MS)
                 except sync_api.TimeoutError:
+                    answered = False
+                else:
+                    answered = True
+                if not answered:
                     chat = page.locator("#folio-chat").inner_text()
                     pytest.fail(f"no finished answer within {ANSWER_TIMEOUT_MS / 1000:.0f} s; the chat shows "
-                                f"{chat[-500:]!r}; server log:\n{_server_log(app_config)}")
+                                f"{chat[-500:]!r}; {_trouble(requests, broken)}\nserver log:\n"
+                                f"{_server_log(app_config)}")
                 bot = page.locator("#folio-chat [data-testid='bot']").last
                 answer = bot.inner_text().strip()
                 assert answer and not answer.startswith("(waiting"), f"no answer text in the chatbot: {answer!r}"
@@ -139,10 +174,10 @@ def test_ask_tab_in_chromium(app_url: str, app_config: Path) -> None:
             browser.close()
 
     detail = json.dumps({"answer": answer, "cards": cards, "images_seen": seen}, indent=1)
-    foreign = sorted({u for u in requests if urlsplit(u).hostname not in LOCAL_HOSTS
-                      and not u.startswith(("data:", "blob:"))})
+    foreign = _foreign(requests)
     assert not foreign, f"the page requested other hosts (it must work offline): {foreign}"
     assert not failed, f"pictures failed to load: {failed}"
+    assert not broken, f"resources answered with an HTTP error: {broken}"
     assert any(r["loaded"] for r in seen), f"no citation card picture loaded:\n{detail}"
     final = [c for c in cards if not c["pending"]]
     for c in final:  # the cited cards (none when the tiny model cited nothing); DOCX elements have no picture

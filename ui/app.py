@@ -12,6 +12,8 @@ import json
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import TYPE_CHECKING, Any
 
+from starlette.requests import Request
+
 from answer.engine import Ask
 from ui import ask_tab, cards, corpus_tab
 from ui.api import with_urls
@@ -37,6 +39,10 @@ class Guard:
     async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
+            return
+        if any(seg in ("..", ".") for seg in scope.get("path", "").split("/")):
+            # A dot segment the client did not normalise away: no route may see it.
+            await _reply(send, 404, {"error": "not found"})
             return
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", [])}
         if self.auth is not None:
@@ -103,7 +109,7 @@ def build_blocks(engine: Engine) -> Any:
 
 def build_app(engine: Engine, auth: Authenticator | None = None) -> FastAPI:
     import gradio as gr
-    from fastapi import FastAPI, Request
+    from fastapi import FastAPI
 
     from ui import api, openai_api
     from ui.assets import asset_response
