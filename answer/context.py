@@ -32,6 +32,12 @@ if TYPE_CHECKING:
 CountTokens = Callable[[str], int]
 SLIDE_SUFFIXES = {".pptx", ".ppt", ".odp"}
 MIN_BLOCK_TOKENS = 24  # a block cut below this says nothing useful: left out
+# Fewer, fuller blocks beat many slivers: with a small budget the lowest-ranked blocks go
+# until each remaining one can have at least this many tokens.
+MIN_SHARE = 64
+TITLE_WORDS = 20  # a table's title line in the prompt at most
+# Shares by rank: the best-ranked block may take more of the budget than the fifth.
+RANK_WEIGHTS = (1.6, 1.3, 1.0)
 _HEAD_PREFIXES = ("table", "chart", "summary", "figure", "picture", "description", "alt text")
 
 
@@ -104,12 +110,16 @@ def _units(hit: Hit, elements: dict[str, Element]) -> list[Unit]:
         for i, ln in enumerate(lines):
             lower = ln.lower()
             if hit.kind == "table":
-                # title/summary lines, then the header row (the first line after them)
+                # Title lines, then the header row (the first line after them) are kept; a
+                # long title is cut (the label names the document and section) and the
+                # summary competes with the rows for the budget.
                 if in_head and not lower.startswith(_HEAD_PREFIXES):
                     out.append(Unit(ln, eid, head=True))
                     in_head = False
-                    continue
-                out.append(Unit(ln, eid, head=in_head))
+                elif lower.startswith("summary"):
+                    out.append(Unit(ln, eid))
+                else:
+                    out.append(Unit(_cut(ln) if in_head else ln, eid, head=in_head))
             else:
                 out.append(Unit(ln, eid, head=i == 0 or lower.startswith(_HEAD_PREFIXES[2:])))
         if hit.kind == "image" and els:
@@ -122,6 +132,11 @@ def _units(hit: Hit, elements: dict[str, Element]) -> list[Unit]:
         for s in sentences(ln) if len(ln) > 200 else [ln]:
             out.append(Unit(s, eid))
     return out
+
+
+def _cut(text: str, words: int = TITLE_WORDS) -> str:
+    w = text.split()
+    return text if len(w) <= words else " ".join(w[:words]) + " …"
 
 
 def _ocr_units(el: Element, chunk_text: str) -> list[Unit]:
@@ -167,15 +182,32 @@ def _fit(block: Block, allowance: int, query: str) -> None:
     block.units = [u for u in block.units if id(u) in kept_ids]
 
 
-def shares(sizes: list[int], budget: int) -> list[int]:
-    """Water-filling: each block gets min(its size, an equal share of what is left)."""
+def shares(sizes: list[int], budget: int, weights: list[float] | None = None) -> list[int]:
+    """Weighted water-filling: each block gets min(its size, its weight's part of what is
+    left); what a small block does not need goes to the others."""
+    w = weights or [1.0] * len(sizes)
     out = [0] * len(sizes)
-    left = budget
-    todo = sorted(range(len(sizes)), key=lambda i: sizes[i])
+    left = float(budget)
+    todo = sorted(range(len(sizes)), key=lambda i: sizes[i] / w[i])
     for pos, i in enumerate(todo):
-        share = left // (len(todo) - pos)
-        out[i] = min(sizes[i], share)
+        rest = sum(w[j] for j in todo[pos:])
+        out[i] = min(sizes[i], int(left * w[i] / rest))
         left -= out[i]
+    return out
+
+
+def _merge(blocks: list[Block]) -> list[Block]:
+    """Parts of one split table (a summary card, row parts) become one block: apart,
+    each repeats the title and header and none has room left for rows."""
+    out: list[Block] = []
+    for b in blocks:
+        into = next((o for o in out if b.hit.kind != "text" and o.hit.kind == b.hit.kind
+                     and set(b.hit.element_ids) <= set(o.hit.element_ids)), None)
+        if into is None:
+            out.append(b)
+            continue
+        seen = {u.text for u in into.units}
+        into.units += [u for u in b.units if u.text not in seen]
     return out
 
 
@@ -198,11 +230,16 @@ def build_blocks(
         label = block_label(hit, elements)
         els = {i: elements[i] for i in hit.element_ids if i in elements}
         blocks.append(Block(0, hit, label, units, els))
+    blocks = _merge(blocks)
     if not blocks:
         return []
-    label_cost = [count_tokens(f"[{i + 1}] {b.label}") + 2 for i, b in enumerate(blocks)]
+    label_cost = [count_tokens(f"[{i + 1}] {b.label}") + 8 for i, b in enumerate(blocks)]  # + fences
+    while len(blocks) > 1 and (budget - sum(label_cost)) < MIN_SHARE * len(blocks):
+        blocks.pop()
+        label_cost.pop()
     room = max(0, budget - sum(label_cost))
-    for b, allowance in zip(blocks, shares([b.tokens for b in blocks], room)):
+    weights = [RANK_WEIGHTS[i] if i < len(RANK_WEIGHTS) else 1.0 for i in range(len(blocks))]
+    for b, allowance in zip(blocks, shares([b.tokens for b in blocks], room, weights)):
         _fit(b, allowance, query)
     # A whole small block is kept; one cut to a sliver by the budget is left out.
     kept = [b for b in blocks if b.units and (not b.trimmed or b.tokens >= MIN_BLOCK_TOKENS)]

@@ -29,8 +29,9 @@ from typing import Any
 
 from _scratch import REPO
 
+# The repo first: this script's own folder (bench/, first on sys.path) would otherwise
+# shadow the answer package with this file.
 sys.path.insert(0, str(REPO))
-sys.path.insert(0, str(REPO / "bench"))
 
 from folio.offline import enforce_offline
 
@@ -76,6 +77,7 @@ class Naive:
     def run(self, question: str) -> dict[str, Any]:
         from retrieval import naive_hits
 
+        self.backend.llm._llama.reset()  # no cache from the previous recipe's prompt
         t0 = time.perf_counter()
         hits = naive_hits(self.matrix, self.chunks, self.embedder.embed_query(question), 3)
         t_sources = (time.perf_counter() - t0) * 1000
@@ -116,10 +118,18 @@ def main() -> int:
     store, embedder = open_index(base, "hybrid")
     backend = load_backend(base.models, base.answer)
     recipes: dict[str, Any] = {}
+    def steady(eng: Any) -> None:
+        # The state a server is in between questions: the KV cache holds the system message
+        # (and nothing of another recipe's prompt for the same question).
+
+        backend.llm._llama.reset()
+        "".join(backend.stream(backend.prompt([{"role": "system", "content": eng.system},
+                                               {"role": "user", "content": "Hello"}]), 1))
+
     for b in (int(x) for x in args.budgets.split(",")):
         pipe = base.model_copy(update={"answer": base.answer.model_copy(update={"context_tokens": b})})
         eng = Engine(pipe, store, embedder, backend)  # type: ignore[arg-type]
-        recipes[f"folio-{b}"] = lambda q, eng=eng: eng.answer(Ask(q))
+        recipes[f"folio-{b}"] = lambda q, eng=eng: (steady(eng), eng.answer(Ask(q)))[1]
     if not args.no_naive:
         naive = Naive(store, embedder, backend)
         recipes["naive-3x1000"] = naive.run

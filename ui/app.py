@@ -90,7 +90,7 @@ def build_blocks(engine: Engine) -> Any:
     with gr.Blocks(title="Folio", analytics_enabled=False) as blocks:
         gr.Markdown(f"## Folio · {engine.pipe.name}")
         with gr.Tab("Ask"):
-            ask_tab.build(engine, gr)
+            ask_tab.build(engine, gr, blocks)
         with gr.Tab("Corpus"):
             corpus_outs = corpus_tab.build(engine, gr)
         blocks.load(lambda: corpus_tab.corpus_view(engine), None, corpus_outs, api_name=False)

@@ -91,10 +91,16 @@ def resume(engine: Engine, session_id: str) -> tuple[list[dict[str, str]], str, 
     return chat, html, f"Resumed session {escape(sid)} ({len(s['turns'])} turn(s)).", sid
 
 
-def build(engine: Engine, gr: Any) -> None:
+def build(engine: Engine, gr: Any, blocks: Any) -> None:
     """The tab's components and events (called inside a ``gr.Blocks``)."""
+    import hashlib
+
     docs = [d["source"] for d in engine.documents() if d["status"] != "error"]
-    session = gr.State("")
+    # The conversation id lives in the browser (localStorage), so a page refresh or a
+    # server restart reopens the conversation with its citations. The secret is stable
+    # per index so a restarted server can still read what the browser kept.
+    secret = hashlib.sha256(f"folio-session|{engine.pipe.index}".encode()).hexdigest()[:24]
+    session = gr.BrowserState("", storage_key=f"folio-session-{engine.pipe.name}", secret=secret)
     with gr.Row():
         with gr.Column(scale=3):
             chatbot = gr.Chatbot(label="Folio", height=460, elem_id="folio-chat")
@@ -130,5 +136,13 @@ def build(engine: Engine, gr: Any) -> None:
         return chat, html, note, new_sid
 
     resume_btn.click(_resume, [sid_box], [chatbot, sources, query_md, session], api_name=False)
+
+    def _restore(sid: str) -> tuple[Any, ...]:
+        if not sid:
+            return [], "", "", "", ""
+        chat, html, note, new_sid = resume(engine, sid)
+        return chat, html, note, new_sid, new_sid
+
+    blocks.load(_restore, [session], [chatbot, sources, query_md, session, sid_box], api_name=False)
     new_btn.click(lambda: ([], "", "", "", ""), None, [chatbot, sources, query_md, session, sid_box],
                   api_name=False)
