@@ -15,9 +15,12 @@ import uuid
 from dataclasses import asdict, dataclass, fields
 from datetime import timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
 
 from index import schema as S
+from index.vector_index import DISTANCE, ensure_indexes, vector_index_config
+
+__all__ = ["DISTANCE", "DocRecord", "Store", "ensure_indexes", "sql_str", "vector_index_config"]
 
 if TYPE_CHECKING:
     import numpy as np
@@ -31,11 +34,6 @@ log = logging.getLogger(__name__)
 # Below this many chunks an exact scan is fast enough: it costs ~1.6 ms per 1,000 chunks of
 # 384-d vectors here (164 ms at 100k); with an IVF_SQ index ~10-20 ms (bench/query_latency.py).
 VECTOR_INDEX_MIN_ROWS = 20_000
-# IVF centroids are trained once; new rows are merged into existing partitions by
-# optimize(). Retrain when the table has grown this many times past the training size.
-VECTOR_RETRAIN_GROWTH = 4
-_VECTOR_INDEX_PREFIX = "vector_idx_n"
-DISTANCE: Literal["cosine"] = "cosine"
 # Old table versions kept for rollback / nightly diffs; older ones are pruned by optimize().
 KEEP_VERSIONS = timedelta(days=7)
 READ_CONSISTENCY = timedelta(seconds=5)
@@ -327,49 +325,6 @@ class Store:
             # Compacts small fragments (one per document write), folds deletions in, merges
             # new rows into existing indexes incrementally, prunes versions past KEEP_VERSIONS.
             tbl.optimize(cleanup_older_than=KEEP_VERSIONS)
-
-
-def vector_index_config(rows: int, dim: int) -> Any:
-    """IVF_SQ: ~sqrt(rows) partitions of 8-bit scalar-quantized vectors (1 byte a dimension).
-
-    Measured at 50k-100k clustered 384-d vectors on this machine (bench/query_latency.py
-    and the comparison in the report): recall@10 vs exact 0.86 for both IVF_SQ and
-    IVF_HNSW_SQ, IVF_PQ 0.53 without a refine step. IVF_HNSW_SQ queries are ~2x faster, but
-    compaction rebuilds HNSW graphs: the nightly optimize() after one changed document took
-    196 s with IVF_HNSW_SQ and 2.4 s with IVF_SQ at 50k rows. ``dim`` is unused by IVF_SQ.
-    """
-    from lancedb.index import IvfSq
-
-    return IvfSq(distance_type=DISTANCE, num_partitions=max(1, int(rows**0.5)))
-
-
-def ensure_indexes(tbl: Any, vector_min_rows: int, vector_config: Any = None) -> None:
-    """Create the FTS index, and the vector index once the table is big enough.
-
-    Otherwise existing indexes are kept: the table's ``optimize()`` merges new rows into
-    them. The vector index's name records how many rows it was trained on, so it is
-    retrained (rebuilt) once the table has grown VECTOR_RETRAIN_GROWTH times past that.
-    """
-    from lancedb.index import FTS, BTree
-
-    rows = int(tbl.count_rows())
-    if rows == 0:
-        return
-    indexes = {tuple(i.columns): i.name for i in tbl.list_indices()}
-    if ("text",) not in indexes:
-        tbl.create_index("text", config=FTS())
-    if ("source",) not in indexes:  # the per-document filter of search, delete and repair
-        tbl.create_index("source", config=BTree())
-    vec_name = indexes.get(("vector",))
-    trained = int(vec_name[len(_VECTOR_INDEX_PREFIX):]) if vec_name and vec_name.startswith(
-        _VECTOR_INDEX_PREFIX) and vec_name[len(_VECTOR_INDEX_PREFIX):].isdigit() else 0
-    if rows >= vector_min_rows and (vec_name is None or rows >= trained * VECTOR_RETRAIN_GROWTH):
-        dim = int(tbl.schema.field("vector").type.list_size)
-        log.info("building the vector index over %d chunks (previously trained on %d)", rows, trained)
-        if vec_name is not None:
-            tbl.drop_index(vec_name)
-        tbl.create_index("vector", config=vector_config or vector_index_config(rows, dim),
-                         name=f"{_VECTOR_INDEX_PREFIX}{rows}")
 
 
 def _chunk_table(
