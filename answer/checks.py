@@ -36,6 +36,14 @@ _ABSTAIN_RE = re.compile(
     r"|cannot (?:be )?(?:find|found|determine|answer)|no (?:relevant )?information",
     re.IGNORECASE,
 )
+# "According to the information in [1], X" / "As shown in [2], X": the marker is the
+# object of the phrase; dropping the marker alone would leave "according to the information in,".
+_LEAD_IN_RE = re.compile(
+    r"\b(?:according to|as (?:stated|shown|mentioned|reported) in|based on|from|in|see)\s+"
+    r"(?:the\s+)?(?:information\s+in\s+|sources?\s+|documents?\s+|table\s+in\s+)?"
+    r"((?:\[\d+(?:\s*[,;]\s*\d+)*\]\s*)+),?\s*",
+    re.IGNORECASE,
+)
 _QUOTED_RE = re.compile(r"[\"“'‘]([^\"”'’]{3,60})[\"”'’]")
 _CODE_RE = re.compile(r"\b(?=\w*\d)(?=\w*[A-Za-z])\w{5,}\b")  # letters and digits mixed: "5bda1dd6"
 AUTO_CITE_OVERLAP = 0.6  # share of a sentence's content words a block must hold to be cited
@@ -69,7 +77,8 @@ def _split(answer: str) -> list[_Sentence]:
         if not raw.strip():
             continue
         cites = _numbers(" ".join(m.group(0) for m in _MARKERS_RE.finditer(raw)))
-        text = _MARKERS_RE.sub("", raw).strip()
+        text = _MARKERS_RE.sub("", _LEAD_IN_RE.sub("", raw)).strip()
+        text = text[:1].upper() + text[1:]
         if text:
             out.append(_Sentence(text, cites))
         elif out:

@@ -121,3 +121,9 @@ def test_parts_of_one_split_table_become_one_block_with_its_rows() -> None:
                           {t.id: t, other.id: other}, "inference time with 6 encoder and 6 decoder layers", 400, count)
     assert [b.n for b in blocks] == [1, 2]
     assert "6 | 6 | 2.73" in blocks[0].text and blocks[0].text.count("enc | dec | time") == 1
+
+
+def test_a_marker_inside_a_lead_in_phrase_leaves_no_dangling_words() -> None:
+    blocks, _ = _blocks()
+    out = check("According to the information in [2], operating margin was 7.5%.", blocks, "margin?")
+    assert out.text == "Operating margin was 7.5% [2]."

@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import json
 from collections.abc import Awaitable, Callable, MutableMapping
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from starlette.requests import Request
@@ -119,9 +120,13 @@ def build_app(engine: Engine, auth: Authenticator | None = None) -> FastAPI:
     app.include_router(openai_api.router(engine))
     root = engine.pipe.assets_dir
 
+    from gradio.routes import BUILD_PATH_LIB
+
+    frontend = Path(BUILD_PATH_LIB)
+
     @app.get("/assets/{path:path}")
     def assets(request: Request) -> Any:
-        return asset_response(request, root, engine.renderer)
+        return asset_response(request, root, engine.renderer, frontend)
 
     def user_of(request: Request) -> str | None:
         # The Guard already checked the login; without login everyone is the local user.

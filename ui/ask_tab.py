@@ -113,7 +113,7 @@ def build(engine: Engine, gr: Any, blocks: Any) -> None:
                 doc = gr.Dropdown([ALL, *docs], value=ALL, label="Document", scale=3)
                 kind = gr.Dropdown([ALL, "text", "table", "image"], value=ALL, label="Kind", scale=1)
                 show_prompt = gr.Checkbox(label="Show prompt", value=False, scale=1)
-            prompt = gr.Code(label="Prompt sent to the model", visible=True, language=None, lines=6)
+            prompt = gr.Code(label="Prompt sent to the model", visible=False, language=None, lines=6)
             with gr.Row():
                 sid_box = gr.Textbox(label="Session id", scale=4, elem_id="folio-session")
                 resume_btn = gr.Button("Resume session", scale=1)
@@ -124,7 +124,7 @@ def build(engine: Engine, gr: Any, blocks: Any) -> None:
     def _ask(q: str, chat: Any, sid: str, d: str, k: str, sp: bool, request: gr.Request) -> Iterator[Any]:
         user = getattr(request, "username", None) if request else None
         for out in ask_stream(engine, q, chat, sid, d, k, sp, user):
-            yield (*out[:4], out[4], out[4], "")
+            yield (*out[:3], gr.update(value=out[3], visible=sp), out[4], out[4], "")
 
     outs = [chatbot, sources, query_md, prompt, session, sid_box, box]
     for trigger in (send.click, box.submit):

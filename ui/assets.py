@@ -55,8 +55,15 @@ def parse_boxes(spec: str | None) -> list[tuple[float, float, float, float]]:
     return boxes
 
 
-def asset_response(request: Request, root: Path, renderer: Renderer) -> Response:
+def asset_response(request: Request, root: Path, renderer: Renderer, frontend: Path | None = None) -> Response:
+    """Our crops and pages live in sub-folders (``<doc_id>/...``, ``pages/``, ``crops/``);
+    Gradio's own page files share the ``/assets/`` prefix as flat, hashed names, so a flat
+    name that exists in ``frontend`` is Gradio's and is served from there."""
     rel = request.path_params["path"]
+    if frontend is not None and "/" not in rel and safe_relative(rel) is not None:
+        own = (frontend / rel).resolve()
+        if own.is_file() and own.is_relative_to(frontend.resolve()):
+            return FileResponse(own, headers={"Cache-Control": "public, max-age=31536000, immutable"})
     target = resolve(root, rel)
     if target is None:
         return Response("not found", status_code=404)
