@@ -114,7 +114,8 @@ def test_a_sentence_obeying_an_instruction_inside_a_document_is_dropped() -> Non
 
 def test_parts_of_one_split_table_become_one_block_with_its_rows() -> None:
     t = _el("t" * 24, "table", kind="table")
-    card = _hit("p0", "doc | page 1\nTable 1. HPO results\nSummary: layers against speed.\nenc | dec | time", [t], "table")
+    card = _hit("p0", "doc | page 1\nTable 1. HPO results\nSummary: layers against speed.\nenc | dec | time", [t],
+                "table")
     rows = _hit("p1", "doc | page 1\nTable 1. HPO results\nenc | dec | time\n6 | 6 | 2.73\n4 | 4 | 1.97", [t], "table")
     other = _el("o" * 24, "Unrelated text about layouts and models in the zoo of detectors.")
     blocks = build_blocks([card, rows, _hit("p2", f"doc | page 2\n{other.text}", [other])],

@@ -139,7 +139,8 @@ def test_only_the_asset_folder_is_served(app_url: str, app_config: Path) -> None
     secret = app_config.parent / "secret.png"
     secret.write_bytes(b"\x89PNG secret")
     (assets / "escape.png").symlink_to(secret)
-    for path in ("/assets/../pipelines.toml", "/assets/%2e%2e/pipelines.toml", "/assets/../../etc/passwd", "/assets/%2e%2e%2fsecret.png",
+    for path in ("/assets/../pipelines.toml", "/assets/%2e%2e/pipelines.toml",
+                 "/assets/../../etc/passwd", "/assets/%2e%2e%2fsecret.png",
                  "/assets/..%2fsecret.png", f"/assets/{secret}", "/assets//etc/passwd", "/assets/escape.png",
                  "/assets/pages/0000000000000000/p1.png"):
         status = _raw_get(app_url, path)
