@@ -267,10 +267,19 @@ def _doctor(args: argparse.Namespace) -> int:
                  "keep only the OCR text)")
         _out(f"  table summaries: {llm_desc if s.enrich.tables else 'off'}; HTML sanitized (allow-list)")
     _out(f"  embeddings: {embed_desc}")
-    _out(f"  answers: {llm_desc}")
+    answer = s.raw.get("answer") or {}
+    if answer.get("backend") == "openai":
+        _out(f"  answers: OpenAI-compatible server {answer['openai']['base_url']} (answer.backend = \"openai\")")
+    else:
+        _out(f"  answers: {llm_desc}")
 
     unset = [k for k, v in OFFLINE_ENV.items() if os.environ.get(k) != v]
-    urls = _remote_endpoints(s.raw)
+    # The OpenAI-compatible answer server's URL counts only when that backend is chosen:
+    # it is off by default and its default URL is a placeholder.
+    used = {k: v for k, v in s.raw.items() if k != "answer"}
+    if answer.get("backend") == "openai":
+        used["answer"] = answer
+    urls = _remote_endpoints(used)
     _out("network:")
     _out(f"  offline switches: {'all set' if not unset else 'NOT set: ' + ', '.join(unset)}")
     _out(f"  remote endpoints configured: {', '.join(urls) if urls else 'none'}")
