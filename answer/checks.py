@@ -172,8 +172,12 @@ def _with_markers(text: str, cites: list[int]) -> str:
 
 def _by_words(sentence: str, words: dict[int, set[str]], question: str) -> list[int]:
     own = content_words(sentence) - content_words(question)
-    if len(own) < 2:
-        return []
+    if not own:
+        return []  # it only restates the question
+    if len(own) == 1:
+        # One new word ("... is JOE."): cite the one block that has it, if only one does.
+        holders = [n for n, w in words.items() if own <= w]
+        return holders if len(holders) == 1 else []
     scored = sorted(((len(own & w) / len(own), n) for n, w in words.items()), reverse=True)
     if not scored or scored[0][0] < AUTO_CITE_OVERLAP:
         return []

@@ -128,3 +128,11 @@ def test_a_marker_inside_a_lead_in_phrase_leaves_no_dangling_words() -> None:
     blocks, _ = _blocks()
     out = check("According to the information in [2], operating margin was 7.5%.", blocks, "margin?")
     assert out.text == "Operating margin was 7.5% [2]."
+
+
+def test_an_uncited_one_word_answer_cites_the_only_block_that_has_the_word() -> None:
+    blocks, _ = _blocks()
+    out = check("The company employs people across three sites.", blocks, "Where does the company employ people?")
+    assert out.cited == [1]
+    none = check("The company employs staff.", blocks, "Where does the company employ people?")
+    assert none.cited == []  # "staff" is in no block
