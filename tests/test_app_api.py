@@ -178,3 +178,19 @@ def test_instructions_inside_a_document_do_not_hijack_the_answer(app_url: str) -
     # ... and was not obeyed
     assert "5bda1dd6" not in out["answer"]
     assert "<source" not in out["answer"]
+
+
+def test_the_openai_backend_streams_from_an_openai_compatible_server(app_url: str) -> None:
+    # Folio's own /v1 endpoint stands in for a llama.cpp server / vLLM / Ollama here.
+    from answer.backends import BackendError, OpenAIBackend
+    from folio.config import AnswerSettings
+    from folio.config import OpenAIBackend as OpenAISettings
+
+    backend = OpenAIBackend(AnswerSettings(backend="openai", openai=OpenAISettings(base_url=app_url + "/v1",
+                                                                                   model="folio")))
+    prompt = backend.prompt([{"role": "system", "content": "x"}, {"role": "user", "content": LATE_SHIFT}])
+    assert prompt.tokens > 0 and '"model": "folio"' in prompt.text
+    assert "".join(backend.stream(prompt, 64)).strip()
+    bad = OpenAIBackend(AnswerSettings(backend="openai", openai=OpenAISettings(base_url=app_url + "/nope")))
+    with pytest.raises(BackendError, match="HTTP 404"):
+        "".join(bad.stream(prompt, 8))

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, StreamingResponse
 
+from answer.backends import BackendError
 from answer.engine import Ask, AskError
 from answer.queue import QueueFull
 from answer.sessions import SessionError
@@ -96,6 +97,8 @@ def router(engine: Engine) -> APIRouter:
             return error(e.status, str(e))
         except QueueFull as e:
             return error(503, str(e))
+        except BackendError as e:  # the model or the answer server failed: not the client's fault
+            return error(502, str(e))
         result.pop("prompt", None)
         return with_urls(result)
 

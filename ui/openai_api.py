@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, StreamingResponse
 
+from answer.backends import BackendError
 from answer.engine import Ask, AskError
 from answer.queue import QueueFull
 from ui.api import read_json, with_urls
@@ -94,6 +95,8 @@ def router(engine: Engine) -> APIRouter:
             result = with_urls(await run_in_threadpool(engine.answer, req))
         except QueueFull as e:
             return _error(503, str(e), "server_error")
+        except BackendError as e:
+            return _error(502, str(e), "server_error")
         return {
             "id": cid, "object": "chat.completion", "created": created, "model": MODEL_ID,
             "choices": [{"index": 0, "message": {"role": "assistant", "content": result["answer"]},
