@@ -18,8 +18,7 @@ from folio.offline import enforce_offline
 enforce_offline()
 
 from folio.config import DEFAULT_CONFIG  # noqa: E402
-from folio.errors import ConfigError, FolioError  # noqa: E402
-from folio.exitcodes import EXIT_FATAL  # noqa: E402
+from folio.errors import FolioError, report  # noqa: E402
 
 # Modules that register subcommands, in the order they appear in --help.
 COMMAND_MODULES = [
@@ -55,12 +54,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     try:
         return int(args.func(args))
-    except ConfigError as e:
-        sys.stderr.write(f"config error: {e}\n")
-        return EXIT_FATAL
     except FolioError as e:
-        sys.stderr.write(f"error: {e}\n")
-        return EXIT_FATAL
+        return report(e)
 
 
 if __name__ == "__main__":

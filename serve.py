@@ -22,7 +22,7 @@ from folio.offline import enforce_offline
 enforce_offline()
 
 from folio.config import DEFAULT_CONFIG  # noqa: E402
-from folio.errors import ConfigError, FolioError  # noqa: E402
+from folio.errors import ConfigError, FolioError, report  # noqa: E402
 from folio.exitcodes import EXIT_FATAL, EXIT_OK  # noqa: E402
 
 DEFAULT_USERS = Path(".folio/users.json")
@@ -92,12 +92,8 @@ def main(argv: list[str] | None = None) -> int:
             auth = Authenticator(users)
         engine = Engine.load(pipe)
         app = build_app(engine, auth)
-    except ConfigError as e:
-        sys.stderr.write(f"config error: {e}\n")
-        return EXIT_FATAL
     except FolioError as e:
-        sys.stderr.write(f"error: {e}\n")
-        return EXIT_FATAL
+        return report(e)
     login = "login required" if auth else "no login (loopback only)"
     print(f"Folio serving pipeline {pipe.name} on http://{args.host}:{args.port}/ ({login}); "
           f"API at /api, OpenAI-compatible at /v1", flush=True)

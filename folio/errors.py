@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+
 
 class FolioError(Exception):
     """Base class: the message is shown to the user as is."""
@@ -30,3 +32,12 @@ class UnsupportedFormat(DocumentError):
 
 class DocumentTimeout(DocumentError):
     """A document took longer than its per-document time limit."""
+
+
+def report(e: FolioError) -> int:
+    """An entry point's last word on an error a user can act on: the message on stderr,
+    exit code 2 (configuration or fatal)."""
+    from folio.exitcodes import EXIT_FATAL
+
+    sys.stderr.write(f"{'config error' if isinstance(e, ConfigError) else 'error'}: {e}\n")
+    return EXIT_FATAL
