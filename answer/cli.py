@@ -28,12 +28,17 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 
 
 def _ask(args: argparse.Namespace) -> int:
-    from answer.engine import Ask, AskError, Engine
+    from answer.engine import Ask, AskError, Engine, validate
     from pipeline.cli import resolve_pipeline
 
     pipe = resolve_pipeline(args)
     filters = {k: v for k, v in (("source", args.doc), ("kind", args.kind), ("page", args.page)) if v is not None}
     req = Ask(args.question, session_id=args.session, k=args.k, filters=filters)
+    try:
+        validate(req, pipe)  # before the model loads: a bad question fails at once
+    except AskError as e:
+        sys.stderr.write(f"error: {e}\n")
+        return EXIT_FATAL
     engine = Engine.load(pipe)
     out = sys.stdout
     try:

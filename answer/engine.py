@@ -70,6 +70,32 @@ class Event:
     data: Any
 
 
+def validate(req: Ask, pipe: Pipeline) -> None:
+    """Refuse a malformed question before any work (and before a model is loaded)."""
+    q = req.question.strip() if isinstance(req.question, str) else ""
+    if not q:
+        raise AskError("question: empty; ask something about the documents")
+    limit = pipe.serve.max_question_chars
+    if len(q) > limit:
+        raise AskError(f"question: {len(q)} characters, the limit is {limit}", 413)
+    if req.k is not None and not 1 <= req.k <= 50:
+        raise AskError("k: must be between 1 and 50")
+    unknown = set(req.filters) - {"source", "kind", "page"}
+    if unknown:
+        raise AskError(f"filters: unknown key(s) {sorted(unknown)}; allowed: source, kind, page")
+    kind = req.filters.get("kind")
+    if kind is not None and kind not in KINDS:
+        raise AskError(f"filters.kind: {kind!r} is not one of {', '.join(KINDS)}")
+    page = req.filters.get("page")
+    if page is not None and (not isinstance(page, int) or isinstance(page, bool) or page < 1):
+        raise AskError("filters.page: must be a page number (1 or more)")
+    source = req.filters.get("source")
+    if source is not None and not isinstance(source, str):
+        raise AskError("filters.source: must be a document path as listed by /api/documents")
+    if req.session_id is not None and (not isinstance(req.session_id, str) or len(req.session_id) > 64):
+        raise AskError("session_id: must be a session id string")
+
+
 class Engine:
     def __init__(self, pipe: Pipeline, store: Store, embedder: Embedder, backend: Backend) -> None:
         self.pipe = pipe
@@ -95,28 +121,7 @@ class Engine:
     # ---- asking -------------------------------------------------------------------------
 
     def validate(self, req: Ask) -> None:
-        q = req.question.strip() if isinstance(req.question, str) else ""
-        if not q:
-            raise AskError("question: empty; ask something about the documents")
-        limit = self.pipe.serve.max_question_chars
-        if len(q) > limit:
-            raise AskError(f"question: {len(q)} characters, the limit is {limit}", 413)
-        if req.k is not None and not 1 <= req.k <= 50:
-            raise AskError("k: must be between 1 and 50")
-        unknown = set(req.filters) - {"source", "kind", "page"}
-        if unknown:
-            raise AskError(f"filters: unknown key(s) {sorted(unknown)}; allowed: source, kind, page")
-        kind = req.filters.get("kind")
-        if kind is not None and kind not in KINDS:
-            raise AskError(f"filters.kind: {kind!r} is not one of {', '.join(KINDS)}")
-        page = req.filters.get("page")
-        if page is not None and (not isinstance(page, int) or isinstance(page, bool) or page < 1):
-            raise AskError("filters.page: must be a page number (1 or more)")
-        source = req.filters.get("source")
-        if source is not None and not isinstance(source, str):
-            raise AskError("filters.source: must be a document path as listed by /api/documents")
-        if req.session_id is not None and (not isinstance(req.session_id, str) or len(req.session_id) > 64):
-            raise AskError("session_id: must be a session id string")
+        validate(req, self.pipe)
 
     def ask(self, req: Ask) -> Iterator[Event]:
         self.validate(req)
