@@ -101,7 +101,7 @@ def check(answer: str, blocks: list[Block], question: str) -> Checked:
         return Checked(NOT_FOUND, [], {}, abstained=True, draft=answer if answer.strip() != NOT_FOUND else None)
     values = {b.n: figure_values(f"{b.label}\n{b.text}") for b in blocks}
     words = {b.n: content_words(b.text) for b in blocks}
-    asked = {f for f in figures(question)}
+    asked = set(figures(question))
     result = Checked("", [], {})
     parts: list[str] = []
     claims = 0

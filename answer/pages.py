@@ -19,7 +19,7 @@ import io
 import logging
 import re
 import threading
-from pathlib import Path, PurePath
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -83,18 +83,29 @@ class Renderer:
         return target
 
     def _document(self, doc_id: str) -> tuple[Path, str] | None:
+        """(file, source) of an indexed document whose file is still as it was indexed.
+
+        The same cheap test as the nightly run (size and mtime equal to the documents row):
+        a changed file's pages are not the cited ones, and hashing a 500-page filing for
+        every page rendered would cost more than the render."""
         for d in self.store.documents().values():
             if d.doc_id == doc_id and d.status != "error" and d.path:
-                return Path(d.path), d.source
+                try:
+                    st = Path(d.path).stat()
+                except OSError:
+                    return None
+                return (Path(d.path), d.source) if (st.st_size, st.st_mtime) == (d.size, d.mtime) else None
         return None
 
     def _render_page(self, doc_id: str, page: int) -> bytes | None:
+        from folio.filetype import sniff
+
         found = self._document(doc_id)
         if found is None:
             return None
         path, source = found
-        if PurePath(source).suffix.lower() == ".pdf" or _is_pdf(path):
-            return _pdf_page(path, page, doc_id)
+        if sniff(path) == "pdf":
+            return _pdf_page(path, page)
         els = [e for e in self.store.elements(source) if e.page == page and e.doc_id == doc_id]
         return _schematic(els) if any(e.bbox for e in els) else None
 
@@ -116,23 +127,10 @@ class Renderer:
         return _png(img.crop(box))
 
 
-def _is_pdf(path: Path) -> bool:
-    try:
-        with path.open("rb") as f:
-            return f.read(5) == b"%PDF-"
-    except OSError:
-        return False
-
-
-def _pdf_page(path: Path, page: int, doc_id: str) -> bytes | None:
-    import hashlib
-
+def _pdf_page(path: Path, page: int) -> bytes | None:
     import pymupdf
 
-    data = path.read_bytes()
-    if hashlib.sha256(data).hexdigest()[:16] != doc_id:
-        return None  # the file changed since it was indexed: this page is not the cited one
-    with pymupdf.open(stream=data, filetype="pdf") as doc:
+    with pymupdf.open(str(path), filetype="pdf") as doc:
         if not 1 <= page <= doc.page_count:
             return None
         pix = doc[page - 1].get_pixmap(dpi=DPI)
