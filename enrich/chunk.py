@@ -23,8 +23,8 @@ from dataclasses import dataclass, field
 from pathlib import PurePath
 
 from enrich.prompts import too_little_text
+from enrich.table_context import context_line, table_rows
 from folio.element import Element
-from partition.table_grid import grid_shape, header_rows, html_to_cells, normalize_cells, to_dense
 
 CountTokens = Callable[[list[str]], list[int]]
 Box = tuple[int, float, float, float, float]
@@ -119,7 +119,9 @@ def chunk_elements(elements: list[Element], count_tokens: CountTokens, max_token
 
 # Bump when the chunk text changes: the nightly run then re-chunks and re-embeds stored
 # elements (no re-partitioning).
-CHUNKER_VERSION = 4  # 3: a split table carries its summary once; 4: no chunk for a picture with nothing to say
+# 3: a split table carries its summary once; 4: no chunk for a picture with nothing to say;
+# 5: table parts carry their statement, units and periods (enrich/table_context.py)
+CHUNKER_VERSION = 5
 
 
 def _words(text: str, limit: int = MAX_CONTEXT_WORDS) -> str:
@@ -282,32 +284,6 @@ def _context_lines(*pairs: tuple[str, str | None]) -> list[str]:
     return lines
 
 
-def _table_rows(e: Element) -> tuple[list[str], list[str]]:
-    """(header lines, body lines) of a table, from its HTML when there is one."""
-    cells = normalize_cells(html_to_cells(e.html)) if e.html else []
-    if not cells:
-        lines = [ln.strip() for ln in e.text.splitlines() if ln.strip()]
-        return lines[:1], lines[1:]
-    n_rows, _ = grid_shape(cells)
-    # A row lists every cell covering it: row-spanned values repeat (each row reads on its
-    # own), column-spanned ones appear once. Equal neighbouring values are distinct cells.
-    rows = [[c.text for c in cells if c.row <= r < c.row + c.row_span] for r in range(n_rows)]
-    n_head = header_rows(cells, n_rows)
-    if n_head == 0 and n_rows > 1:
-        n_head = 1  # no <th>: the first row is the best guess at a header
-    # Stacked header rows ("TEDs" over "simple | complex") become one line per column,
-    # "TEDs simple | TEDs complex", so every part of a split table stays readable.
-    grid = to_dense(cells)
-    header = _row_text([" ".join(dict.fromkeys(v for v in col if v)) for col in zip(*grid[:n_head])])
-    body = [_row_text(r) for r in rows[n_head:]]
-    return ([header] if header else []), [b for b in body if b]
-
-
-def _row_text(values: Iterable[str]) -> str:
-    vals = [" ".join(v.split()) for v in values]
-    return " | ".join(vals) if any(vals) else ""
-
-
 def _pack_lines(
     e: Element, head: list[str], lines: list[str], prefix: str, kind: str, tokens: _Tokens, max_tokens: int
 ) -> list[_Draft]:
@@ -336,12 +312,14 @@ def _pack_lines(
 def _table_drafts(
     e: Element, els: list[Element], i: int, ctx: _DocContext, tokens: _Tokens, max_tokens: int
 ) -> list[_Draft]:
-    header, rows = _table_rows(e)
+    header, rows = table_rows(e)
     if not header and not rows:
         return []
     label = "Chart" if e.role == "chart" else "Table"
     caption = _words(_nearby_caption(els, i), MAX_CAPTION_WORDS)  # the full caption is in a text chunk
     title = _context_lines((label, caption))
+    if e.role != "chart" and (context := context_line(caption, header, rows, e.section)):
+        title.append(context)
     summary = _context_lines((label, caption), ("Summary", e.summary))[len(title) :]
     prefix = ctx.prefix(e)
     whole = _pack_lines(e, [*title, *summary, *header], rows, prefix, "table", tokens, max_tokens)

@@ -17,6 +17,7 @@ CHUNKS = "chunks"
 ELEMENTS = "elements"
 DOCUMENTS = "documents"
 RUNS = "runs"
+PROFILES = "profiles"
 
 # Schema metadata keys on the chunks table: which embedder wrote the vectors.
 META_EMBED_MODEL = b"embed_model"
@@ -91,6 +92,17 @@ DOCUMENTS_SCHEMA = pa.schema(
         pa.field("seconds", pa.float64()),
         # The committed write (see module docstring); null for a failed document.
         pa.field("write_id", pa.string()),
+    ]
+)
+
+# One row per document: who issued it, its form and period (enrich/profile.py), read by
+# query routing (index/routing.py). Same write_id protocol as chunks and elements.
+PROFILES_SCHEMA = pa.schema(
+    [
+        pa.field("source", pa.string(), nullable=False),
+        pa.field("doc_id", pa.string()),
+        pa.field("profile", pa.string()),  # JSON of DocProfile
+        pa.field("write_id", pa.string(), nullable=False),
     ]
 )
 

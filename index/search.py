@@ -18,6 +18,7 @@ from index.store import DISTANCE, sql_str
 if TYPE_CHECKING:
     import numpy as np
 
+    from index.routing import Route
     from index.store import Store
 
 MODES = ("hybrid", "vector", "fts")
@@ -85,8 +86,13 @@ def search(
     mode: str = "hybrid",
     rrf_k: int = 60,
     query_vector: np.ndarray | None = None,
+    routes: list[Route] | None = None,
 ) -> list[Hit]:
-    """Top ``k`` chunks for ``query``. ``query_vector`` skips embedding (benchmarks, re-use)."""
+    """Top ``k`` chunks for ``query``. ``query_vector`` skips embedding (benchmarks, re-use).
+
+    Hybrid search routes the question to the documents it names (index/routing.py) unless
+    ``routes`` is given (``[]`` turns routing off) or a ``source`` filter already chose one.
+    """
     if mode not in MODES:
         raise ValueError(f"unknown search mode {mode!r}; known: {', '.join(MODES)}")
     tbl = store.chunks_table
@@ -108,7 +114,19 @@ def search(
         return [_hit(r, 1.0 - float(r["_distance"]), rank_vec=i) for i, r in enumerate(vec_rows[:k], 1)]
     if mode == "fts":
         return [_hit(r, float(r["_score"]), rank_fts=i) for i, r in enumerate(fts_rows[:k], 1)]
-    return fuse(vec_rows, fts_rows, k, rrf_k, parse(query))
+    if routes is None:
+        from index.routing import router_for
+
+        routes = router_for(store).route(query) if source is None else []
+    routed: list[tuple[list[dict[str, Any]], float]] = []
+    if routes and query_vector is not None:
+        # The same two legs within the routed documents: their chunks get votes even when
+        # other documents fill the open legs' depth. Weighted by how firmly each is named.
+        for r in routes:
+            scoped = build_filter(r.source, kind, page)
+            routed.append((_vector_leg(tbl, query_vector, scoped, depth, exact=True), r.weight))
+            routed.append((_fts_leg(tbl, fts_terms(query), scoped, depth), r.weight))
+    return fuse(vec_rows, fts_rows, k, rrf_k, parse(query), routed)
 
 
 def _vector_leg(tbl: Any, vector: np.ndarray, where: str | None, depth: int, exact: bool) -> list[dict[str, Any]]:
@@ -144,15 +162,19 @@ def fuse(
     k: int,
     rrf_k: int,
     hints: QueryHints | None = None,
+    routed: list[tuple[list[dict[str, Any]], float]] | tuple[()] = (),
 ) -> list[Hit]:
     """Reciprocal-rank fusion; a chunk id seen twice in one leg (possible only between an
     interrupted write and repair()) counts once, at its best rank. ``hints`` (pages,
     figure/table references, kinds the question points at) add their bonus on the same
-    scale, in units of a first-place vote."""
+    scale, in units of a first-place vote. ``routed`` legs (rows, weight) vote with their
+    weight; the hit's ``rank_fts``/``rank_vec`` stay those of the open legs."""
     scores: dict[str, float] = {}
     rows: dict[str, dict[str, Any]] = {}
     ranks: dict[str, dict[str, int]] = {}
-    for leg, leg_rows in (("vec", vec_rows), ("fts", fts_rows)):
+    legs = [("vec", vec_rows, 1.0), ("fts", fts_rows, 1.0)]
+    legs += [(f"r{i}", leg_rows, w) for i, (leg_rows, w) in enumerate(routed)]
+    for leg, leg_rows, weight in legs:
         rank = 0
         for r in leg_rows:
             cid = r["id"]
@@ -161,7 +183,7 @@ def fuse(
             rank += 1
             ranks.setdefault(cid, {})[leg] = rank
             rows.setdefault(cid, r)
-            scores[cid] = scores.get(cid, 0.0) + 1.0 / (rrf_k + rank)
+            scores[cid] = scores.get(cid, 0.0) + weight / (rrf_k + rank)
     if hints:
         for cid, r in rows.items():
             scores[cid] += hints.bonus(r) / (rrf_k + 1)

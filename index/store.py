@@ -31,6 +31,9 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+# The tables whose rows belong to one document write (write_id protocol).
+_DOC_TABLES = (S.CHUNKS, S.ELEMENTS, S.PROFILES)
+
 # Below this many chunks an exact scan is fast enough: it costs ~1.6 ms per 1,000 chunks of
 # 384-d vectors here (164 ms at 100k); with an IVF_SQ index ~10-20 ms (bench/query_latency.py).
 VECTOR_INDEX_MIN_ROWS = 20_000
@@ -87,7 +90,7 @@ class Store:
         if dim is not None:
             self._ensure_chunks(dim, embed_model)
             for name, sch in ((S.ELEMENTS, S.ELEMENTS_SCHEMA), (S.DOCUMENTS, S.DOCUMENTS_SCHEMA),
-                              (S.RUNS, S.RUNS_SCHEMA)):
+                              (S.RUNS, S.RUNS_SCHEMA), (S.PROFILES, S.PROFILES_SCHEMA)):
                 self._open(name, sch)
 
     # ---- tables -------------------------------------------------------------------------
@@ -152,6 +155,10 @@ class Store:
     def elements_table(self) -> Any:
         return self._open(S.ELEMENTS)
 
+    @property
+    def profiles_table(self) -> Any:
+        return self._open(S.PROFILES)
+
     def _writable(self, name: str) -> Any:
         tbl = self._open(name)
         if tbl is None:
@@ -170,7 +177,8 @@ class Store:
         return out
 
     def replace_document(
-        self, doc: DocRecord, elements: list[Element], chunks: list[Chunk], vectors: np.ndarray
+        self, doc: DocRecord, elements: list[Element], chunks: list[Chunk], vectors: np.ndarray,
+        profile: dict[str, Any] | None = None,
     ) -> None:
         """Write a document's elements and chunks, replacing any previous version."""
         if len(chunks) != len(vectors):
@@ -187,6 +195,9 @@ class Store:
         if elements:
             rows = [_element_row(e, doc.source, write_id) for e in elements]
             elements_tbl.add(pa.Table.from_pylist(rows, schema=elements_tbl.schema))
+        if profile is not None:
+            row = {"source": doc.source, "doc_id": doc.doc_id, "profile": json.dumps(profile), "write_id": write_id}
+            self._writable(S.PROFILES).add(pa.Table.from_pylist([row], schema=S.PROFILES_SCHEMA))
         # 2. commit point
         self._upsert_document(doc, write_id)
         # 3. drop the previous version
@@ -230,6 +241,15 @@ class Store:
             out.setdefault(row["id"], _row_element(row))
         return out
 
+    def profiles(self) -> list[dict[str, Any]]:
+        """The committed documents' profiles (JSON dicts, see enrich/profile.py)."""
+        tbl = self._open(S.PROFILES)
+        if tbl is None:
+            return []
+        committed = set(self.committed_writes().values())
+        rows = tbl.to_arrow().select(["write_id", "profile"]).to_pylist()
+        return [json.loads(r["profile"]) for r in rows if r["write_id"] in committed and r["profile"]]
+
     def committed_writes(self) -> dict[str, str]:
         """source -> the write_id its documents row commits (indexed documents only)."""
         tbl = self._open(S.DOCUMENTS)
@@ -259,7 +279,7 @@ class Store:
         tbl.merge_insert("source").when_matched_update_all().when_not_matched_insert_all().execute(data)
 
     def _delete_rows(self, where: str) -> None:
-        for name in (S.CHUNKS, S.ELEMENTS):
+        for name in _DOC_TABLES:
             tbl = self._open(name)
             if tbl is not None:
                 tbl.delete(where)
@@ -270,7 +290,7 @@ class Store:
         rows = docs.to_arrow().select(["write_id", "status"]).to_pylist() if docs is not None else []
         committed = {r["write_id"] for r in rows if r["write_id"] and r["status"] != "error"}
         removed = 0
-        for name in (S.CHUNKS, S.ELEMENTS):
+        for name in _DOC_TABLES:
             tbl = self._open(name)
             if tbl is None:
                 continue
@@ -316,7 +336,7 @@ class Store:
 
     def optimize(self) -> None:
         """After a run: FTS and vector indexes cover every row, fragments compacted."""
-        for name in (S.CHUNKS, S.ELEMENTS, S.DOCUMENTS, S.RUNS):
+        for name in (*_DOC_TABLES, S.DOCUMENTS, S.RUNS):
             tbl = self._open(name)
             if tbl is None:
                 continue

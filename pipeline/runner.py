@@ -267,6 +267,7 @@ class Runner:
     def _one(self, task: Task, deadline: float | None = None) -> DocResult:
         """Partition (or reuse the stored elements), enrich, chunk, embed, commit one document;
         ``deadline`` (time.time()) bounds its enrichment, which a later run finishes."""
+        from enrich.profile import build_profile
         from index.store import DocRecord
 
         entry = task.entry
@@ -302,7 +303,10 @@ class Runner:
         rec.pages, rec.elements, rec.chunks = len(pages), len(elements), len(chunks)
         rec.seconds = round(time.time() - t0, 3)
         rec.finished_at = iso(time.time())
-        self.store(writable=True).replace_document(rec, elements, chunks, vectors)
+        profile = build_profile(elements)
+        self.store(writable=True).replace_document(
+            rec, elements, chunks, vectors, profile=profile.to_dict() if profile else None
+        )
         self.report.counts["ok"] += 1
         result.pages, result.elements, result.chunks, result.seconds = (
             rec.pages, rec.elements, rec.chunks, rec.seconds,
