@@ -371,6 +371,7 @@ def _to_chunk(d: _Draft, order: int) -> Chunk:
     body = "\n".join(p.text for p in d.pieces)
     content = [e for e in els if e.role not in HEADING_ROLES] or els
     section = content[0].section
+    boxes = _boxes(els)
     return Chunk(
         id=h.hexdigest()[:24],
         doc_id=first.element.doc_id,
@@ -380,7 +381,19 @@ def _to_chunk(d: _Draft, order: int) -> Chunk:
         text=f"{d.prefix}\n{body}",
         section=section,
         element_ids=ids,
-        pages=tuple(sorted({e.page for e in els if e.page is not None})),
-        boxes=tuple(dict.fromkeys((e.page, *e.bbox) for e in els if e.page is not None and e.bbox)),  # type: ignore[misc]
+        pages=tuple(sorted({int(b[0]) for b in boxes} | {e.page for e in els if e.page is not None})),
+        boxes=boxes,
         order=order,
     )
+
+
+def _boxes(els: list[Element]) -> tuple[Box, ...]:
+    """Every element's box; a table joined over a page break has one per page (meta spans)."""
+    out: list[Box] = []
+    for e in els:
+        spans = e.meta.get("spans")
+        if spans:
+            out.extend((int(s[0]), *map(float, s[1:5])) for s in spans)  # type: ignore[misc]
+        elif e.page is not None and e.bbox:
+            out.append((e.page, *e.bbox))
+    return tuple(dict.fromkeys(out))

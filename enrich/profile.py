@@ -93,9 +93,9 @@ class _Reader:
         for i, t in enumerate(self.texts):
             if _REGISTRANT.search(t):
                 before = _REGISTRANT.split(t)[0].strip(" (")
-                cand = before or (self.texts[i - 1] if i else "")
-                if cand and len(cand.split()) <= 8:
-                    self.names.append(cand.strip(" ,."))
+                cand = _name_tail(before or (self.texts[i - 1] if i else ""))
+                if cand:
+                    self.names.append(cand)
                 return
 
     def tickers(self) -> None:
@@ -109,6 +109,22 @@ class _Reader:
                 self.names.append(m.group(2))
             if self.names:
                 return
+
+
+def _name_tail(text: str, limit: int = 8) -> str:
+    """The name at the end of a cover line: "... December 31, 2022 ACME CORPORATION" ->
+    "ACME CORPORATION" (capitalised words, "&", "of", "and"; a date or a sentence ends it)."""
+    words = text.split()
+    take: list[str] = []
+    for w in reversed(words):
+        bare = w.strip(",.")
+        if not bare or len(take) >= limit:
+            break
+        # "3M" is a name, "2022" or "31," is the date before it
+        if bare.isdigit() or not (bare[0].isupper() or bare[0].isdigit() or bare in {"&", "of", "and", "the"}):
+            break
+        take.append(w)
+    return " ".join(reversed(take)).strip(" ,.")
 
 
 def build_profile(elements: list[Element]) -> DocProfile | None:

@@ -46,11 +46,17 @@ STATEMENTS: tuple[tuple[str, tuple[str, ...], str], ...] = (
         "unrecognized tax benefits", "income tax provision", "valuation allowance", "tax credits",
     ), "effective tax rate, statutory rate reconciliation, deferred taxes"),
     ("non-GAAP reconciliation", (
-        "adjusted ebit", "adjusted ebitda", "adjusted eps", "adjusted net income", "non-gaap", "ebitda", "ebitdar",
+        "adjusted ebit", "adjusted ebitda", "adjusted eps", "adjusted diluted eps", "adjusted earnings per share",
+        "adjusted net income", "non-gaap", "ebitda", "ebitdar",
         "adjusted free cash flow", "reconciliation", "comparable constant currency",
     ), "adjusted EBIT, adjusted EBITDA, adjusted EPS, adjusted free cash flow vs GAAP"),
 )
 MIN_CUES = 3
+# Cues that name a statement's title or a generic word, not a measure someone asks about.
+_TITLE_ONLY = frozenset({
+    "statement of income", "statements of operations", "statements of earnings", "balance sheet", "balance sheets",
+    "statements of cash flows", "statement of cash flows", "reconciliation", "statutory", "operating expenses",
+})
 _UNITS = re.compile(
     r"\b(?:in|\$|dollars in|amounts in|usd)\s*(thousands|millions|billions)\b|\((thousands|millions|billions)\b",
     re.IGNORECASE,
@@ -99,6 +105,18 @@ def statement_of(title: str, rows: list[str]) -> tuple[str, str] | None:
         if n >= MIN_CUES and (best is None or n > best[0]):
             best = (n, name, measures)
     return (best[1], best[2]) if best else None
+
+
+def statements_asked(question: str) -> tuple[str, ...]:
+    """The "Statement: ..." labels of the statements whose row labels or measures the
+    question names: "What was Best Buy's gross margin?" asks the income statement."""
+    q = " ".join(question.lower().replace("’", "'").split())
+    out = []
+    for name, cues, measures in STATEMENTS:
+        terms = {*cues, *re.split(r"\s*[,()]\s*|\s+vs\s+", measures.lower())} - {""}
+        if any(re.search(rf"\b{re.escape(t)}\b", q) for t in terms if t not in _TITLE_ONLY):
+            out.append(f"Statement: {name}")
+    return tuple(out)
 
 
 def context_line(title: str, header: list[str], rows: list[str], section: tuple[str, ...] = ()) -> str:

@@ -13,8 +13,11 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from enrich.table_context import statements_asked
+
 _PAGE = re.compile(r"\b(?:slide|page|p\.|pg\.?)\s*(\d{1,4})\b", re.IGNORECASE)
-_REF = re.compile(r"\b(figure|fig\.?|table|exhibit|chart)\s+(\d{1,3}(?:[.-]\d{1,3})?)\b", re.IGNORECASE)
+# "Table 3", "Figure 4-68", "Exhibit 2.3.59-10" (manuals number exhibits by section)
+_REF = re.compile(r"\b(figure|fig\.?|table|exhibit|chart)\s+(\d{1,3}(?:[.-]\d{1,3}){0,3})\b", re.IGNORECASE)
 _VISUAL = re.compile(
     r"\b(chart|figure|picture|image|diagram|plot(?:ted)?|graph|photo|screenshot|x-axis|y-axis|axis|"
     r"colou?rs?|logo|illustration|drawing)\b",
@@ -28,6 +31,9 @@ _REF_NAMES = {"fig": "figure", "fig.": "figure"}
 PAGE_BONUS = 1.0
 KIND_BONUS = 0.5
 REF_BONUS = 1.0
+# A question about a financial measure ("gross margin", "quick ratio", "capex") and a table
+# chunk of the statement that holds its inputs (enrich/table_context.py labels them).
+STATEMENT_BONUS = 1.0
 _HEAD_CHARS = 600  # a reference counts where the chunk names it: its context and caption
 
 
@@ -36,9 +42,10 @@ class QueryHints:
     pages: frozenset[int] = frozenset()
     kinds: frozenset[str] = frozenset()  # "image" (figures, pictures, charts) and/or "table"
     refs: tuple[re.Pattern[str], ...] = field(default_factory=tuple)
+    statements: tuple[str, ...] = ()  # "Statement: ..." labels of the statements it asks about
 
     def __bool__(self) -> bool:
-        return bool(self.pages or self.kinds or self.refs)
+        return bool(self.pages or self.kinds or self.refs or self.statements)
 
     def bonus(self, row: dict[str, Any]) -> float:
         """Bonus for one candidate chunk row (columns kind, pages, text)."""
@@ -51,6 +58,8 @@ class QueryHints:
             b += KIND_BONUS
         if any(p.search(head) for p in self.refs):
             b += REF_BONUS
+        if self.statements and kind == "table" and any(s in head for s in self.statements):
+            b += STATEMENT_BONUS
         return b
 
 
@@ -65,7 +74,7 @@ def parse(query: str) -> QueryHints:
         kinds.add("image")
     if _TABLE.search(query):
         kinds.add("table")
-    return QueryHints(pages, frozenset(kinds), tuple(refs))
+    return QueryHints(pages, frozenset(kinds), tuple(refs), statements_asked(query))
 
 
 _PRINTED = re.compile(r"\(printed ([^)]+)\)")

@@ -18,6 +18,10 @@ from partition.context import PartitionContext, file_sha256
 
 log = logging.getLogger(__name__)
 
+# Bump when partitioning changes what it returns: the nightly run then re-partitions
+# (1: the first version; 2: tables continued over a page break are one element).
+PARTITIONER_VERSION = 2
+
 # detected type -> module with ``partition(ctx) -> Iterable[Element]``
 PARTITIONERS: dict[str, str] = {
     "pdf": "partition.pdf",

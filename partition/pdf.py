@@ -20,6 +20,7 @@ from partition.context import PartitionContext
 from partition.pdf_open import open_pdf
 from partition.pdf_pool import extract_pages, set_workers, worker_count
 from partition.pdf_structure import build_elements
+from partition.table_join import join_continued
 
 log = logging.getLogger(__name__)
 
@@ -44,4 +45,4 @@ def partition(ctx: PartitionContext) -> Iterable[Element]:
     scanned = sum(1 for p in pages if p.scanned)
     if scanned and not ctx.settings.ocr:
         log.info("%s: %d scanned pages left out (ocr is off)", ctx.path, scanned)
-    return list(build_elements(ctx, pages))
+    return join_continued(list(build_elements(ctx, pages)))

@@ -42,6 +42,8 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     sp.add_argument("--kind", choices=KINDS)
     sp.add_argument("--page", type=int, help="only chunks on this page (1-based)")
     sp.add_argument("--mode", choices=SEARCH_MODES, default="hybrid")
+    sp.add_argument("--explain", action="store_true",
+                    help="show which documents the question was routed to and why, and each hit's leg ranks")
     sp.set_defaults(func=_search)
 
     sp = sub.add_parser("eval", help="retrieval recall@k / MRR on a questions file")
@@ -117,7 +119,8 @@ def _search(args: argparse.Namespace) -> int:
 
     pipe = resolve_pipeline(args)
     k = args.k or pipe.search.k
-    return search_command(pipe, args.query, k, args.json, args.doc, args.kind, args.page, args.mode)
+    return search_command(pipe, args.query, k, args.json, args.doc, args.kind, args.page, args.mode,
+                          explain=args.explain)
 
 
 def _eval(args: argparse.Namespace) -> int:

@@ -38,7 +38,11 @@ def settings_fingerprint(pipe: Pipeline, enrich: str | None = None) -> str:
 
     # The chunker's version joins its settings: better chunk text re-chunks stored elements.
     c = hashlib.sha256(f"{pipe.fingerprint('chunk')}:{CHUNKER_VERSION}".encode()).hexdigest()[:12]
-    fp = f"p={pipe.fingerprint('partition')[:12]};c={c};e={e}"
+    from partition import PARTITIONER_VERSION
+
+    # Better partitioning (e.g. tables joined over page breaks) re-partitions stored documents.
+    p = hashlib.sha256(f"{pipe.fingerprint('partition')}:{PARTITIONER_VERSION}".encode()).hexdigest()[:12]
+    fp = f"p={p};c={c};e={e}"
     return fp if enrich is None else f"{fp};x={enrich}"
 
 

@@ -19,7 +19,12 @@ def test_parse_pages_refs_and_kinds() -> None:
     h = parse("In Table 2-1 on page 8, what is the data type?")
     assert h.pages == {8} and h.kinds == {"table"}
     assert h.refs[0].search("Table 2-1: FUNCTION_USAGE view") and not h.refs[0].search("Table 2-10")
-    assert not parse("How did revenue change in 2022?")  # years are not pages
+    h = parse("How did revenue change in 2022?")
+    assert not (h.pages or h.refs or h.kinds)  # years are not pages
+    assert h.statements == ("Statement: income statement (statement of operations / earnings)",)
+    assert not parse("What is the boiling point of water?")
+    h = parse("What was the quick ratio, and how much capex was spent?")
+    assert {s.split(" (")[0] for s in h.statements} == {"Statement: balance sheet", "Statement: cash flow statement"}
 
 
 def test_bonus_counts_each_pointer_once() -> None:
