@@ -182,6 +182,7 @@ def run_size(rows: int, root: Path, embedder, n_queries: int, index_type: str) -
     print(f"    of which: FTS leg {percentiles(time_queries(store, None, queries, rng, 'fts'))}")
     if embedder is not None:
         print(f"    of which: query embedding {percentiles(time_embedding(embedder, queries))}")
+    routed_latency(store, embedder, queries, rows, rng)
     for nprobes in sorted({20, search_mod._NPROBES}):
         rec, t_i, t_f = vector_recall(tbl, rng, nprobes)
         print(f"  vector leg alone, nprobes {nprobes}: recall@10 vs exact {rec:.2f}, "
@@ -200,6 +201,35 @@ def run_size(rows: int, root: Path, embedder, n_queries: int, index_type: str) -
     t_rebuild = time.perf_counter() - t0
     print(f"  refresh after +200 rows: Store.optimize() (incremental) {t_inc:.1f} s, "
           f"FTS full rebuild {t_rebuild:.1f} s")
+
+
+def routed_latency(store: Store, embedder, queries: list[str], rows: int,  # type: ignore[no-untyped-def]
+                   rng: np.random.Generator) -> None:
+    """Queries that name one document (routing on: two more legs within it) against the same
+    queries with routing off; routing itself (the profile match) timed apart."""
+    from enrich.profile import DocProfile
+    from index.routing import Router
+
+    n_docs = max(1, rows // 200)
+    router = Router([DocProfile(source=f"doc{d:06d}.pdf", names=(f"Issuer{d:06d} Holdings",), form="10-K",
+                                years=(2022,)) for d in range(n_docs)])
+    named = [f"{q} issuer{int(rng.integers(0, n_docs)):06d} 2022" for q in queries]
+    t_route, routes = [], []
+    for q in named:
+        t = time.perf_counter()
+        routes.append(router.route(q))
+        t_route.append((time.perf_counter() - t) * 1000)
+    assert all(len(r) == 1 for r in routes), "every query names exactly one document"
+    plain, routed = [], []
+    for q, r in zip(named, routes):
+        qv = None if embedder is not None else _unit(rng)
+        for out, rr in ((plain, []), (routed, r)):
+            t = time.perf_counter()
+            search(store, embedder, q, k=5, query_vector=qv, routes=rr)
+            out.append((time.perf_counter() - t) * 1000)
+    print(f"  hybrid, routing off:         {percentiles(plain)}")
+    print(f"  hybrid, routed to 1 of {n_docs} documents: {percentiles(routed)}   (ratio routed/off p50 "
+          f"{statistics.median(routed) / statistics.median(plain):.2f}); profile match alone {percentiles(t_route)}")
 
 
 def _index_config(index_type: str, rows: int, dim: int):  # type: ignore[no-untyped-def]

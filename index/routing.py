@@ -69,39 +69,62 @@ class Route:
 
 
 class Router:
+    """Profiles indexed by the words of their names and titles: a question is matched
+    against the few documents sharing a word with it, not against every profile."""
+
     def __init__(self, profiles: list[DocProfile]) -> None:
         self.profiles = profiles
-        # name keys -> how many documents carry them (a shared name is weaker)
-        self._keys: list[list[tuple[str, ...]]] = []
-        counts: dict[tuple[str, ...], int] = {}
         self._weights: list[dict[tuple[str, ...], float]] = []
-        for p in profiles:
+        self._by_word: dict[str, list[tuple[int, tuple[str, ...]]]] = {}
+        self._glued: list[tuple[str, int, tuple[str, ...]]] = []  # "americanexpress" said "american express"
+        self._by_title_word: dict[str, list[int]] = {}
+        self._title_size: list[int] = []
+        counts: dict[tuple[str, ...], int] = {}  # a name shared by many documents names none
+        for i, p in enumerate(profiles):
             weights: dict[tuple[str, ...], float] = {}
-            for names, w in ((p.file_names, FILE_NAME_WEIGHT), (p.names, 1.0)):
+            for names, weight in ((p.file_names, FILE_NAME_WEIGHT), (p.names, 1.0)):
                 for k in (name_keys(n) for n in names):
                     if _usable(k):
-                        weights[k] = w
+                        weights[k] = weight
             self._weights.append(weights)
-            self._keys.append(list(weights))
             for k in weights:
                 counts[k] = counts.get(k, 0) + 1
+                self._by_word.setdefault(k[0], []).append((i, k))
+                if len(k) == 1 and len(k[0]) >= 8:
+                    self._glued.append((k[0], i, k))
+            title = _title_words(p.title)
+            self._title_size.append(len(title))
+            for tw in title:
+                self._by_title_word.setdefault(tw, []).append(i)
         self._counts = counts
 
     def route(self, query: str) -> list[Route]:
-        words = [w.lower() for w in _WORD.findall(query)]
-        wordset = set(words)
-        joined = " ".join(words)
+        wordset = {w.lower() for w in _WORD.findall(query)}
+        glued = "".join(w.lower() for w in _WORD.findall(query))
+        names: dict[int, list[tuple[str, ...]]] = {}
+        for w in wordset:
+            for i, k in self._by_word.get(w, ()):
+                if all(x in wordset for x in k):
+                    names.setdefault(i, []).append(k)
+        for text, i, k in self._glued:
+            if text in glued and k not in names.get(i, []):
+                names.setdefault(i, []).append(k)
+        title_hits: dict[int, int] = {}
+        for w in wordset:
+            for i in self._by_title_word.get(w, ()):
+                title_hits[i] = title_hits.get(i, 0) + 1
         years = _years(query)
         forms = {f for f, rx in _FORM_CUES.items() if rx.search(query)}
         scored: list[tuple[float, DocProfile, list[str]]] = []
-        for p, keys, weights in zip(self.profiles, self._keys, self._weights):
+        for i in sorted(set(names) | set(title_hits)):
+            p = self.profiles[i]
             reasons: list[str] = []
             score = 0.0
-            for k in keys:
-                if self._counts[k] <= MAX_ROUTED and _has(k, wordset, joined):
-                    score = max(score, weights[k])
+            for k in dict.fromkeys(names.get(i, [])):
+                if self._counts[k] <= MAX_ROUTED:
+                    score = max(score, self._weights[i][k])
                     reasons.append(f"names {' '.join(k)!r}")
-            title = _title_match(p.title, wordset)
+            title = _title_share(title_hits.get(i, 0), self._title_size[i])
             if title:
                 score = max(score, title)
                 reasons.append(f"title words {title:.0%}")
@@ -129,23 +152,16 @@ def _usable(keys: tuple[str, ...]) -> bool:
     return bool(keys) and (len(keys) > 1 or len(keys[0]) > 2 or any(c.isdigit() for c in keys[0]))
 
 
-def _has(keys: tuple[str, ...], wordset: set[str], joined: str) -> bool:
-    if len(keys) == 1:
-        k = keys[0]
-        # "AMERICANEXPRESS" (a file name) is said "American Express"
-        return k in wordset or (len(k) >= 8 and k in joined.replace(" ", ""))
-    return all(k in wordset for k in keys)
+def _title_words(title: str) -> set[str]:
+    words = {w.lower() for w in _WORD.findall(title) if len(w) > 2 and not w.isdigit()}
+    return words - _STOP - _GENERIC
 
 
-def _title_match(title: str, wordset: set[str]) -> float:
-    content = {w.lower() for w in _WORD.findall(title) if len(w) > 2}
-    content -= _STOP | _GENERIC
-    content = {w for w in content if not w.isdigit()}
-    if len(content) < MIN_TITLE_WORDS:
+def _title_share(hit: int, size: int) -> float:
+    if size < MIN_TITLE_WORDS or hit < MIN_TITLE_WORDS:
         return 0.0
-    hit = len(content & wordset)
-    share = hit / len(content)
-    return share if hit >= MIN_TITLE_WORDS and share >= TITLE_SHARE else 0.0
+    share = hit / size
+    return share if share >= TITLE_SHARE else 0.0
 
 
 def _years(query: str) -> set[int]:
