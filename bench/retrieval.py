@@ -1,15 +1,23 @@
 #!/usr/bin/env python3
-"""Retrieval quality on the dev questions: hybrid vs vector-only vs FTS-only vs a naive
-text-only baseline, side by side, by evidence type.
+"""Retrieval quality on the dev set and our own set, side by side, by evidence type.
 
-    nice python bench/retrieval.py --db .folio/corpus            # an existing corpus index
-    nice python bench/retrieval.py                               # builds one in a temp folder
-    nice python bench/retrieval.py --db .folio/corpus --enriched .folio/corpus-enriched
-                                     # before/after enrichment (captions, table summaries)
+    nice python bench/retrieval.py --db .folio/corpus --baseline-db .folio/corpus-v4
+    nice python bench/retrieval.py                     # builds an index in a temp folder
+    nice python bench/retrieval.py --db .folio/corpus --questions my.jsonl --misses
 
-The naive baseline: each page's text (the index's elements, concatenated in reading
-order) cut into 1000-character chunks, embedded with the same MiniLM, ranked by cosine.
-Targets: recall@5 >= 0.85 overall, >= 0.8 on table questions (hybrid).
+Columns, in one run over the same questions:
+- naive: each page's text cut into 1000-character chunks, MiniLM, cosine (reference);
+- today: hybrid as it was before this work: an index built by chunker 4 (``--baseline-db``),
+  no routing, no statement hints (reference);
+- +context: the current index (table chunks carry statement, units, periods; tables joined
+  over page breaks), hybrid without routing or statement hints;
+- +routing: plus document routing (index/routing.py);
+- folio: plus statement hints from the question (what ``ingest.py search`` does);
+- vector, fts: the two legs alone on the current index.
+
+The own set (bench/data/retrieval-own.jsonl) was written from the documents before any
+tuning, in the dev set's format. Targets: recall@5 >= 0.90 overall and >= 0.85 on table
+questions, on both sets.
 """
 
 from __future__ import annotations
@@ -21,6 +29,7 @@ import sys
 import tempfile
 import time
 from collections import defaultdict
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +40,7 @@ sys.path.insert(0, str(REPO))
 from folio.config import EmbedSettings, load_config
 from folio.offline import enforce_offline
 from index.search import Hit, search
-from pipeline.eval import DEPTH, Question, format_result, load_questions, run_eval
+from pipeline.eval import DEPTH, Question, format_result, load_questions, run_eval, same_document
 from pipeline.query import citation, snippet
 
 QUESTIONS = REPO.parent / "shared" / "eval-dev" / "questions.jsonl"
@@ -94,14 +103,47 @@ def side_by_side(results: dict[str, dict[str, Any]], k: int) -> list[str]:
     return lines
 
 
+SETS = {
+    "dev": QUESTIONS,
+    "own": REPO / "bench" / "data" / "retrieval-own.jsonl",  # 75 questions written from the documents
+}
+
+
+def columns(store: Any, baseline: Any) -> dict[str, Callable[[Question, Any], list[Hit]]]:
+    """name -> retrieve(question, query vector). ``baseline``: an index built before table
+    context (chunker 4), searched with routing and statement hints off = today's hybrid."""
+    import index.query_hints as hints
+
+    def hybrid(st: Any, routing: bool, statements: bool) -> Callable[[Question, Any], list[Hit]]:
+        def retrieve(q: Question, qv: Any) -> list[Hit]:
+            saved = hints.STATEMENT_BONUS
+            hints.STATEMENT_BONUS = saved if statements else 0.0
+            try:
+                return search(st, None, q.question, DEPTH, query_vector=qv, routes=None if routing else [])
+            finally:
+                hints.STATEMENT_BONUS = saved
+        return retrieve
+
+    cols: dict[str, Callable[[Question, Any], list[Hit]]] = {}
+    if baseline is not None:
+        cols["today"] = hybrid(baseline, routing=False, statements=False)
+    cols["+context"] = hybrid(store, routing=False, statements=False)
+    cols["+routing"] = hybrid(store, routing=True, statements=False)
+    cols["folio"] = hybrid(store, routing=True, statements=True)
+    cols["vector"] = lambda q, qv: search(store, None, q.question, DEPTH, mode="vector", query_vector=qv)
+    cols["fts"] = lambda q, qv: search(store, None, q.question, DEPTH, mode="fts")
+    return cols
+
+
 def main() -> int:
-    ap = argparse.ArgumentParser(description="retrieval eval: hybrid vs vector vs fts vs naive")
+    ap = argparse.ArgumentParser(description="retrieval eval, dev and own sets side by side")
     ap.add_argument("--db", type=Path, help="corpus index folder (default: build one in a temp folder)")
-    ap.add_argument("--questions", type=Path, default=QUESTIONS)
+    ap.add_argument("--baseline-db", type=Path,
+                    help="an index built by the previous chunker (today's hybrid reference column)")
+    ap.add_argument("--questions", type=Path, nargs="*", help="question files (default: the dev and own sets)")
     ap.add_argument("-k", type=int, default=5)
     ap.add_argument("--no-naive", action="store_true", help="skip the naive text-only baseline")
-    ap.add_argument("--enriched", type=Path,
-                    help="an index of the same corpus with enrichment on: adds its columns (+enr), before/after")
+    ap.add_argument("--misses", action="store_true", help="list what ranked instead of each miss")
     ap.add_argument("--json", type=Path, help="also write all results to this file")
     args = ap.parse_args()
     enforce_offline()
@@ -117,45 +159,66 @@ def main() -> int:
     except Exception:
         embed_settings = EmbedSettings()
     store = Store(index)
+    baseline = Store(args.baseline_db) if args.baseline_db else None
     embedder = load_embedder(embed_settings)
-    questions = load_questions(args.questions)
-    qvecs = {q.id: embedder.embed_query(q.question) for q in questions}
+    sets = {p.stem: p for p in args.questions} if args.questions else SETS
+    cols = columns(store, baseline)
+    naive = None if args.no_naive else naive_baseline(baseline or store, embedder)
+    print(f"index {index} ({store.count_chunks()} chunks, {embedder.model_id})"
+          + (f"; today's index {args.baseline_db} ({baseline.count_chunks()} chunks)" if baseline else ""))
+    everything: dict[str, Any] = {}
+    for set_name, path in sets.items():
+        questions = load_questions(path)
+        qvecs = {q.id: embedder.embed_query(q.question) for q in questions}
+        results, timings = eval_set(questions, qvecs, cols, naive, args.k)
+        print(f"\n##### {set_name}: {len(questions)} questions ({path})")
+        print("ms/query (query vector precomputed): " + ", ".join(f"{m} {t:.0f}" for m, t in timings.items()))
+        print("\n".join(side_by_side(results, args.k)))
+        print("\nfirst hit from the right document (doc@1): "
+              + ", ".join(f"{n} {r['doc@1']:.3f}" for n, r in results.items()))
+        print("\n".join(format_result(results["folio"], f"\nfolio on {set_name}, per type (misses listed)")))
+        if args.misses:
+            print_misses(questions, results["folio"], cols["folio"], qvecs, args.k)
+        everything[set_name] = results
+    if args.json:
+        args.json.write_text(json.dumps(everything, indent=1))
+    return 0
 
+
+def eval_set(questions: list[Question], qvecs: dict[str, Any], cols: dict[str, Any], naive: Any,
+             k: int) -> tuple[dict[str, dict[str, Any]], dict[str, float]]:
     results: dict[str, dict[str, Any]] = {}
+    if naive is not None:
+        matrix, chunks = naive
+        results["naive"] = run_eval(questions, lambda q: naive_hits(matrix, chunks, qvecs[q.id], DEPTH), k)
     timings: dict[str, float] = {}
-    stores = [("", store)] + ([("+enr", Store(args.enriched))] if args.enriched else [])
-    for suffix, st in stores:
-        for mode in ("hybrid", "vector", "fts"):
-            def retrieve(q: Question, mode: str = mode, st: Any = st) -> list[Hit]:
-                return search(st, embedder, q.question, DEPTH, mode=mode, query_vector=qvecs[q.id])
+    for name, retrieve in cols.items():
+        first_doc: dict[str, bool] = {}
 
-            t0 = time.perf_counter()
-            results[mode + suffix] = run_eval(questions, retrieve, args.k)
-            timings[mode + suffix] = (time.perf_counter() - t0) / max(1, len(questions)) * 1000
-    if not args.no_naive:
-        matrix, chunks = naive_baseline(store, embedder)
-        results["naive"] = run_eval(questions, lambda q: naive_hits(matrix, chunks, qvecs[q.id], DEPTH), args.k)
+        def run(q: Question, r: Any = retrieve, seen: dict[str, bool] = first_doc) -> list[Hit]:
+            hits = r(q, qvecs[q.id])
+            seen[q.id] = bool(hits) and same_document(hits[0].source, q.doc)
+            return hits
 
-    print(f"{len(questions)} questions, index {index} ({store.count_chunks()} chunks, {embedder.model_id})")
-    print("ms/query (query vector precomputed): " + ", ".join(f"{m} {t:.0f}" for m, t in timings.items()))
-    print("\n".join(side_by_side(results, args.k)))
-    print()
-    for name in ("hybrid", "hybrid+enr"):
-        if name in results:
-            print("\n".join(format_result(results[name], f"{name}, per type (misses listed)")))
+        t0 = time.perf_counter()
+        results[name] = run_eval(questions, run, k)
+        timings[name] = (time.perf_counter() - t0) / max(1, len(questions)) * 1000
+        # How often the first hit is from the right document at all: what routing is for.
+        results[name]["doc@1"] = round(sum(first_doc.values()) / max(1, len(questions)), 4)
+    return results, timings
+
+
+def print_misses(questions: list[Question], result: dict[str, Any], retrieve: Any, qvecs: dict[str, Any],
+                 k: int) -> None:
     # What ranked first instead: the gold page is one page, and a miss may be another page
     # that states the same answer (judge by eye; not scored).
-    last, st = stores[-1]
     by_id = {q.id: q for q in questions}
-    for row in results["hybrid" + last]["questions"]:
-        if row["rank"] is None or row["rank"] > args.k:
+    for row in result["questions"]:
+        if row["rank"] is None or row["rank"] > k:
             q = by_id[row["id"]]
             print(f"\nmissed {q.id} (gold {q.doc} p.{','.join(map(str, q.pages))}; rank {row['rank']}): {q.question}")
-            for h in search(st, embedder, q.question, 2, query_vector=qvecs[q.id]):
+            for h in retrieve(q, qvecs[q.id])[:2]:
                 print(f"    ranked instead: {citation(h)} [{h.kind}] {snippet(h.text, 160)}")
-    if args.json:
-        args.json.write_text(json.dumps(results, indent=1))
-    return 0
 
 
 if __name__ == "__main__":
