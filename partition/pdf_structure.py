@@ -97,10 +97,29 @@ def running_furniture(pages: list[PageRecord]) -> set[tuple[int, int]]:
                 seen.add(key)
                 counts[key] += 1
     need = 2 if len(pages) <= 4 else 3
+    texts = {(rec.page, n): rec.items[n].text for rec in pages for n in range(len(rec.items))}
+    groups: dict[tuple[str, str, int], list[tuple[int, int]]] = {}
     for where, key in keys.items():
         if counts[key] >= need:
-            drop.add(where)
+            groups.setdefault(key, []).append(where)
+    for members in groups.values():
+        if _repeats(members, texts):
+            drop.update(members)
     return drop
+
+
+def _repeats(members: list[tuple[int, int]], texts: dict[tuple[int, int], str]) -> bool:
+    """Digits were masked to match "Page 7" with "Page 8"; but "Q1 2022 - Income by
+    Segment" over "Q2 2023 - Income by Segment" is a title per page. Texts that differ are
+    furniture only when some number in them counts the pages (number - page constant)."""
+    raw = [" ".join(texts[m].split()) for m in members]
+    if len(set(raw)) == 1:
+        return True
+    numbers = [[int(x) for x in re.findall(r"\d+", t)] for t in raw]
+    width = min(len(ns) for ns in numbers)
+    return any(len({ns[i] - page for ns, (page, _) in zip(numbers, members)}) == 1 for i in range(width)) or any(
+        len({ns[-1 - i] - page for ns, (page, _) in zip(numbers, members)}) == 1 for i in range(width)
+    )
 
 
 def _heading_candidate(it: Item, body: BodyFont) -> bool:

@@ -170,6 +170,23 @@ def test_running_headers_footers_and_page_labels(tmp_path: Path) -> None:
     assert [e.page_label for e in els] == [f"A-{n + 3}" for n in range(5)]
 
 
+def test_a_title_per_page_that_differs_in_its_numbers_is_kept(tmp_path: Path) -> None:
+    # "Q1 2022 - ..." over "Q2 2023 - ..." in the same place on every page: digits masked,
+    # they look like a running header, but no number in them counts the pages.
+    doc = pymupdf.open()
+    quarters = ["Q1 2022", "Q2 2022", "Q4 2023", "Q1 2021", "Q3 2022"]
+    for n, q in enumerate(quarters):
+        page = doc.new_page()
+        page.insert_text((72, 40), f"ACME Corp report page {n + 7}", fontsize=9)
+        page.insert_text((72, 70), f"{q} - Income Before Tax by Segment", fontsize=9)
+        _para(page, 120, f"PAGE{n} " + LOREM)
+    src = tmp_path / "titles.pdf"
+    doc.save(src)
+    texts = [e.text for e in _run(src, tmp_path)]
+    assert [t for t in texts if "Income Before Tax" in t] == [f"{q} - Income Before Tax by Segment" for q in quarters]
+    assert not [t for t in texts if "report page" in t]  # "page 7", "page 8": counts pages, dropped
+
+
 def _long_pdf(path: Path, pages: int = 20) -> None:
     doc = pymupdf.open()
     for n in range(pages):
