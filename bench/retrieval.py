@@ -190,7 +190,7 @@ def eval_set(questions: list[Question], qvecs: dict[str, Any], cols: dict[str, A
     results: dict[str, dict[str, Any]] = {}
     if naive is not None:
         matrix, chunks = naive
-        results["naive"] = run_eval(questions, lambda q: naive_hits(matrix, chunks, qvecs[q.id], DEPTH), k)
+        cols = {"naive": lambda q, qv: naive_hits(matrix, chunks, qv, DEPTH), **cols}
     timings: dict[str, float] = {}
     for name, retrieve in cols.items():
         first_doc: dict[str, bool] = {}

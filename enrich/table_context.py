@@ -52,11 +52,19 @@ STATEMENTS: tuple[tuple[str, tuple[str, ...], str], ...] = (
     ), "adjusted EBIT, adjusted EBITDA, adjusted EPS, adjusted free cash flow vs GAAP"),
 )
 MIN_CUES = 3
-# Cues that name a statement's title or a generic word, not a measure someone asks about.
-_TITLE_ONLY = frozenset({
-    "statement of income", "statements of operations", "statements of earnings", "balance sheet", "balance sheets",
-    "statements of cash flows", "statement of cash flows", "reconciliation", "statutory", "operating expenses",
-})
+# Cues too generic to say which statement a question asks about.
+_TITLE_ONLY = frozenset({"reconciliation", "statutory", "operating expenses"})
+# How questions name the statements themselves ("per the consolidated statements of income").
+_NAMED = {
+    "income statement (statement of operations / earnings)": (
+        "income statement", "statement of income", "statements of income", "statement of operations",
+        "statements of operations", "statement of earnings", "statements of earnings", "p&l", "profit and loss",
+    ),
+    "balance sheet (statement of financial position)": (
+        "balance sheet", "balance sheets", "statement of financial position", "statements of financial position",
+    ),
+    "cash flow statement": ("cash flow statement", "statement of cash flows", "statements of cash flows"),
+}
 _UNITS = re.compile(
     r"\b(?:in|\$|dollars in|amounts in|usd)\s*(thousands|millions|billions)\b|\((thousands|millions|billions)\b",
     re.IGNORECASE,
@@ -113,7 +121,7 @@ def statements_asked(question: str) -> tuple[str, ...]:
     q = " ".join(question.lower().replace("’", "'").split())
     out = []
     for name, cues, measures in STATEMENTS:
-        terms = {*cues, *re.split(r"\s*[,()]\s*|\s+vs\s+", measures.lower())} - {""}
+        terms = {*cues, *_NAMED.get(name, ()), *re.split(r"\s*[,()]\s*|\s+vs\s+", measures.lower())} - {""}
         if any(re.search(rf"\b{re.escape(t)}\b", q) for t in terms if t not in _TITLE_ONLY):
             out.append(f"Statement: {name}")
     return tuple(out)

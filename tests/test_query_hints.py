@@ -23,6 +23,8 @@ def test_parse_pages_refs_and_kinds() -> None:
     assert not (h.pages or h.refs or h.kinds)  # years are not pages
     assert h.statements == ("Statement: income statement (statement of operations / earnings)",)
     assert not parse("What is the boiling point of water?")
+    h = parse("Per the consolidated statements of income, what were rewards expenses?")
+    assert h.statements == ("Statement: income statement (statement of operations / earnings)",)
     h = parse("What was the quick ratio, and how much capex was spent?")
     assert {s.split(" (")[0] for s in h.statements} == {"Statement: balance sheet", "Statement: cash flow statement"}
 
