@@ -168,6 +168,8 @@ def main() -> int:
     ap.add_argument("--no-naive", action="store_true")
     ap.add_argument("--json", type=Path, help="also write per-question rows here")
     ap.add_argument("--rescore", type=Path, help="score a --json file of an earlier run again (no model)")
+    ap.add_argument("--sources-only", action="store_true",
+                    help="no generation: how often the evidence page is among the sources the model would get")
     args = ap.parse_args()
     if args.rescore:
         return rescore(args.rescore, args.questions)
@@ -194,11 +196,14 @@ def main() -> int:
         pipe = base.model_copy(update={"answer": base.answer.model_copy(update={"context_tokens": b})})
         eng = Engine(pipe, store, embedder, backend)  # type: ignore[arg-type]
         recipes[f"folio-{b}"] = lambda q, eng=eng: (steady(eng), eng.answer(Ask(q)))[1]
+        recipes[f"sources-{b}"] = eng
+    if args.sources_only:
+        return sources_only(recipes, args.questions, args.limit)
     if not args.no_naive:
         naive = Naive(store, embedder, backend)
         recipes["naive-3x1000"] = naive.run
-    questions = [json.loads(line) for line in args.questions.read_text().splitlines() if line.strip()]
-    questions = questions[: args.limit] if args.limit else questions
+    recipes = {n: r for n, r in recipes.items() if not n.startswith("sources-")}
+    questions = load(args.questions, args.limit)
     rows: list[dict[str, Any]] = []
     t_start = time.perf_counter()
     for i, q in enumerate(questions, 1):
@@ -214,6 +219,31 @@ def main() -> int:
     summary = report(rows, list(recipes))
     if args.json:
         args.json.write_text(json.dumps({"summary": summary, "rows": rows}, indent=1))
+    return 0
+
+
+def load(path: Path, limit: int | None) -> list[dict[str, Any]]:
+    questions = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    return questions[:limit] if limit else questions
+
+
+def sources_only(recipes: dict[str, Any], path: Path, limit: int | None) -> int:
+    """The share of questions whose evidence page is among the blocks the engine would give
+    the model, per budget: the ceiling retrieval puts on the citation hit rate."""
+    from pipeline.eval import Question, is_hit
+
+    questions = load(path, limit)
+    for name, eng in recipes.items():
+        if not name.startswith("sources-"):
+            continue
+        hit = 0
+        for q in questions:
+            pages = q["evidence_page"] if isinstance(q["evidence_page"], list) else [q["evidence_page"]]
+            qq = Question(q["id"], q["doc"], q["question"], tuple(p for p in pages if p), q["evidence_type"])
+            blocks = eng.retrieve(q["question"], eng.settings.k)
+            hit += any(is_hit(b.hit, qq) for b in blocks)
+        print(f"{name.replace('sources', 'folio')}: evidence page among the sources for "
+              f"{hit}/{len(questions)} = {hit / max(1, len(questions)):.2f} of {path.name}")
     return 0
 
 
