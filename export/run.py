@@ -104,8 +104,9 @@ def _runs(db: Any) -> RunIndex:
 
     if S.RUNS not in set(db.list_tables().tables):
         return RunIndex([])
-    return RunIndex([r for rows in scan(db.open_table(S.RUNS), ["run_id", "started_at", "finished_at"])
-                     for r in rows])
+    runs = db.open_table(S.RUNS)
+    runs.checkout(runs.version)
+    return RunIndex([r for rows in scan(runs, ["run_id", "started_at", "finished_at"]) for r in rows])
 
 
 def _vector_dim(now: Moment) -> int | None:
