@@ -9,6 +9,7 @@ import base64
 import csv
 import json
 import shutil
+import sqlite3
 import subprocess
 import sys
 import time
@@ -210,6 +211,37 @@ def test_filter_exports_only_the_named_documents(samples_index: Path, tmp_path: 
     assert data["elements"] and {e["source"] for e in data["elements"]} == {"warehouse-memo.docx"}
     assert summary.counts["elements"] == len(data["elements"])
     assert data["filter"] == {"sources": ["warehouse-memo.docx"]}
+
+
+def test_review_state_from_the_overlay_store(samples_index: Path, tmp_path: Path) -> None:
+    """The export's side of the overlay store (export/review_state.py): an overlay row shows
+    as the element's review state, and a --since export carries the reviewed element."""
+    index = tmp_path / "index"
+    shutil.copytree(samples_index, index)
+    _, elements = index_state(index)
+    eid = next(i for i, r in elements.items() if r["kind"] == "image")
+    assert export(index, tmp_path / "before.json") == 0
+    version = json.loads((tmp_path / "before.json").read_text())["documents_version"]
+    time.sleep(1.1)  # the overlay is written after that version
+    con = sqlite3.connect(index / "folio.sqlite")
+    con.execute("CREATE TABLE overlays (element_id TEXT PRIMARY KEY, value TEXT, who TEXT, at TEXT,"
+                " approved INTEGER, hidden INTEGER)")
+    con.execute("INSERT INTO overlays VALUES (?, ?, ?, ?, 1, 0)", (
+        eid, json.dumps({"caption": "Revenue by region, reviewed"}), "rita",
+        datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")))
+    con.commit()
+    con.close()
+    assert export(index, tmp_path / "after.json") == 0
+    data = json.loads((tmp_path / "after.json").read_text())
+    FILE_VALIDATOR.validate(data)
+    reviewed = {e["id"]: e["review"] for e in data["elements"] if e["review"]}
+    assert list(reviewed) == [eid]
+    assert reviewed[eid]["overlay"] == {"caption": "Revenue by region, reviewed"}
+    assert (reviewed[eid]["who"], reviewed[eid]["approved"], reviewed[eid]["hidden"]) == ("rita", True, False)
+    assert export(index, tmp_path / "since.json", "--since", str(version)) == 0
+    data = json.loads((tmp_path / "since.json").read_text())
+    FILE_VALIDATOR.validate(data)
+    assert data["documents"] == [] and [(e["id"], e["change"]) for e in data["elements"]] == [(eid, "reviewed")]
 
 
 def test_unwritable_out_exits_2_before_any_work(samples_index: Path, tmp_path: Path) -> None:
