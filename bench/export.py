@@ -112,11 +112,13 @@ def main() -> int:
             seconds, rss, line = export(idx, out, fmt, extra)
             print(f"  {line}", flush=True)
             rows.append((f, name, counts.get("documents", 0), counts.get("elements", 0), size_mb(out), seconds, rss))
-    print(f"\n{'corpus':>7} {'format':>13} {'docs':>6} {'elements':>9} {'size MB':>8} {'seconds':>8} {'peak RSS MB':>12}")
+    print(f"\n{'corpus':>7} {'format':>13} {'docs':>6} {'elements':>9} {'size MB':>8} {'seconds':>8} "
+          f"{'peak RSS MB':>12}")
     for f, name, docs, els, mb, s, rss in rows:
         print(f"{'x' + str(f):>7} {name:>13} {docs:>6} {els:>9} {mb:>8.1f} {s:>8.1f} {rss:>12.0f}")
     peak = max(r[6] for r in rows)
-    print(f"\npeak RSS over all exports: {peak:.0f} MB (target < {TARGET_MB} MB): {'ok' if peak < TARGET_MB else 'OVER'}")
+    verdict = "ok" if peak < TARGET_MB else "OVER"
+    print(f"\npeak RSS over all exports: {peak:.0f} MB (target < {TARGET_MB} MB): {verdict}")
     for name in args.formats:
         by_f = {r[0]: r[6] for r in rows if r[1] == name}
         if len(by_f) > 1:

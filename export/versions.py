@@ -81,7 +81,11 @@ def open_at(db: Any, name: str, version: int | None) -> Any:
     if version is None or name not in set(db.list_tables().tables):
         return None
     tbl = db.open_table(name)
-    tbl.checkout(version)  # pinned: a later commit is not seen mid-export
+    try:
+        tbl.checkout(version)  # pinned: a later commit is not seen mid-export
+    except (ValueError, OSError, RuntimeError) as e:  # a version cleaned up by optimize()
+        raise ExportError(f"version {version} of the {name} table is no longer kept ({e}): "
+                          "export everything instead, or give a later --since") from None
     return tbl
 
 
