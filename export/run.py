@@ -69,6 +69,8 @@ def write_export(pipe: Pipeline, out: Path, opts: ExportOptions | None = None) -
         check_writable(Path(opts.tables_csv).absolute(), "--tables-csv", folder=True)
     db = _open_db(pipe)
     now = moment(db)
+    if since is None and (unknown := sorted(set(opts.sources or ()) - set(now.docs))):
+        raise ExportError(f"--doc {', '.join(unknown)}: not in the index at {pipe.index}")
     changes = diff(base_moment(db, since), now) if since is not None else None
     job = _Job(pipe, opts, now, changes, load_review_states(pipe.index), _runs(db))
     header = job.header()
@@ -164,7 +166,7 @@ class _Job:
             change = self.changes.change_of(source) if self.changes else None
             writer.write("documents", document_record(row, provs[source], change))
             self.counts["documents"] += 1
-        self._missing_prov = provs  # reviewed elements of unselected documents get theirs on demand
+        self._provs = provs  # reviewed elements of other documents get theirs on demand
         old = ids_of_writes(self.changes.base.elements, self.changes.old_writes) if self.changes else {}
         kept = self._write_rows(writer, "elements", self.now.elements, old)
         if self.opts.with_vectors:
@@ -205,9 +207,9 @@ class _Job:
         return kept
 
     def _element(self, r: dict[str, Any], source: str, change: str | None) -> dict[str, Any]:
-        prov = self._missing_prov.get(source)
+        prov = self._provs.get(source)
         if prov is None:
-            prov = self._missing_prov[source] = doc_provenance(self.now.docs[source], self.pipe, self.runs)
+            prov = self._provs[source] = doc_provenance(self.now.docs[source], self.pipe, self.runs)
         crop = self._crop(r) if self.opts.images != "none" and r["kind"] in CROPPED_KINDS else None
         if self.opts.tables_csv is not None and r["kind"] == "table":
             from export.tables_csv import write_table_csv

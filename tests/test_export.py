@@ -211,6 +211,9 @@ def test_filter_exports_only_the_named_documents(samples_index: Path, tmp_path: 
     assert data["elements"] and {e["source"] for e in data["elements"]} == {"warehouse-memo.docx"}
     assert summary.counts["elements"] == len(data["elements"])
     assert data["filter"] == {"sources": ["warehouse-memo.docx"]}
+    r = cli("--config", NO_CONFIG, "export", "--db", str(samples_index), "--out", str(tmp_path / "x.json"),
+            "--doc", "nope.pdf")
+    assert r.returncode == 2 and "--doc nope.pdf: not in the index" in r.stderr and not (tmp_path / "x.json").exists()
 
 
 def test_review_state_from_the_overlay_store(samples_index: Path, tmp_path: Path) -> None:
