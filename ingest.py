@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Folio batch CLI: partition | run | status | search | eval | models | doctor.
+"""Folio batch CLI: partition | run | status | search | eval | export | models | doctor.
 
 Exit codes: 0 ok, 1 some documents failed, 2 configuration or fatal error, 3 locked.
 Each command lives in the package it belongs to; that module's ``register(subparsers)``
@@ -26,6 +26,7 @@ COMMAND_MODULES = [
     "pipeline.cli",
     "pipeline.models_cli",
     "answer.cli",
+    "export.cli",
 ]
 
 
