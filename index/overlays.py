@@ -63,8 +63,6 @@ CREATE TABLE IF NOT EXISTS review_flags (
 CREATE INDEX IF NOT EXISTS review_flags_hash ON review_flags(content_hash);
 """
 
-AUDIT_COLUMNS = ["id", "at", "user", "action", "source", "content_hash", "element_id", "field", "previous", "new"]
-
 
 def _overlay(row: Any) -> Overlay:
     return Overlay(

@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     from index.store import Store
 
 FIELDS = ("caption", "summary", "table", "hidden", "approved")
+AUDIT_FIELDS = ["id", "at", "user", "action", "source", "content_hash", "element_id", "field", "previous", "new"]
 MAX_TEXT = 4000
 
 
