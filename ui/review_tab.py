@@ -24,24 +24,24 @@ if TYPE_CHECKING:
 
 MODES = ("Needs review", "Browse document", "Orphans")
 ALL = "(all)"
-LIST_COLUMNS = ["element id", "document", "page", "kind", "score / state", "why / words"]
+LIST_COLUMNS = ["document", "page", "kind", "score / state", "why / words", "element id"]
 AUDIT_COLUMNS = ["when (UTC)", "user", "action", "field", "document", "element", "previous", "new"]
-EMPTY_VIEW: tuple[Any, ...] = ("Pick an element from the list (or paste its id).", "", "", "", None, "", "", "")
+PICK = "Pick an element from the list (or paste its id)."
 
 
 def listing(review: Reviewer, mode: str, doc: str | None, page: float | None, kind: str | None) -> list[list[Any]]:
     source = doc if doc and doc != ALL else None
     k = kind if kind and kind != ALL else None
     if mode == "Orphans":
-        return [[o["content_hash"], o["source"], o["page"], o["kind"], "orphaned",
-                 f"{o['orphan_reason'] or ''}: {o['preview']}"] for o in review.orphans()]
+        return [[o["source"], o["page"], o["kind"], "orphaned", f"{o['orphan_reason'] or ''}: {o['preview']}",
+                 o["content_hash"]] for o in review.orphans()]
     if mode == "Browse document":
         if not source:
             return []
         p = int(page) if page else None
-        return [[r["element_id"], source, r["page"], r["kind"], r["state"], r["preview"]]
+        return [[source, r["page"], r["kind"], r["state"], r["preview"], r["element_id"]]
                 for r in review.browse(source, p, k)]
-    return [[q["element_id"], q["source"], q["page"], q["kind"], q["score"], "; ".join(q["reasons"])]
+    return [[q["source"], q["page"], q["kind"], q["score"], "; ".join(q["reasons"]), q["element_id"]]
             for q in review.queue(source, k)]
 
 
@@ -49,16 +49,25 @@ def _img(u: str | None, alt: str) -> str:
     return f'<img src="{escape(u)}" alt="{escape(alt)}" style="max-width:100%;max-height:520px">' if u else ""
 
 
+def _view(head: str, crop: str = "", page: str = "", table: str = "", grid: Any = None, caption: str | None = None,
+          summary: str | None = None) -> tuple[Any, ...]:
+    """Updates of (head, crop, page, table html, grid, save grid, caption, save caption,
+    summary, save summary, status): the edit boxes show only where they apply."""
+    is_grid, is_cap, is_sum = grid is not None, caption is not None, summary is not None
+    return (head, crop, page, table, gr.update(value=grid, visible=is_grid), gr.update(visible=is_grid),
+            gr.update(value=caption or "", visible=is_cap), gr.update(visible=is_cap),
+            gr.update(value=summary or "", visible=is_sum), gr.update(visible=is_sum), "")
+
+
 def element_view(review: Reviewer, element_id: str) -> tuple[Any, ...]:
-    """(head markdown, crop html, page html, table html, grid DataFrame, caption, summary, status)."""
     import pandas as pd
 
     eid = (element_id or "").strip()
     if not eid:
-        return EMPTY_VIEW
+        return _view(PICK)
     el = review.element(eid)
     if el is None:
-        return (f"No element `{escape(eid)}` in the index.", "", "", "", None, "", "", "")
+        return _view(f"No element `{escape(eid)}` in the index.")
     el = with_asset_urls(el)
     state = [s for s in ("hidden", "approved") if el[s]]
     if el["overlay"] and el["overlay"]["values"]:
@@ -74,8 +83,9 @@ def element_view(review: Reviewer, element_id: str) -> tuple[Any, ...]:
     grid = pd.DataFrame(el["grid"], columns=[str(i + 1) for i in range(len(el["grid"][0]))]) \
         if el.get("grid") else None
     text = "" if el["kind"] == "table" else f"\n\n> {escape(el['text'][:600])}" if el["text"] else ""
-    return (head + text, _img(el["crop_url"], "crop"), _img(el["page_url"], "page with the element's box"),
-            table_html, grid, el.get("caption") or "", el.get("summary") or "", "")
+    return _view(head + text, _img(el["crop_url"], "crop"), _img(el["page_url"], "page with the element's box"),
+                 table_html, grid, (el.get("caption") or "") if el["kind"] == "image" else None,
+                 (el.get("summary") or "") if el["kind"] == "table" else None)
 
 
 def apply_edit(review: Reviewer, element_id: str, field: str, value: Any, user: str, allowed: bool) -> str:
@@ -127,27 +137,28 @@ def build(review: Reviewer, docs: list[str], role_of: Callable[[Any], tuple[str,
             mode = gr.Radio(list(MODES), value=MODES[0], label="List", elem_id="review-mode")
             with gr.Row():
                 doc = gr.Dropdown([ALL, *docs], value=ALL, label="Document", scale=3, elem_id="review-doc")
-                page = gr.Number(label="Page", precision=0, scale=1, minimum=0)
+                page = gr.Number(label="Page (0: all)", value=0, precision=0, scale=1, minimum=0)
                 kind = gr.Dropdown([ALL, "text", "table", "image"], value=ALL, label="Kind", scale=1)
             refresh = gr.Button("Refresh list", elem_id="review-refresh")
             items = gr.Dataframe(headers=LIST_COLUMNS, interactive=False, wrap=True, elem_id="review-list",
+                                 column_widths=["24%", "7%", "9%", "9%", "36%", "15%"],
                                  label="Click a row to open it")
             with gr.Row():
                 eid = gr.Textbox(label="Element id", scale=4, elem_id="review-element-id")
                 open_btn = gr.Button("Open", scale=1, elem_id="review-open")
         with gr.Column(scale=3):
-            head = gr.Markdown(EMPTY_VIEW[0], elem_id="review-head")
+            head = gr.Markdown(PICK, elem_id="review-head")
             with gr.Row():
                 crop = gr.HTML(elem_id="review-crop")
                 page_img = gr.HTML(elem_id="review-page")
             table_html = gr.HTML(elem_id="review-table")
             grid = gr.Dataframe(label="Table cells (edit, then Save cells)", interactive=True, wrap=True,
-                                elem_id="review-grid")
-            save_grid = gr.Button("Save cells", elem_id="review-save-cells")
-            caption = gr.Textbox(label="Caption (pictures)", lines=2, elem_id="review-caption")
-            save_caption = gr.Button("Save caption", elem_id="review-save-caption")
-            summary = gr.Textbox(label="Summary (tables)", lines=3, elem_id="review-summary")
-            save_summary = gr.Button("Save summary", elem_id="review-save-summary")
+                                elem_id="review-grid", visible=False)
+            save_grid = gr.Button("Save cells", elem_id="review-save-cells", visible=False)
+            caption = gr.Textbox(label="Caption", lines=2, elem_id="review-caption", visible=False)
+            save_caption = gr.Button("Save caption", elem_id="review-save-caption", visible=False)
+            summary = gr.Textbox(label="Summary", lines=3, elem_id="review-summary", visible=False)
+            save_summary = gr.Button("Save summary", elem_id="review-save-summary", visible=False)
             with gr.Row():
                 hide = gr.Button("Hide", elem_id="review-hide")
                 unhide = gr.Button("Unhide", elem_id="review-unhide")
@@ -167,7 +178,7 @@ def build(review: Reviewer, docs: list[str], role_of: Callable[[Any], tuple[str,
         audit_btn = gr.Button("Show the audit log")
         audit = gr.Dataframe(headers=AUDIT_COLUMNS, interactive=False, wrap=True, elem_id="review-audit")
 
-    view = [head, crop, page_img, table_html, grid, caption, summary, status]
+    view = [head, crop, page_img, table_html, grid, save_grid, caption, save_caption, summary, save_summary, status]
 
     def _list(m: str, d: str, p: float | None, k: str) -> Any:
         return listing(review, m, d, p, k)
@@ -177,9 +188,9 @@ def build(review: Reviewer, docs: list[str], role_of: Callable[[Any], tuple[str,
 
     def _pick(df: Any, m: str, evt: gr.SelectData) -> tuple[Any, ...]:
         row = evt.index[0] if isinstance(evt.index, list | tuple) else evt.index
-        value = str(df.iloc[row, 0]) if df is not None and len(df) > row else ""
+        value = str(df.iloc[row, -1]) if df is not None and len(df) > row else ""
         if m == "Orphans":
-            return ("", value, *EMPTY_VIEW)
+            return ("", value, *_view(PICK))
         return (value, "", *element_view(review, value))
 
     items.select(_pick, [items, mode], [eid, orphan_hash, *view], api_visibility="private")
