@@ -76,7 +76,8 @@ OverlayState = Overlay
 
 def _content(e: Element, assets_dir: Path | None) -> str:
     if e.kind == "table":
-        return e.html or e.text
+        # The plain-text rendering: the same before and after enrichment sanitizes the HTML.
+        return " ".join(e.text.split()) or (e.html or "")
     if e.kind == "image" and e.image:
         if assets_dir is not None:
             try:

@@ -20,7 +20,7 @@ import threading
 from typing import TYPE_CHECKING, Any
 
 from folio.errors import FolioError
-from folio.review import REVIEW_MODEL, Overlay, apply_overlays, content_hash_of
+from folio.review import HASH_KEY, REVIEW_MODEL, Overlay, apply_overlays, content_hash_of, stamp_content_hashes
 from index.overlays import OverlayStore
 from index.reindex import DocumentGone, Refresh, refresh_document
 from index.review_queue import needs_review, preview
@@ -76,8 +76,17 @@ class Reviewer:
                        page=e.page, preview=preview(e.caption or e.summary or e.text))
 
     def _committed(self, source: str) -> list[Element]:
+        """The committed elements of ``source``, content-hashed as the nightly run does
+        (elements indexed before hashes were stamped get theirs here, persisted by the
+        next edit of their document)."""
         write_id = self.store.committed_writes().get(source)
-        return self.store.elements(source, write_id=write_id) if write_id else []
+        els = self.store.elements(source, write_id=write_id) if write_id else []
+        return stamp_content_hashes(els, self.pipe.assets_dir)
+
+    def _stamped(self, el: Element) -> Element:
+        if HASH_KEY in el.meta:
+            return el
+        return next((e for e in self._committed(el.source) if e.id == el.id), el)
 
     def current(self, element_id: str, content_hash: str | None = None, source: str | None = None) -> Element:
         """The element as committed now; found by content hash when its id changed with a
@@ -108,6 +117,7 @@ class Reviewer:
         el = self.store.elements_by_id([element_id]).get(element_id)
         if el is None:
             return None
+        el = self._stamped(el)
         h = content_hash_of(el)
         ov = self.overlays.get(h)
         d = el.to_dict()
@@ -155,7 +165,10 @@ class Reviewer:
             action = {"hidden": "hide" if value else "unhide",
                       "approved": "approve" if value else "unapprove"}.get(field, "edit")
             ov = self.overlays.change(base, user, action, field, previous, new, **kw)
-            refresh = None if field == "approved" else self._refresh(el.source)
+            # Approving changes no text; a document without stamped hashes is re-written once
+            # all the same, so the queue and the export see the hash the overlay uses.
+            stamped = HASH_KEY in (self.store.elements_by_id([el.id]).get(el.id) or el).meta
+            refresh = None if field == "approved" and stamped else self._refresh(el.source)
         return {"element": self.element(el.id), "overlay": ov.to_dict(),
                 "refresh": dataclasses.asdict(refresh) if refresh else None}
 
@@ -202,7 +215,7 @@ class Reviewer:
 
     def _refresh(self, source: str) -> Refresh:
         def apply(els: list[Element]) -> list[Element]:
-            return apply_overlays(els, self.overlays.for_source(source))[0]
+            return apply_overlays(stamp_content_hashes(els, self.pipe.assets_dir), self.overlays.for_source(source))[0]
 
         try:
             return refresh_document(self.store, self.embedder, self.max_tokens, source, apply)
@@ -214,7 +227,11 @@ class Reviewer:
         if not els:
             raise ReviewError("element_ids: none of these elements is in the index", 404)
         for e in els.values():
-            self.overlays.flag(self.base(e), user, note[:500])
+            self.overlays.flag(self.base(self._stamped(e)), user, note[:500])
+        legacy = {e.source for e in els.values() if HASH_KEY not in e.meta}
+        with self._lock:  # persist the hashes the flags use (see edit)
+            for source in legacy:
+                self._refresh(source)
         return len(els)
 
     # ---- queue, orphans, audit ----------------------------------------------------------

@@ -78,7 +78,7 @@ class ReviewStep:
             from index.reindex import refresh_document
 
             refresh_document(store, embedder, max_tokens, source,
-                             lambda els: apply_overlays(els, overlays.for_source(source))[0])
+                             lambda els: apply_overlays(self.stamp(els), overlays.for_source(source))[0])
 
     def gone(self, source: str, reason: str) -> None:
         """The document was deleted or failed: its overlays wait as orphans (restored if it
