@@ -203,3 +203,22 @@ def test_audit_log_exports_as_csv(indexed: tuple) -> None:
     rv.edit(table["id"], "summary", "Sales, by region", "ann")
     rows = list(csv.DictReader(io.StringIO(audit_csv(rv.audit()))))
     assert rows[0]["user"] == "ann" and rows[0]["new"] == '"Sales, by region"' and rows[0]["field"] == "summary"
+
+
+def test_a_deleted_document_orphans_its_overlays_until_it_comes_back(indexed: tuple) -> None:
+    src, pipe, counters = indexed
+    rv = _reviewer(pipe)
+    table = _find(rv, "table")
+    rv.edit(table["id"], "summary", "Numbat summary", "ann")
+    saved = (src / "sales.docx").read_bytes()
+    (src / "sales.docx").unlink()
+    make_doc(src / "other.docx", [["a", "b"], ["1", "2"]])  # an empty source folder would look unmounted
+    rep = run(pipe, counters).report.to_dict()
+    assert [(o["source"], o["reason"]) for o in rep["review"]["orphaned"]] == [
+        ("sales.docx", "document deleted from the sources")]
+    (src / "sales.docx").write_bytes(saved)
+    rep = run(pipe, counters).report.to_dict()
+    assert rep["review"]["reapplied"] == 1 and not rep["review"]["orphaned"]
+    ov = OverlayStore(pipe.index).get(table["content_hash"])
+    assert ov is not None and ov.status == "active"
+    assert _fts(pipe, "Numbat") and [a["action"] for a in rv.audit(2)] == ["restore", "orphan"]

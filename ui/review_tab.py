@@ -133,7 +133,7 @@ def build(review: Reviewer, docs: list[str], role_of: Callable[[Any], tuple[str,
     """The tab's components and events (inside a ``gr.Blocks`` tab). ``role_of(request)``
     gives (user name, may edit)."""
     with gr.Row():
-        with gr.Column(scale=2):
+        with gr.Column(scale=4):
             mode = gr.Radio(list(MODES), value=MODES[0], label="List", elem_id="review-mode")
             with gr.Row():
                 doc = gr.Dropdown([ALL, *docs], value=ALL, label="Document", scale=3, elem_id="review-doc")
@@ -146,7 +146,7 @@ def build(review: Reviewer, docs: list[str], role_of: Callable[[Any], tuple[str,
             with gr.Row():
                 eid = gr.Textbox(label="Element id", scale=4, elem_id="review-element-id")
                 open_btn = gr.Button("Open", scale=1, elem_id="review-open")
-        with gr.Column(scale=3):
+        with gr.Column(scale=5):
             head = gr.Markdown(PICK, elem_id="review-head")
             with gr.Row():
                 crop = gr.HTML(elem_id="review-crop")
