@@ -183,14 +183,17 @@ class Engine:
         return prompts.clean_rewrite(out, question)
 
     def retrieve(self, query: str, k: int, filters: dict[str, Any] | None = None) -> list[Block]:
+        return self.blocks(self.search(query, k, filters), query)
+
+    def search(self, query: str, k: int, filters: dict[str, Any] | None = None) -> list[Hit]:
+        """The top ``k`` chunks of the committed index (hybrid search)."""
         from index.search import search
 
         f = filters or {}
         hits = search(self.store, self.embedder, query, k + _OVERFETCH, source=f.get("source"),
                       kind=f.get("kind"), page=f.get("page"), rrf_k=self.pipe.search.rrf_k)
         committed = self.store.committed_writes()
-        hits = [h for h in hits if committed.get(h.source) == h.write_id or not h.write_id][:k]
-        return self.blocks(hits, query)
+        return [h for h in hits if committed.get(h.source) == h.write_id or not h.write_id][:k]
 
     def blocks(self, hits: list[Hit], query: str) -> list[Block]:
         ids = [i for h in hits for i in h.element_ids]

@@ -1,9 +1,7 @@
 """Conversations on disk: SQLite in WAL mode beside the index (``<index>/folio.sqlite``).
 
-Why SQLite and not LanceDB: a turn is one small row written per question, read back by
-id, under concurrent requests. Every LanceDB write makes a table version (fine for
-nightly batches, wasteful per click); SQLite's WAL gives many readers alongside one writer,
-atomic commits and survives a kill, in the standard library.
+A turn is one small row written per question, read back by id, under concurrent requests
+(why SQLite: folio/db.py).
 
 Each turn keeps a frozen snapshot of its citations (text, crop path, document sha256), so
 an old answer still opens after its document changed or was deleted; ``stale`` marks it.
@@ -13,13 +11,14 @@ from __future__ import annotations
 
 import json
 import sqlite3
-import threading
 import time
 import uuid
 from pathlib import Path
 from typing import Any
 
-DB_NAME = "folio.sqlite"
+from folio.db import DB_NAME, Database
+
+__all__ = ["DB_NAME", "SessionError", "Sessions", "stale"]
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS sessions (
@@ -50,23 +49,11 @@ class SessionError(LookupError):
 
 class Sessions:
     def __init__(self, index_dir: Path) -> None:
-        self.path = Path(index_dir) / DB_NAME
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._local = threading.local()
-        with self._conn() as c:
-            c.execute("PRAGMA journal_mode=WAL")
-            c.executescript(_SCHEMA)
+        self.db = Database(index_dir, _SCHEMA)
+        self.path = self.db.path
 
     def _conn(self) -> sqlite3.Connection:
-        # One connection per thread: sqlite3 connections are not shared across threads.
-        conn = getattr(self._local, "conn", None)
-        if conn is None:
-            conn = sqlite3.connect(self.path, timeout=30, isolation_level=None)
-            conn.execute("PRAGMA busy_timeout=30000")
-            conn.execute("PRAGMA synchronous=NORMAL")
-            conn.row_factory = sqlite3.Row
-            self._local.conn = conn
-        return conn
+        return self.db.conn()
 
     def new_id(self) -> str:
         return uuid.uuid4().hex[:16]

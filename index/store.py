@@ -20,7 +20,8 @@ from typing import TYPE_CHECKING, Any
 from index import schema as S
 from index.vector_index import DISTANCE, ensure_indexes, vector_index_config
 
-__all__ = ["DISTANCE", "DocRecord", "Store", "ensure_indexes", "sql_str", "vector_index_config"]
+__all__ = ["DISTANCE", "DocRecord", "Store", "chunk_table", "element_row", "ensure_indexes", "sql_str",
+           "vector_index_config"]
 
 if TYPE_CHECKING:
     import numpy as np
@@ -191,9 +192,9 @@ class Store:
         # 1. new rows, one add per table (a single fragment each)
         if chunks:
             model = doc.embed_model or self._model_of(chunks_tbl) or ""
-            chunks_tbl.add(_chunk_table(chunks, vectors, doc.source, model, write_id, chunks_tbl.schema))
+            chunks_tbl.add(chunk_table(chunks, vectors, doc.source, model, write_id, chunks_tbl.schema))
         if elements:
-            rows = [_element_row(e, doc.source, write_id) for e in elements]
+            rows = [element_row(e, doc.source, write_id) for e in elements]
             elements_tbl.add(pa.Table.from_pylist(rows, schema=elements_tbl.schema))
         if profile is not None:
             row = {"source": doc.source, "doc_id": doc.doc_id, "profile": json.dumps(profile), "write_id": write_id}
@@ -213,15 +214,29 @@ class Store:
                 values={"size": rec.size, "mtime": rec.mtime, "path": rec.path},
             )
 
-    def elements(self, source: str, sha256: str | None = None) -> list[Element]:
-        """The stored elements of ``source`` (only those of ``sha256`` when given), in
-        reading order, one per id. Raises TypeError if the rows no longer fit Element."""
+    def refresh(self) -> None:
+        """See the latest commits of other processes now, not within READ_CONSISTENCY
+        (before a read-modify-write such as a review edit)."""
+        for tbl in self._tables.values():
+            tbl.checkout_latest()
+
+    def set_chunk_count(self, source: str, write_id: str, chunks: int) -> None:
+        """After a review edit re-chunked a committed document in place."""
+        self._writable(S.DOCUMENTS).update(
+            where=f"source = {sql_str(source)} AND write_id = {sql_str(write_id)}", values={"chunks": chunks})
+
+    def elements(self, source: str, sha256: str | None = None, write_id: str | None = None) -> list[Element]:
+        """The stored elements of ``source`` (only those of ``sha256`` / of the write
+        ``write_id`` when given), in reading order, one per id. Raises TypeError if the
+        rows no longer fit Element."""
         tbl = self._open(S.ELEMENTS)
         if tbl is None:
             return []
         where = f"source = {sql_str(source)}"
         if sha256 is not None:
             where += f" AND doc_sha256 = {sql_str(sha256)}"
+        if write_id is not None:
+            where += f" AND write_id = {sql_str(write_id)}"
         seen: dict[str, Element] = {}
         for row in tbl.search().where(where).limit(None).to_arrow().to_pylist():
             el = _row_element(row)
@@ -347,7 +362,7 @@ class Store:
             tbl.optimize(cleanup_older_than=KEEP_VERSIONS)
 
 
-def _chunk_table(
+def chunk_table(
     chunks: list[Chunk], vectors: np.ndarray, source: str, model: str, write_id: str, schema: pa.Schema
 ) -> pa.Table:
     import numpy as np
@@ -380,7 +395,7 @@ def _row_element(row: dict[str, Any]) -> Element:
     return Element.from_dict(row)
 
 
-def _element_row(e: Element, source: str, write_id: str) -> dict[str, Any]:
+def element_row(e: Element, source: str, write_id: str) -> dict[str, Any]:
     d = e.to_dict()
     d["source"] = source
     d["meta"] = json.dumps(e.meta, ensure_ascii=False, default=str)

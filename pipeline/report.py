@@ -66,6 +66,8 @@ class RunReport:
     # enrichment totals of the run: captions, summaries (applied), made (model items run
     # now; the rest came from the cache), skipped, failed, left (for a later run)
     enrich: dict[str, int] = field(default_factory=dict)
+    # review overlays: re-applied (count), orphaned (list: content hash, source, reason)
+    review: dict[str, Any] = field(default_factory=dict)
 
     def add(self, result: DocResult) -> None:
         self.documents.append(result)
@@ -104,6 +106,7 @@ class RunReport:
             "counts": dict(self.counts),
             "repaired_rows": self.repaired_rows,
             "enrich": dict(self.enrich),
+            "review": dict(self.review),
             "notes": list(self.notes),
             "documents": [asdict(d) for d in self.documents],
         }
@@ -131,6 +134,9 @@ class RunReport:
         if e.get("captions") or e.get("summaries") or e.get("left"):
             parts.append(f"enrichment: {e['captions']} captions, {e['summaries']} table summaries "
                          f"({e['made']} made now, the rest from the cache)")
+        orphans = len(self.review.get("orphaned") or [])
+        if self.review.get("reapplied") or orphans:
+            parts.append(f"review: {self.review.get('reapplied', 0)} edits re-applied, {orphans} orphaned")
         line = f"folio run {self.pipeline}: " + ", ".join(parts) + f" in {self.seconds:.1f} s"
         if self.stopped == "budget":
             left = c["skipped_by_budget"]
@@ -145,4 +151,7 @@ class RunReport:
         for d in self.documents:
             if d.status == "error":
                 lines.append(f"  failed: {d.source}: {d.error}")
+        for o in self.review.get("orphaned") or []:
+            lines.append(f"  orphaned review edit: {o['source']} p.{o['page']} {o['kind']} {o['preview']!r}: "
+                         f"{o['reason']}")
         return lines

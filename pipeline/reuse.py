@@ -15,6 +15,7 @@ import logging
 from typing import TYPE_CHECKING
 
 from folio.element import Element
+from folio.review import strip_review
 
 if TYPE_CHECKING:
     from index.store import Store
@@ -35,7 +36,9 @@ def stored_elements(store: Store, source: str, sha256: str) -> list[Element]:
     except TypeError:  # the elements schema moved on: partition again instead
         log.debug("cannot rebuild elements of %s", source, exc_info=True)
         return []
-    return [strip_enrichment(e) for e in elements]
+    # Review overlays come off too: the run applies the current ones after enrichment, and
+    # enrichment must see (and find in its cache) what the document says, not an edit.
+    return [strip_enrichment(strip_review(e)) for e in elements]
 
 
 def strip_enrichment(el: Element) -> Element:

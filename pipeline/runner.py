@@ -22,6 +22,7 @@ from folio.config import Pipeline
 from folio.errors import ConfigError, DocumentError
 from pipeline.enrichment import Enrichment
 from pipeline.lock import RunLock
+from pipeline.overlays import ReviewStep
 from pipeline.plan import Plan, Task, changed_parts, make_plan, settings_fingerprint
 from pipeline.report import DocResult, RunReport, iso, new_run_id
 from pipeline.reuse import stored_elements
@@ -73,6 +74,7 @@ class Runner:
         self.enrichment = Enrichment(pipe, self.opts.ocr)
         self.fingerprint = settings_fingerprint(pipe, self.enrichment.fingerprint())
         self.report = RunReport(new_run_id(), pipe.name, str(self.index))
+        self.review = ReviewStep(self.index, pipe.assets_dir, self.report.run_id)
         self.stop = StopFlag()
         self._embedder: TextEmbedder | None = None
         self._store: Store | None = None
@@ -195,6 +197,7 @@ class Runner:
         store = self.store()
         for source in plan.deleted:
             store.delete_document(source)
+            self.review.gone(source, "document deleted from the sources")
             self.report.counts["deleted"] += 1
             self.report.add(DocResult(source, "deleted"))
             log.info("deleted %s", source)
@@ -285,10 +288,12 @@ class Runner:
             elements = stored_elements(self.store(), entry.source, sha) if task.reuse_elements else []
             if not elements:
                 elements = self.opts.partition(task, sha, self.pipe)
+            elements = self.review.stamp(elements)  # content hashes, before enrichment adds anything
             # A SIGTERM cuts enrichment short too: the document is indexed with its text
             # now and enriched by a later run, as when the budget runs out.
             elements, complete, stats = self.enrichment.run(elements, deadline, stop=lambda: bool(self.stop))
             self.report.add_enrichment(stats)
+            elements = self.review.apply(entry.source, elements)
             chunks, vectors = self._index(elements, emb)
         except DocumentError as e:
             return self._fail(rec, result, e.reason, t0)
@@ -307,6 +312,7 @@ class Runner:
         self.store(writable=True).replace_document(
             rec, elements, chunks, vectors, profile=profile.to_dict() if profile else None
         )
+        self.review.committed(entry.source, elements, self.store(), emb, self._max_tokens(emb))
         self.report.counts["ok"] += 1
         result.pages, result.elements, result.chunks, result.seconds = (
             rec.pages, rec.elements, rec.chunks, rec.seconds,
@@ -315,11 +321,13 @@ class Runner:
                  entry.source, rec.pages, rec.elements, rec.chunks, rec.seconds)
         return result
 
-    def _index(self, elements: list[Element], emb: TextEmbedder) -> tuple[list[Any], np.ndarray]:
-        from enrich.chunk import chunk_elements
+    def _max_tokens(self, emb: TextEmbedder) -> int:
+        return self.pipe.chunk.max_tokens or emb.max_tokens
 
-        max_tokens = self.pipe.chunk.max_tokens or emb.max_tokens
-        chunks = chunk_elements(elements, emb.count_tokens, max_tokens)
+    def _index(self, elements: list[Element], emb: TextEmbedder) -> tuple[list[Any], np.ndarray]:
+        from index.reindex import build_chunks
+
+        chunks = build_chunks(elements, emb.count_tokens, self._max_tokens(emb))
         vectors = emb.embed([c.text for c in chunks])
         return chunks, vectors
 
@@ -328,6 +336,7 @@ class Runner:
         rec.seconds = round(time.time() - t0, 3)
         rec.finished_at = iso(time.time())
         self.store(writable=True).record_failure(rec)
+        self.review.gone(rec.source, f"document failed: {reason}")
         self.report.counts["failed"] += 1
         result.status, result.error, result.seconds = "error", reason, rec.seconds
         log.info("failed %s: %s", rec.source, reason)  # the summary lists it on stdout
@@ -335,6 +344,7 @@ class Runner:
 
     def _finish(self) -> None:
         self.enrichment.close()
+        self.report.review = self.review.summary()
         self.report.finish()
         reports = self.index / "reports"
         self.report_path = self.report.write(reports)

@@ -59,11 +59,11 @@ def test_an_uncommitted_write_is_never_retrieved(tmp_path: Path) -> None:
     # documents row names.
     els = make_doc("pumps.pdf", ["the new turbine costs 9,999 euros"], sha="e" * 64)
     from enrich.chunk import chunk_elements
-    from index.store import _chunk_table
+    from index.store import chunk_table
 
     chunks = chunk_elements(els, emb.count_tokens, emb.max_tokens)
     tbl = store.chunks_table
-    tbl.add(_chunk_table(chunks, emb.embed([c.text for c in chunks]), "pumps.pdf", emb.model_id,
+    tbl.add(chunk_table(chunks, emb.embed([c.text for c in chunks]), "pumps.pdf", emb.model_id,
                          uuid.uuid4().hex, tbl.schema))
     blocks = engine.retrieve("turbine costs", 5)
     assert blocks and all("turbine" not in b.text for b in blocks)

@@ -1,6 +1,6 @@
 """The JSON API beside the app: plain functions over the one engine.
 
-POST /api/ask, GET /api/elements/{id}, /api/documents, /api/sessions/{id}, /api/health.
+POST /api/ask, GET /api/search, /api/elements/{id}, /api/documents, /api/sessions/{id}, /api/health.
 With ``"stream": true`` /api/ask answers with server-sent events: ``sources`` first,
 then ``token`` events, then ``done`` with the same object as the plain call.
 """
@@ -110,6 +110,19 @@ def router(engine: Engine) -> APIRouter:
         el["crop_url"] = url(el.pop("crop"))
         el["page_url"] = url(el.pop("page_image"), [el["bbox"]] if el.get("bbox") else None)
         return el
+
+    @r.get("/api/search")
+    def search(q: str = "", k: int = 5) -> Any:
+        """Retrieval only (no model): the hits a question would get, as ``ingest.py search --json``."""
+        from pipeline.query import hit_dict
+
+        if not q.strip():
+            return error(400, "q: empty; give the words to search for")
+        if not 1 <= k <= 50:
+            return error(400, "k: must be between 1 and 50")
+        hits = engine.search(q, k)
+        elements = engine.store.elements_by_id([i for h in hits for i in h.element_ids])
+        return {"hits": [hit_dict(h, elements) for h in hits]}
 
     @r.get("/api/documents")
     def documents() -> Any:

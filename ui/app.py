@@ -13,16 +13,18 @@ from collections.abc import Awaitable, Callable, MutableMapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import gradio as gr
 from starlette.requests import Request
 
 from answer.engine import Ask
-from ui import ask_tab, cards, corpus_tab
+from ui import ask_tab, cards, corpus_tab, review_tab
 from ui.api import with_urls
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
 
     from answer.engine import Engine
+    from index.review import Reviewer
     from ui.auth import Authenticator
 
 Scope = MutableMapping[str, Any]
@@ -85,13 +87,30 @@ async def _reply(send: Any, status: int, body: dict[str, Any], extra: list[tuple
     await send({"type": "http.response.body", "body": data})
 
 
-def build_blocks(engine: Engine) -> Any:
-    import gradio as gr
+def role_checker(auth: Authenticator | None) -> Callable[[Any], tuple[str, bool]]:
+    """request -> (user name, may edit): everyone reviews without login (loopback), only
+    the reviewer role with it."""
 
+    def role_of(request: Any) -> tuple[str, bool]:
+        name = getattr(request, "username", None) or "local"
+        if auth is None:
+            return name, True
+        user = auth.users.get(name)
+        return name, bool(user and user.role == "reviewer")
+
+    return role_of
+
+
+def build_blocks(engine: Engine, review: Reviewer | None = None, auth: Authenticator | None = None) -> Any:
+    role_of = role_checker(auth)
     with gr.Blocks(title="Folio", analytics_enabled=False) as blocks:
         gr.Markdown(f"## Folio · {engine.pipe.name}")
         with gr.Tab("Ask"):
             ask_tab.build(engine, gr, blocks)
+        if review is not None:
+            with gr.Tab("Review", elem_id="folio-review-tab"):
+                docs = [d["source"] for d in engine.documents() if d["status"] != "error"]
+                review_tab.build(review, docs, role_of)
         with gr.Tab("Corpus"):
             corpus_outs = corpus_tab.build(engine, gr)
         blocks.load(lambda: corpus_tab.corpus_view(engine), None, corpus_outs, api_name=False)
@@ -104,19 +123,41 @@ def build_blocks(engine: Engine) -> Any:
             return with_urls(result)
 
         gr.api(ask, api_name="ask", concurrency_limit=None)
+
+        if review is not None:
+            rv = review
+
+            def review_edit(element_id: str, field: str, value: str, request: gr.Request) -> dict[str, Any]:
+                """Edit an element (field: caption, summary; the JSON API takes every field)."""
+                user, allowed = role_of(request)
+                if not allowed:
+                    raise gr.Error(f"user {user!r} has the reader role: editing needs the reviewer role")
+                from index.review import ReviewError
+
+                try:
+                    out = rv.edit(element_id, field, value, user)
+                except ReviewError as e:
+                    raise gr.Error(str(e)) from None
+                return {"overlay": out["overlay"], "refresh": out["refresh"]}
+
+            gr.api(review_edit, api_name="review_edit")
     blocks.queue(default_concurrency_limit=None, max_size=engine.pipe.serve.queue_size)
     return blocks
 
 
 def build_app(engine: Engine, auth: Authenticator | None = None) -> FastAPI:
-    import gradio as gr
     from fastapi import FastAPI
 
     from ui import api, openai_api
     from ui.assets import asset_response
 
     app = FastAPI(title="Folio", docs_url="/api/docs", redoc_url=None, openapi_url="/api/openapi.json")
+    from index.review import Reviewer
+    from ui import review_api
+
+    review = Reviewer(engine.pipe, engine.store, engine.embedder)
     app.include_router(api.router(engine))
+    app.include_router(review_api.router(review))
     app.include_router(openai_api.router(engine))
     root = engine.pipe.assets_dir
 
@@ -132,9 +173,9 @@ def build_app(engine: Engine, auth: Authenticator | None = None) -> FastAPI:
         # The Guard already checked the login; without login everyone is the local user.
         return getattr(request.state, "user", None) or "local"
 
-    blocks = build_blocks(engine)
+    blocks = build_blocks(engine, review, auth)
     app = gr.mount_gradio_app(app, blocks, path="", css=cards.CSS, auth_dependency=user_of,
-                              footer_links=["api"], show_error=True)
+                              footer_links=["api"], show_error=True, head=cards.FLAG_SCRIPT)
     app.add_middleware(Guard, auth=auth, max_body=engine.pipe.serve.max_body_bytes)  # type: ignore[arg-type]
     return app
 

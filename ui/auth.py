@@ -9,8 +9,8 @@ Users file (JSON, written by ``python serve.py users add NAME``)::
     {"alice": {"role": "reader", "hash": "scrypt$16384$8$1$<salt>$<key>"}}
 
 ``FOLIO_USERS_FILE`` names another file; ``FOLIO_USERS`` holds ``name:role:hash`` entries
-separated by commas (for containers and CI secrets). Roles: ``reader`` (ask, read) and
-``reviewer`` (also edit, once the review tab exists).
+separated by commas (for containers and CI secrets). Roles: ``reader`` (ask, read, flag a
+citation) and ``reviewer`` (also edit in the Review tab and its API).
 """
 
 from __future__ import annotations

@@ -23,8 +23,33 @@ CSS = """
 .folio-card .tbl {max-height: 240px; overflow: auto;}
 .folio-card .caption {font-style: italic; font-size: 0.86em;}
 .folio-pending {opacity: 0.75;}
+.folio-cardwrap {display: flex; flex-direction: column; gap: 2px;}
+.folio-flag {align-self: flex-end; font-size: 0.8em; border: 1px solid #d0d4db; border-radius: 6px;
+  background: #fff; color: #8a4b00; padding: 1px 8px; cursor: pointer;}
+.folio-flag:disabled {color: #5b6270; cursor: default;}
 .folio-unsupported {color: #8a4b00; font-size: 0.9em;}
 """
+
+
+# A citation card's "Flag" button reports a wrong caption, table or text to the reviewers
+# (POST /api/review/flag). One delegated listener: the cards are re-rendered as HTML on
+# every answer, and gr.HTML does not run scripts inside its value.
+FLAG_SCRIPT = """<script>
+document.addEventListener('click', async (ev) => {
+  const b = ev.target.closest && ev.target.closest('.folio-flag');
+  if (!b) return;
+  ev.preventDefault(); ev.stopPropagation();
+  const ids = (b.dataset.elements || '').split(',').filter(Boolean);
+  b.disabled = true;
+  try {
+    const r = await fetch(new URL('api/review/flag', document.baseURI), {method: 'POST',
+      headers: {'content-type': 'application/json'}, credentials: 'same-origin',
+      body: JSON.stringify({element_ids: ids, note: 'flagged from a citation card'})});
+    b.textContent = r.ok ? 'Flagged for review' : 'Flag failed (' + r.status + ')';
+    if (!r.ok) b.disabled = false;
+  } catch (e) { b.textContent = 'Flag failed'; b.disabled = false; }
+}, true);
+</script>"""
 
 
 def _head(c: dict[str, Any]) -> str:
@@ -60,9 +85,16 @@ def card(c: dict[str, Any]) -> str:
         parts.append(f'<div class="caption">{escape(c["caption"][:400])}</div>')
     inner = "".join(parts)
     if page_url:
-        return (f'<a class="folio-card" href="{escape(page_url)}" target="_blank" rel="noopener" '
+        body = (f'<a class="folio-card" href="{escape(page_url)}" target="_blank" rel="noopener" '
                 f'title="Open the whole page with the box drawn">{inner}</a>')
-    return f'<div class="folio-card">{inner}</div>'
+    else:
+        body = f'<div class="folio-card">{inner}</div>'
+    ids = ",".join(c.get("element_ids") or [])
+    if not ids:
+        return body
+    flag = (f'<button type="button" class="folio-flag" data-elements="{escape(ids)}" '
+            'title="Tell the reviewers this source is wrong (caption, table, text)">Flag</button>')
+    return f'<div class="folio-cardwrap">{body}{flag}</div>'
 
 
 def cards(citations: list[dict[str, Any]], title: str = "Cited") -> str:
