@@ -1,30 +1,24 @@
 """Review state of elements for the export: the overlays the Review tab writes, read-only.
 
-The overlay store (issue 11's review half) lives in the index's SQLite file beside the chat
-sessions (``<index>/folio.sqlite``). This module is the one place the export reads it, so
-wiring the export to that store means changing only ``load_review_states``. Until the
-overlay table exists, every element has no review state (``review: null`` in the export).
-
-Expected layout (one row per element, keyed by its content-hash id):
-``overlays(element_id TEXT, value TEXT -- JSON object field -> corrected value,
-who TEXT, at TEXT -- ISO 8601 UTC, approved INTEGER, hidden INTEGER)``.
+The overlay store (index/overlays.py) lives in the index's SQLite file beside the chat
+sessions (``<index>/folio.sqlite``), one overlay per element *content hash* (stamped into
+the element's ``meta`` after partitioning, folio/review.py), so an overlay follows its
+element across re-ingests while element ids change with the file. The element rows
+already carry the corrected values; this adds who, when, approved and hidden.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import sqlite3
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 log = logging.getLogger(__name__)
 
 DB_FILE = "folio.sqlite"
-OVERLAY_TABLE = "overlays"
-_COLUMNS = ("element_id", "value", "who", "at", "approved", "hidden")
 
 
 @dataclass(frozen=True)
@@ -41,17 +35,17 @@ class ReviewState:
 
 
 class ReviewStates:
-    """Review state by element id; human edits, so few enough to hold."""
+    """Review state by element content hash; human edits, so few enough to hold."""
 
     def __init__(self, states: dict[str, ReviewState] | None = None) -> None:
         self._states = states or {}
 
-    def get(self, element_id: str) -> dict[str, Any] | None:
-        st = self._states.get(element_id)
+    def get(self, key: str | None) -> dict[str, Any] | None:
+        st = self._states.get(key) if key else None
         return None if st is None else st.to_dict()
 
     def changed_since(self, at: datetime) -> set[str]:
-        """Ids of elements reviewed at or after ``at`` (a ``--since`` export includes them)."""
+        """Content hashes of elements reviewed at or after ``at`` (a ``--since`` export includes them)."""
         stamp = at.strftime("%Y-%m-%dT%H:%M:%S")
         return {i for i, st in self._states.items() if st.when and st.when >= stamp}
 
@@ -59,23 +53,31 @@ class ReviewStates:
         return len(self._states)
 
 
-def load_review_states(index_dir: Path) -> ReviewStates:
-    """The review state of the index at ``index_dir``; empty when there is no overlay store."""
-    path = Path(index_dir) / DB_FILE
-    if not path.is_file():
-        return ReviewStates()
-    con = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+def element_key(row: dict[str, Any]) -> str | None:
+    """The content hash an element row's review state is keyed by (None without one)."""
+    meta = row.get("meta")
+    if not meta:
+        return None
     try:
-        found = con.execute("SELECT 1 FROM sqlite_master WHERE type='table' AND name=?", (OVERLAY_TABLE,)).fetchone()
-        if not found:
-            return ReviewStates()
-        cols = {r[1] for r in con.execute(f"PRAGMA table_info({OVERLAY_TABLE})")}
-        if missing := [c for c in _COLUMNS if c not in cols]:
-            log.warning("%s: table %s lacks %s: exporting without review state", path, OVERLAY_TABLE, missing)
-            return ReviewStates()
-        states = {}
-        for eid, value, who, at, approved, hidden in con.execute(f"SELECT {', '.join(_COLUMNS)} FROM {OVERLAY_TABLE}"):
-            states[eid] = ReviewState(json.loads(value) if value else {}, who, at, bool(approved), bool(hidden))
-        return ReviewStates(states)
-    finally:
-        con.close()
+        value = json.loads(meta).get("content_hash") if isinstance(meta, str) else meta.get("content_hash")
+    except (ValueError, AttributeError):
+        return None
+    return str(value) if value else None
+
+
+def load_review_states(index_dir: Path) -> ReviewStates:
+    """The review state of the index at ``index_dir``, by content hash; empty when nothing
+    was reviewed. Dismissed overlays no longer apply to any element and are left out."""
+    if not (Path(index_dir) / DB_FILE).is_file():
+        return ReviewStates()
+    from index.overlays import overlays_for
+
+    states = {}
+    for key, ov in overlays_for(index_dir).items():
+        if ov.status == "dismissed":
+            continue
+        at = max((t for t in (ov.updated_at, ov.approved_at) if t), default=None)
+        when = datetime.fromtimestamp(at, UTC).strftime("%Y-%m-%dT%H:%M:%SZ") if at else None
+        who = ov.updated_by if (ov.updated_at or 0) >= (ov.approved_at or 0) else ov.approved_by
+        states[key] = ReviewState(dict(ov.values), who, when, ov.approved, ov.hidden)
+    return ReviewStates(states)

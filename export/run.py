@@ -26,7 +26,7 @@ from export.records import (
     prompt_versions,
     tombstone,
 )
-from export.review_state import ReviewStates, load_review_states
+from export.review_state import ReviewStates, element_key, load_review_states
 from export.versions import Diff, ExportError, Moment, base_moment, diff, ids_of_writes, moment, parse_since, scan
 from export.writers import Writer, check_writable, open_writer
 from folio.config import Pipeline
@@ -186,7 +186,7 @@ class _Job:
                 source = self.writes.get(r["write_id"])
                 if source is not None:
                     yield r, source, False
-                elif r["id"] in self.reviewed and (s := committed.get(r["write_id"])) and self._in_filter(s):
+                elif element_key(r) in self.reviewed and (s := committed.get(r["write_id"])) and self._in_filter(s):
                     yield r, s, True
 
     def _write_rows(self, writer: Writer, section: str, tbl: Any, old: dict[str, set[str]]) -> dict[str, set[str]]:
@@ -218,7 +218,7 @@ class _Job:
             folder.mkdir(parents=True, exist_ok=True)
             if write_table_csv(folder, r) is not None:
                 self.counts["tables_csv"] += 1
-        return element_record(r, prov, self.review.get(r["id"]), crop, change)
+        return element_record(r, prov, self.review.get(element_key(r)), crop, change)
 
     def _crop(self, r: dict[str, Any]) -> dict[str, Any] | None:
         from answer.pages import Renderer, crop_path

@@ -9,7 +9,6 @@ import base64
 import csv
 import json
 import shutil
-import sqlite3
 import subprocess
 import sys
 import time
@@ -217,30 +216,33 @@ def test_filter_exports_only_the_named_documents(samples_index: Path, tmp_path: 
 
 
 def test_review_state_from_the_overlay_store(samples_index: Path, tmp_path: Path) -> None:
-    """The export's side of the overlay store (export/review_state.py): an overlay row shows
-    as the element's review state, and a --since export carries the reviewed element."""
+    """A caption edited and approved through the Review tab's engine (index/review.py) is
+    in the export: the corrected caption, who, when, approved; a --since export after the
+    edit carries exactly that element, as "reviewed"."""
+    from index.review import Reviewer
+    from index.store import Store
+    from tests.pipeline_fixtures import FakeEmbedder
+
     index = tmp_path / "index"
     shutil.copytree(samples_index, index)
     _, elements = index_state(index)
     eid = next(i for i, r in elements.items() if r["kind"] == "image")
     assert export(index, tmp_path / "before.json") == 0
     version = json.loads((tmp_path / "before.json").read_text())["documents_version"]
-    time.sleep(1.1)  # the overlay is written after that version
-    con = sqlite3.connect(index / "folio.sqlite")
-    con.execute("CREATE TABLE overlays (element_id TEXT PRIMARY KEY, value TEXT, who TEXT, at TEXT,"
-                " approved INTEGER, hidden INTEGER)")
-    con.execute("INSERT INTO overlays VALUES (?, ?, ?, ?, 1, 0)", (
-        eid, json.dumps({"caption": "Revenue by region, reviewed"}), "rita",
-        datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")))
-    con.commit()
-    con.close()
+    time.sleep(1.1)  # the edit is made after that version
+    reviewer = Reviewer(pipeline_for(tmp_path / "unused", index), Store(index), FakeEmbedder())
+    reviewer.edit(eid, "caption", "Revenue by region, reviewed", "rita")
+    reviewer.edit(eid, "approved", True, "rita")
     assert export(index, tmp_path / "after.json") == 0
     data = json.loads((tmp_path / "after.json").read_text())
     FILE_VALIDATOR.validate(data)
-    reviewed = {e["id"]: e["review"] for e in data["elements"] if e["review"]}
+    reviewed = {e["id"]: e for e in data["elements"] if e["review"]}
     assert list(reviewed) == [eid]
-    assert reviewed[eid]["overlay"] == {"caption": "Revenue by region, reviewed"}
-    assert (reviewed[eid]["who"], reviewed[eid]["approved"], reviewed[eid]["hidden"]) == ("rita", True, False)
+    review = reviewed[eid]["review"]
+    assert reviewed[eid]["caption"] == "Revenue by region, reviewed"
+    assert review["overlay"] == {"caption": "Revenue by region, reviewed", "caption_model": "review:rita"}
+    assert (review["who"], review["approved"], review["hidden"]) == ("rita", True, False)
+    assert review["when"] >= datetime.now(UTC).strftime("%Y-%m-%d")
     assert export(index, tmp_path / "since.json", "--since", str(version)) == 0
     data = json.loads((tmp_path / "since.json").read_text())
     FILE_VALIDATOR.validate(data)
