@@ -194,3 +194,26 @@ def test_the_openai_backend_streams_from_an_openai_compatible_server(app_url: st
     bad = OpenAIBackend(AnswerSettings(backend="openai", openai=OpenAISettings(base_url=app_url + "/nope")))
     with pytest.raises(BackendError, match="HTTP 404"):
         "".join(bad.stream(prompt, 8))
+
+
+def test_export_downloads_the_json_of_the_chosen_documents(app_url: str) -> None:
+    """The app's export (the Corpus tab's button calls the same function): schema-valid
+    JSON of the documents asked for; a document not in the index is a 400 naming it."""
+    import jsonschema
+
+    from tests.app_fixtures import REPO
+
+    schema = json.loads((REPO / "docs" / "export-schema.json").read_text())
+    docs = [d["source"] for d in httpx.get(f"{app_url}/api/documents", timeout=30).json()["documents"]
+            if d["status"] != "error"]
+    r = httpx.get(f"{app_url}/api/export", params={"source": docs[0]}, timeout=120)
+    assert r.status_code == 200 and r.headers["content-type"].startswith("application/json")
+    assert "attachment" in r.headers["content-disposition"]
+    data = r.json()
+    jsonschema.validate(data, schema)
+    assert [d["source"] for d in data["documents"]] == [docs[0]]
+    assert data["elements"] and {e["source"] for e in data["elements"]} == {docs[0]}
+    everything = httpx.get(f"{app_url}/api/export", timeout=120).json()
+    assert {d["source"] for d in everything["documents"]} >= set(docs)
+    r = httpx.get(f"{app_url}/api/export", params={"source": "nope.pdf"}, timeout=60)
+    assert r.status_code == 400 and "nope.pdf" in r.json()["error"]

@@ -1,6 +1,7 @@
 """The JSON API beside the app: plain functions over the one engine.
 
-POST /api/ask, GET /api/search, /api/elements/{id}, /api/documents, /api/sessions/{id}, /api/health.
+POST /api/ask, GET /api/search, /api/elements/{id}, /api/documents, /api/export, /api/sessions/{id},
+/api/health.
 With ``"stream": true`` /api/ask answers with server-sent events: ``sources`` first,
 then ``token`` events, then ``done`` with the same object as the plain call.
 """
@@ -11,8 +12,8 @@ import json
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
-from fastapi import APIRouter, Request
-from fastapi.responses import JSONResponse, StreamingResponse
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import FileResponse, JSONResponse, StreamingResponse
 
 from answer.backends import BackendError
 from answer.engine import Ask, AskError
@@ -127,6 +128,18 @@ def router(engine: Engine) -> APIRouter:
     @r.get("/api/documents")
     def documents() -> Any:
         return {"documents": engine.documents()}
+
+    @r.get("/api/export")
+    def export(source: list[str] = Query(default=[])) -> Any:  # noqa: B008  (FastAPI's idiom)
+        """The JSON export (docs/export-schema.json) of the given documents, or of all."""
+        from folio.errors import FolioError
+        from ui.export_ui import export_file
+
+        try:
+            path = export_file(engine, source)
+        except FolioError as e:
+            return error(400, str(e))
+        return FileResponse(path, media_type="application/json", filename=path.name)
 
     @r.get("/api/sessions/{session_id}")
     def session(session_id: str) -> Any:

@@ -1,10 +1,13 @@
 """The Corpus tab: documents with status, pages, elements and when they were indexed; the
-last run report; failed files with their reasons; the models behind the index."""
+last run report; failed files with their reasons; the models behind the index; the export
+of the enriched corpus as JSON (ui/export_ui.py)."""
 
 from __future__ import annotations
 
 import json
 from typing import TYPE_CHECKING, Any
+
+from ui import export_ui
 
 if TYPE_CHECKING:
     from answer.engine import Engine
@@ -52,4 +55,5 @@ def build(engine: Engine, gr: Any) -> list[Any]:
     report = gr.Code(label="Last run report", language="json", lines=12)
     outs = [table, failures, models, report]
     refresh.click(lambda: corpus_view(engine), None, outs, api_name=False)
+    export_ui.build(engine, gr)
     return outs
