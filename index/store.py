@@ -57,6 +57,8 @@ class DocRecord:
     started_at: str | None = None
     finished_at: str | None = None
     seconds: float = 0.0
+    # enrichment items still to make (0: complete); None: enrichment off, or an older index
+    enrich_left: int | None = None
 
 
 _DOC_FIELDS = [f.name for f in fields(DocRecord)]
@@ -88,7 +90,7 @@ class Store:
             self._ensure_chunks(dim, embed_model)
             for name, sch in ((S.ELEMENTS, S.ELEMENTS_SCHEMA), (S.DOCUMENTS, S.DOCUMENTS_SCHEMA),
                               (S.RUNS, S.RUNS_SCHEMA)):
-                self._open(name, sch)
+                _add_missing_columns(self._open(name, sch), sch, S.ADDED_COLUMNS.get(name, ()))
 
     # ---- tables -------------------------------------------------------------------------
 
@@ -165,7 +167,10 @@ class Store:
         if tbl is None:
             return {}
         out: dict[str, DocRecord] = {}
-        for row in tbl.to_arrow().select(_DOC_FIELDS).to_pylist():
+        # An index written before a column was added lacks it (schema.ADDED_COLUMNS): the
+        # field keeps its default.
+        present = [f for f in _DOC_FIELDS if f in tbl.schema.names]
+        for row in tbl.to_arrow().select(present).to_pylist():
             out[row["source"]] = DocRecord(**row)
         return out
 
@@ -229,6 +234,14 @@ class Store:
         for row in tbl.search().where(where).limit(None).to_arrow().to_pylist():
             out.setdefault(row["id"], _row_element(row))
         return out
+
+    def chunk_vectors(self, source: str) -> dict[str, Any]:
+        """text -> vector of the committed chunks of ``source`` (for re-use on a re-commit)."""
+        tbl = self._open(S.CHUNKS)
+        if tbl is None:
+            return {}
+        rows = tbl.search().where(f"source = {sql_str(source)}").select(["text", "vector"]).limit(None).to_arrow()
+        return dict(zip(rows["text"].to_pylist(), rows["vector"].to_numpy(zero_copy_only=False), strict=True))
 
     def committed_writes(self) -> dict[str, str]:
         """source -> the write_id its documents row commits (indexed documents only)."""
@@ -325,6 +338,17 @@ class Store:
             # Compacts small fragments (one per document write), folds deletions in, merges
             # new rows into existing indexes incrementally, prunes versions past KEEP_VERSIONS.
             tbl.optimize(cleanup_older_than=KEEP_VERSIONS)
+
+
+def _add_missing_columns(tbl: Any, schema: pa.Schema, names: tuple[str, ...]) -> None:
+    """Add the columns of ``names`` that an older ``tbl`` lacks, all null (a metadata-only
+    change in Lance: no data file is rewritten)."""
+    missing = [schema.field(n) for n in names if n not in tbl.schema.names]
+    if missing:
+        import pyarrow as pa
+
+        log.info("adding columns %s to %s", [f.name for f in missing], tbl.name)
+        tbl.add_columns(pa.schema(missing))
 
 
 def _chunk_table(

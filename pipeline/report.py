@@ -66,6 +66,8 @@ class RunReport:
     # enrichment totals of the run: captions, summaries (applied), made (model items run
     # now; the rest came from the cache), skipped, failed, left (for a later run)
     enrich: dict[str, int] = field(default_factory=dict)
+    # seconds of each phase: "index" (every document searchable), "enrich" (the backfill)
+    phases: dict[str, float] = field(default_factory=dict)
 
     def add(self, result: DocResult) -> None:
         self.documents.append(result)
@@ -104,6 +106,7 @@ class RunReport:
             "counts": dict(self.counts),
             "repaired_rows": self.repaired_rows,
             "enrich": dict(self.enrich),
+            "phases": dict(self.phases),
             "notes": list(self.notes),
             "documents": [asdict(d) for d in self.documents],
         }
@@ -132,6 +135,9 @@ class RunReport:
             parts.append(f"enrichment: {e['captions']} captions, {e['summaries']} table summaries "
                          f"({e['made']} made now, the rest from the cache)")
         line = f"folio run {self.pipeline}: " + ", ".join(parts) + f" in {self.seconds:.1f} s"
+        if self.phases:
+            line += (f" (indexing {self.phases.get('index', 0.0):.1f} s, "
+                     f"enrichment {self.phases.get('enrich', 0.0):.1f} s)")
         if self.stopped == "budget":
             left = c["skipped_by_budget"]
             line += f"; time budget used up, {left} documents left for the next run"

@@ -1,4 +1,5 @@
-"""One incremental run of a pipeline: walk -> plan -> partition -> chunk -> embed -> store.
+"""One incremental run of a pipeline: walk -> plan -> partition -> chunk -> embed -> store,
+then enrich -> store again (the two phases: pipeline/phases.py).
 
 Crash safety comes from the store's commit protocol (rows first, documents row last) and
 ``Store.repair()`` after an unclean end, which a marker file (``run.dirty``) records: it
@@ -11,7 +12,6 @@ is decided from a snapshot of the documents table without LanceDB (pipeline/snap
 from __future__ import annotations
 
 import logging
-import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -22,6 +22,7 @@ from folio.config import Pipeline
 from folio.errors import ConfigError, DocumentError
 from pipeline.enrichment import Enrichment
 from pipeline.lock import RunLock
+from pipeline.phases import TwoPhases
 from pipeline.plan import Plan, Task, changed_parts, make_plan, settings_fingerprint
 from pipeline.report import DocResult, RunReport, iso, new_run_id
 from pipeline.reuse import stored_elements
@@ -47,6 +48,7 @@ from pipeline.walk import walk_sources
 if TYPE_CHECKING:
     import numpy as np
 
+    from enrich.stage import EnrichStats
     from folio.element import Element
     from index.store import DocRecord, Store
 
@@ -64,7 +66,7 @@ class RunOptions:
     ocr: Callable[[bytes], str] | None = None
 
 
-class Runner:
+class Runner(TwoPhases):
     def __init__(self, pipe: Pipeline, options: RunOptions | None = None) -> None:
         self.pipe = pipe
         self.opts = options or RunOptions()
@@ -79,6 +81,10 @@ class Runner:
         self._store_dim: int | None = None
         self.report_path: Path | None = None
         self._fast = False  # finished from the snapshot, without opening the store
+        # Per document of this run: its DocResult and its latest enrichment stats.
+        self._results: dict[str, DocResult] = {}
+        self._enrich_stats: dict[str, EnrichStats] = {}
+        self._unoptimized = 0  # commits and deletes not yet covered by Store.optimize()
 
     # -- lazily opened resources ------------------------------------------------------
     def embedder(self) -> TextEmbedder:
@@ -155,9 +161,13 @@ class Runner:
         if plan.tasks:
             self._check_model(plan, files, docs)
             self._process(plan.tasks)
-        store = self.store()
-        if self.report.counts["ok"] or plan.deleted:
-            store.optimize()
+        self._optimize()
+
+    def _optimize(self) -> None:
+        """FTS/vector indexes over the rows committed since the last call, fragments compacted."""
+        if self._unoptimized:
+            self.store().optimize()
+            self._unoptimized = 0
 
     def _nothing_to_do(self, files: dict[str, Any]) -> bool:
         """The LanceDB-free check against the documents snapshot (pipeline/snapshot.py)."""
@@ -195,6 +205,7 @@ class Runner:
         store = self.store()
         for source in plan.deleted:
             store.delete_document(source)
+            self._unoptimized += 1
             self.report.counts["deleted"] += 1
             self.report.add(DocResult(source, "deleted"))
             log.info("deleted %s", source)
@@ -218,55 +229,9 @@ class Runner:
         self.report.counts["changed"] += len(stale)
         self.report.counts["unchanged"] = len(plan.unchanged)
 
-    def _process(self, tasks: list[Task]) -> None:
-        budget = self.opts.max_minutes or self.pipe.run.max_minutes
-        deadline = self.report.started + budget * 60 if budget else None
-        bar = self._progress_bar(len(tasks))
-        try:
-            for i, task in enumerate(tasks):
-                left = len(tasks) - i
-                if self.stop:
-                    self._skip(tasks[i:], "skipped_by_signal")
-                    self.report.stopped = self.stop.signal_name
-                    self._note(f"stopped by {self.stop.signal_name}: {left} documents left for the next run")
-                    return
-                if deadline is not None and time.time() >= deadline:
-                    self._skip(tasks[i:], "skipped_by_budget")
-                    self.report.stopped = "budget"
-                    self._note(f"time budget of {budget:g} min used: {left} documents left for the next run")
-                    return
-                if bar is not None:
-                    bar.set_postfix_str(task.entry.source[-40:])
-                result = self._one(task, deadline)
-                self.report.add(result)
-                if bar is not None:
-                    bar.update(1)
-                if self.opts.on_document is not None:
-                    self.opts.on_document(result)
-        finally:
-            if bar is not None:
-                bar.close()
-
-    def _note(self, text: str) -> None:
-        self.report.notes.append(text)
-        log.warning("%s", text)
-
-    def _skip(self, tasks: list[Task], key: str) -> None:
-        self.report.counts[key] += len(tasks)
-        for t in tasks:
-            self.report.add(DocResult(t.entry.source, "skipped", reason=t.reason))
-
-    def _progress_bar(self, total: int) -> Any:
-        show = self.opts.progress if self.opts.progress is not None else sys.stderr.isatty()
-        if not show:
-            return None
-        from tqdm import tqdm
-
-        return tqdm(total=total, unit="doc", file=sys.stderr, desc=f"folio {self.pipe.name}")
-
-    def _one(self, task: Task, deadline: float | None = None) -> DocResult:
-        """Partition (or reuse the stored elements), enrich, chunk, embed, commit one document;
-        ``deadline`` (time.time()) bounds its enrichment, which a later run finishes."""
+    def _one(self, task: Task) -> DocResult:
+        """Phase 1 for one document: partition (or reuse the stored elements), apply what
+        the enrichment cache holds (no model runs), chunk, embed, commit."""
         from index.store import DocRecord
 
         entry = task.entry
@@ -284,25 +249,25 @@ class Runner:
             elements = stored_elements(self.store(), entry.source, sha) if task.reuse_elements else []
             if not elements:
                 elements = self.opts.partition(task, sha, self.pipe)
-            # A SIGTERM cuts enrichment short too: the document is indexed with its text
-            # now and enriched by a later run, as when the budget runs out.
-            elements, complete, stats = self.enrichment.run(elements, deadline, stop=lambda: bool(self.stop))
-            self.report.add_enrichment(stats)
+            elements, complete, stats = self.enrichment.run(elements, None, cached_only=True)
             chunks, vectors = self._index(elements, emb)
         except DocumentError as e:
             return self._fail(rec, result, e.reason, t0)
         except Exception as e:  # a bug or library failure on this document: record it, go on
             log.debug("indexing %s failed", entry.source, exc_info=True)
             return self._fail(rec, result, f"indexing failed: {type(e).__name__}: {e}", t0)
+        self._enrich_stats[entry.source] = stats
+        if self.pipe.enrich.enabled:
+            rec.enrich_left = stats.left
         if not complete:
-            # Searchable by its text now; the plan picks "partial" up again next run.
+            # Searchable by its text now; phase 2 (or, failing that, a later run) enriches it.
             rec.status = result.status = "partial"
-            self.report.counts["enrich_pending"] += 1
         pages = {e.page for e in elements if e.page is not None}
         rec.pages, rec.elements, rec.chunks = len(pages), len(elements), len(chunks)
         rec.seconds = round(time.time() - t0, 3)
         rec.finished_at = iso(time.time())
         self.store(writable=True).replace_document(rec, elements, chunks, vectors)
+        self._unoptimized += 1
         self.report.counts["ok"] += 1
         result.pages, result.elements, result.chunks, result.seconds = (
             rec.pages, rec.elements, rec.chunks, rec.seconds,

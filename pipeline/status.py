@@ -15,7 +15,7 @@ from pipeline.snapshot import unrecorded_reports
 def gather_status(pipe: Pipeline, runs: int = 5) -> dict[str, Any]:
     out: dict[str, Any] = {
         "pipeline": pipe.name, "index": str(pipe.index), "documents": 0, "documents_ok": 0,
-        "chunks": 0, "enrich_pending": [], "failed": [], "runs": [],
+        "chunks": 0, "enrich_pending": [], "enrich_items_left": 0, "failed": [], "runs": [],
     }
     if not (pipe.index / "lancedb").is_dir():
         return out
@@ -27,6 +27,8 @@ def gather_status(pipe: Pipeline, runs: int = 5) -> dict[str, Any]:
     # "partial": indexed and searchable, its enrichment cut short by a budget (next run finishes it)
     out["documents_ok"] = sum(1 for d in docs.values() if d.status in INDEXED)
     out["enrich_pending"] = sorted(d.source for d in docs.values() if d.status == "partial")
+    # captions and summaries still to make (documents rows of older indexes do not say: 0)
+    out["enrich_items_left"] = sum(d.enrich_left or 0 for d in docs.values() if d.status == "partial")
     out["chunks"] = store.count_chunks()
     out["failed"] = [
         {"source": d.source, "error": d.error, "at": d.finished_at}
@@ -53,7 +55,10 @@ def format_status(st: dict[str, Any]) -> list[str]:
         f"{st['chunks']} chunks, {len(st['failed'])} failed"
     ]
     if st["enrich_pending"]:
-        lines.append(f"enrichment unfinished (the next run completes it): {len(st['enrich_pending'])} documents")
+        items = f", {st['enrich_items_left']} items" if st.get("enrich_items_left") else ""
+        lines.append(
+            f"enrichment unfinished (the next run completes it): {len(st['enrich_pending'])} documents{items}"
+        )
     if not st["runs"]:
         lines.append("no runs yet")
     else:
