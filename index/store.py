@@ -20,13 +20,14 @@ from typing import TYPE_CHECKING, Any
 from index import schema as S
 from index.vector_index import DISTANCE, ensure_indexes, vector_index_config
 
-__all__ = ["DISTANCE", "DocRecord", "Store", "ensure_indexes", "sql_str", "vector_index_config"]
+__all__ = ["DISTANCE", "DocRecord", "Store", "ensure_indexes", "open_index", "sql_str", "vector_index_config"]
 
 if TYPE_CHECKING:
     import numpy as np
     import pyarrow as pa
 
     from enrich.chunk import Chunk
+    from folio.config import Pipeline
     from folio.element import Element
 
 log = logging.getLogger(__name__)
@@ -69,9 +70,21 @@ def sql_str(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
 
 
+def open_index(pipe: Pipeline, dim: int | None = None, embed_model: str | None = None) -> Store:
+    """The store of a pipeline's index, local or remote."""
+    return Store(pipe.location, dim=dim, embed_model=embed_model, storage_options=pipe.store_options())
+
+
 class Store:
-    def __init__(self, index_dir: Path, dim: int | None = None, embed_model: str | None = None) -> None:
-        """Open or create the store at ``<index_dir>/lancedb``.
+    def __init__(
+        self,
+        index_dir: Path | str,
+        dim: int | None = None,
+        embed_model: str | None = None,
+        storage_options: dict[str, str] | None = None,
+    ) -> None:
+        """Open or create the store at ``<index_dir>/lancedb``; ``index_dir`` may be an
+        object-store URI (``s3://bucket/prefix``, with ``storage_options``: folio/storage.py).
 
         ``dim`` None opens read-only use (status, search with the stored width). With ``dim``
         (and optionally ``embed_model``) given, a chunks table written by a different
@@ -80,11 +93,20 @@ class Store:
         """
         import lancedb
 
-        self.path = Path(index_dir) / "lancedb"
-        self.path.mkdir(parents=True, exist_ok=True)
+        from folio.storage import is_uri, resolve_options
+
+        if is_uri(index_dir):
+            self.path: Path | str = str(index_dir).rstrip("/") + "/lancedb"
+            options = storage_options if storage_options is not None else resolve_options()
+        else:
+            self.path = Path(index_dir) / "lancedb"
+            self.path.mkdir(parents=True, exist_ok=True)
+            options = storage_options or {}
         # Readers (the app) see the nightly run's commits within seconds, without a
         # manifest check on every query.
-        self.db = lancedb.connect(str(self.path), read_consistency_interval=READ_CONSISTENCY)
+        self.db = lancedb.connect(
+            str(self.path), read_consistency_interval=READ_CONSISTENCY, storage_options=options or None
+        )
         self._tables: dict[str, Any] = {}
         if dim is not None:
             self._ensure_chunks(dim, embed_model)

@@ -9,6 +9,7 @@ from pathlib import Path
 from folio.config import Pipeline, Source, load_config
 from folio.errors import ConfigError
 from folio.exitcodes import EXIT_FATAL, EXIT_LOCKED, EXIT_OK, EXIT_PARTIAL
+from folio.storage import is_uri
 
 SEARCH_MODES = ("hybrid", "vector", "fts")
 KINDS = ("text", "table", "image")
@@ -16,7 +17,8 @@ KINDS = ("text", "table", "image")
 
 def _add_target(sp: argparse.ArgumentParser) -> None:
     sp.add_argument("--pipeline", default="default", help="pipeline name in the config (default: %(default)s)")
-    sp.add_argument("--db", type=Path, help="index folder (overrides the pipeline's index)")
+    sp.add_argument("--db", help="index folder or object-store prefix, s3://bucket/prefix "
+                    "(overrides the pipeline's index)")
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -61,17 +63,22 @@ def resolve_pipeline(args: argparse.Namespace) -> Pipeline:
     """
     folders = [p.resolve() for p in getattr(args, "source", None) or []]
     config_path = Path(args.config)
-    if not config_path.exists() and args.db:
+    db: str | None = None
+    if args.db:
+        db = args.db if is_uri(args.db) else str(Path(args.db).resolve())
+    if not config_path.exists() and db:
         # An index named on the command line needs no config (read commands, ad-hoc runs).
         sources = [Source(path=p, exclude=["**/.*"]) for p in folders]
-        return Pipeline(name="adhoc", sources=sources, index=args.db.resolve())
+        return Pipeline(name="adhoc", sources=sources, index=db)  # type: ignore[arg-type]
     pipe = load_config(config_path).pipeline(args.pipeline)
     update: dict[str, object] = {}
     if folders:
         globs = pipe.sources[0].model_dump(include={"include", "exclude"}) if pipe.sources else {}
         update["sources"] = [Source(path=p, **globs) for p in folders]
-    if args.db:
-        update["index"] = args.db.resolve()
+    if db:
+        # validated again (not model_copy): a URI becomes ``remote`` plus a local cache folder
+        data = {**pipe.model_dump(), **update, "index": db, "remote": None}
+        return Pipeline.model_validate(data)
     return pipe.model_copy(update=update) if update else pipe
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import time
 import uuid
 from dataclasses import asdict, dataclass, field
@@ -12,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from enrich.stage import EnrichStats
+    from folio.storage import Blobs
 
 # Keys of RunReport.counts, in the order the summary prints them.
 COUNT_KEYS = (
@@ -111,18 +111,16 @@ class RunReport:
             "documents": [asdict(d) for d in self.documents],
         }
 
-    def write(self, reports_dir: Path) -> Path:
-        """reports/<run_id>.json plus reports/last.json, each written atomically."""
-        reports_dir.mkdir(parents=True, exist_ok=True)
-        text = json.dumps(self.to_dict(), indent=1, ensure_ascii=False)
-        path = reports_dir / f"{self.run_id}.json"
-        for target in (path, reports_dir / "last.json"):
-            tmp = target.with_suffix(".tmp")
-            tmp.write_text(text, encoding="utf-8")
-            os.replace(tmp, target)
-        return path
+    def write(self, blobs: Blobs) -> str:
+        """reports/<run_id>.json plus reports/last.json beside the index (each written
+        atomically: a file renamed into place, or one object put); returns where."""
+        text = json.dumps(self.to_dict(), indent=1, ensure_ascii=False).encode("utf-8")
+        key = f"reports/{self.run_id}.json"
+        for target in (key, "reports/last.json"):
+            blobs.write(target, text)
+        return f"{blobs.where}/{key}"
 
-    def summary_lines(self, report_path: Path | None) -> list[str]:
+    def summary_lines(self, report_path: str | Path | None) -> list[str]:
         """The cron-mail summary: one line, then one line per failed document."""
         c = self.counts
         parts = [f"{c['ok']} ok", f"{c['failed']} failed", f"{c['unchanged']} unchanged", f"{c['deleted']} deleted"]

@@ -20,8 +20,9 @@ from typing import TYPE_CHECKING, Any
 
 from folio.config import Pipeline
 from folio.errors import ConfigError, DocumentError
+from folio.storage import blobs_for
 from pipeline.enrichment import Enrichment
-from pipeline.lock import RunLock
+from pipeline.lock import ObjectLock, RunLock
 from pipeline.phases import TwoPhases
 from pipeline.plan import Plan, Task, changed_parts, make_plan, settings_fingerprint
 from pipeline.report import DocResult, RunReport, iso, new_run_id
@@ -54,6 +55,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+DIRTY = "run.dirty"  # beside the tables: written before the first write, removed at a clean end
+
 @dataclass
 class RunOptions:
     max_minutes: float | None = None
@@ -70,16 +73,18 @@ class Runner(TwoPhases):
     def __init__(self, pipe: Pipeline, options: RunOptions | None = None) -> None:
         self.pipe = pipe
         self.opts = options or RunOptions()
-        self.index = Path(pipe.index)
+        self.index = Path(pipe.index)  # this machine's folder (the index itself, or its cache)
+        # Where the shared files live (lock, reports, snapshot): the index folder or its URI.
+        self.blobs = blobs_for(pipe.location, pipe.store_options())
         # Resolves (verifies, does not load) the enrichment models: their ids are settings.
         self.enrichment = Enrichment(pipe, self.opts.ocr)
         self.fingerprint = settings_fingerprint(pipe, self.enrichment.fingerprint())
-        self.report = RunReport(new_run_id(), pipe.name, str(self.index))
+        self.report = RunReport(new_run_id(), pipe.name, str(pipe.location))
         self.stop = StopFlag()
         self._embedder: TextEmbedder | None = None
         self._store: Store | None = None
         self._store_dim: int | None = None
-        self.report_path: Path | None = None
+        self.report_path: str | None = None
         self._fast = False  # finished from the snapshot, without opening the store
         # Per document of this run: its DocResult and its latest enrichment stats.
         self._results: dict[str, DocResult] = {}
@@ -99,18 +104,14 @@ class Runner(TwoPhases):
         if writable and self._store_dim is None:
             # Opening with the embedder's width and id drops vectors of another embedder.
             emb = self.embedder()
-            self._store = open_store(self.index, emb.dim, emb.model_id)
+            self._store = open_store(self.pipe, emb.dim, emb.model_id)
             self._store_dim = emb.dim
         elif self._store is None:
-            self._store = open_store(self.index, None)
+            self._store = open_store(self.pipe, None)
         return self._store
 
-    @property
-    def _dirty_marker(self) -> Path:
-        return self.index / "run.dirty"
-
     def _mark_dirty(self) -> None:
-        self._dirty_marker.touch()
+        self.blobs.write(DIRTY, b"")
 
     # -- the run --------------------------------------------------------------------
     def run(self) -> RunReport:
@@ -119,7 +120,9 @@ class Runner(TwoPhases):
         for src in self.pipe.sources:
             if not Path(src.path).is_dir():
                 raise ConfigError(f"pipelines.{self.pipe.name}.sources: {src.path} is not a folder")
-        lock = RunLock(self.index / "run.lock")
+        lock: RunLock | ObjectLock = (
+            ObjectLock(self.blobs, self.pipe.run.lock_stale_s) if self.pipe.remote else RunLock(self.index / "run.lock")
+        )
         lock.acquire()  # raises LockedError -> exit 3
         try:
             with self.stop:
@@ -136,7 +139,7 @@ class Runner(TwoPhases):
     def _run(self, stale_lock: bool) -> None:
         self.index.mkdir(parents=True, exist_ok=True)
         files = walk_sources(self.pipe.sources)
-        unclean = self._dirty_marker.exists() or stale_lock
+        unclean = self.blobs.exists(DIRTY) or stale_lock
         if not unclean and self._nothing_to_do(files):
             return
         store = self.store()
@@ -171,7 +174,7 @@ class Runner(TwoPhases):
 
     def _nothing_to_do(self, files: dict[str, Any]) -> bool:
         """The LanceDB-free check against the documents snapshot (pipeline/snapshot.py)."""
-        snap = read_snapshot(self.index)
+        snap = read_snapshot(self.blobs)
         if snap is None:
             return False
         docs, stored_model = snap
@@ -266,6 +269,7 @@ class Runner(TwoPhases):
         rec.pages, rec.elements, rec.chunks = len(pages), len(elements), len(chunks)
         rec.seconds = round(time.time() - t0, 3)
         rec.finished_at = iso(time.time())
+        self._upload_assets(rec.doc_id)  # before the commit: a committed row's pictures exist
         self.store(writable=True).replace_document(rec, elements, chunks, vectors)
         self._unoptimized += 1
         self.report.counts["ok"] += 1
@@ -275,6 +279,15 @@ class Runner(TwoPhases):
         log.info("committed %s: %d pages, %d elements, %d chunks in %.1f s",
                  entry.source, rec.pages, rec.elements, rec.chunks, rec.seconds)
         return result
+
+    def _upload_assets(self, doc_id: str) -> None:
+        """An index on an object store keeps the document's pictures beside its tables."""
+        if self.pipe.remote is None:
+            return
+        folder = self.pipe.assets_dir / doc_id
+        for path in sorted(folder.rglob("*")) if folder.is_dir() else []:
+            if path.is_file():
+                self.blobs.write(f"assets/{path.relative_to(self.pipe.assets_dir).as_posix()}", path.read_bytes())
 
     def _index(self, elements: list[Element], emb: TextEmbedder) -> tuple[list[Any], np.ndarray]:
         from enrich.chunk import chunk_elements
@@ -297,31 +310,30 @@ class Runner(TwoPhases):
     def _finish(self) -> None:
         self.enrichment.close()
         self.report.finish()
-        reports = self.index / "reports"
-        self.report_path = self.report.write(reports)
+        self.report_path = self.report.write(self.blobs)
         fatal = self.report.status == "failed" and bool(self.report.stopped)
         if self._fast:
-            add_unrecorded(reports, self.report.run_id)
+            add_unrecorded(self.blobs, self.report.run_id)
         else:
-            self._record(reports, fatal)
+            self._record(fatal)
         if not fatal:
-            self._dirty_marker.unlink(missing_ok=True)
+            self.blobs.delete(DIRTY)
 
-    def _record(self, reports: Path, fatal: bool) -> None:
+    def _record(self, fatal: bool) -> None:
         """Runs table (this run and earlier snapshot-only runs), then a fresh snapshot."""
         try:
             store = self.store()
-            for earlier in unrecorded_reports(reports):
+            for earlier in unrecorded_reports(self.blobs):
                 store.add_run(run_row(earlier))
             store.add_run(run_row(self.report.to_dict()))
-            clear_unrecorded(reports)
+            clear_unrecorded(self.blobs)
             if fatal:
-                (self.index / SNAPSHOT).unlink(missing_ok=True)
+                self.blobs.delete(SNAPSHOT)
             else:
-                write_snapshot(self.index, store.documents(), store.embed_model)
+                write_snapshot(self.blobs, store.documents(), store.embed_model)
         except Exception:
             log.exception("could not record the run in the runs table")
-            (self.index / SNAPSHOT).unlink(missing_ok=True)
+            self.blobs.delete(SNAPSHOT)
 
 
 def run_row(report: dict[str, Any]) -> dict[str, Any]:

@@ -14,14 +14,15 @@ from pipeline.snapshot import unrecorded_reports
 
 def gather_status(pipe: Pipeline, runs: int = 5) -> dict[str, Any]:
     out: dict[str, Any] = {
-        "pipeline": pipe.name, "index": str(pipe.index), "documents": 0, "documents_ok": 0,
+        "pipeline": pipe.name, "index": str(pipe.location), "documents": 0, "documents_ok": 0,
         "chunks": 0, "enrich_pending": [], "enrich_items_left": 0, "failed": [], "runs": [],
     }
-    if not (pipe.index / "lancedb").is_dir():
+    if pipe.remote is None and not (pipe.index / "lancedb").is_dir():
         return out
-    from index.store import Store
+    from folio.storage import blobs_for
+    from index.store import open_index
 
-    store = Store(pipe.index)
+    store = open_index(pipe)
     docs = store.documents()
     out["documents"] = len(docs)
     # "partial": indexed and searchable, its enrichment cut short by a budget (next run finishes it)
@@ -37,7 +38,7 @@ def gather_status(pipe: Pipeline, runs: int = 5) -> dict[str, Any]:
     ]
     # Nothing-changed runs recorded only as report files until the next run that opens the
     # store (pipeline/snapshot.py): show them too.
-    pending = [{**r, "report": r} for r in unrecorded_reports(pipe.index / "reports")]
+    pending = [{**r, "report": r} for r in unrecorded_reports(blobs_for(pipe.location, pipe.store_options()))]
     rows = sorted([*store.runs(runs), *pending], key=lambda r: r.get("started_at") or "", reverse=True)
     for r in rows[:runs]:
         report = r.get("report") or {}
