@@ -24,9 +24,23 @@ class _Strict(BaseModel):
 
 
 class Source(_Strict):
+    # A folder, or an object-store prefix ("s3://bucket/docs/"): then ``remote`` holds the
+    # URI and ``path`` is this machine's folder of downloaded copies (pipeline/walk.py).
     path: Path
     include: list[str] = Field(default_factory=lambda: ["**/*"])
     exclude: list[str] = Field(default_factory=list)
+    remote: str | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _remote_source(cls, data: Any) -> Any:
+        path = data.get("path") if isinstance(data, dict) else None
+        if isinstance(path, str) and path.startswith(("s3://", "gs://", "az://")):
+            from folio.storage import local_cache_for
+
+            uri = path.rstrip("/")
+            data = {**data, "remote": uri, "path": local_cache_for(uri)}
+        return data
 
 
 class PartitionSettings(_Strict):
@@ -252,7 +266,7 @@ def _resolve_paths(raw: dict[str, Any], root: Path) -> dict[str, Any]:
         if isinstance(p.get("index"), str) and "://" not in p["index"]:
             p["index"] = str((root / p["index"]).resolve())
         for s in p.get("sources") or []:
-            if isinstance(s, dict) and isinstance(s.get("path"), str):
+            if isinstance(s, dict) and isinstance(s.get("path"), str) and "://" not in s["path"]:
                 s["path"] = str((root / s["path"]).resolve())
         models = p.get("models")
         if isinstance(models, dict):

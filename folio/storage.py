@@ -36,6 +36,11 @@ SECRET_OPTIONS = ("aws_access_key_id", "aws_secret_access_key", "aws_session_tok
 ALLOWED_OPTIONS = ("aws_region", "aws_endpoint", "allow_http", "timeout", "connect_timeout")
 
 
+# (key, size, last-modified) of an object; named here because the classes below have a
+# method called "list" that shadows the builtin inside their bodies
+Listing = list[tuple[str, int, float]]
+
+
 def is_uri(location: str | Path) -> bool:
     return isinstance(location, str) and location.startswith(SCHEMES)
 
@@ -214,6 +219,22 @@ class S3Blobs:
         for page in self.client.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=full):
             out += [o["Key"][len(self._key("")):] for o in page.get("Contents", [])]
         return sorted(out)
+
+    def list_stat(self, prefix: str = "") -> Listing:
+        """(key relative to the prefix, size, last-modified as a Unix time) of every object."""
+        base = self._key("")
+        full = self._key(prefix.strip("/") + "/") if prefix.strip("/") else (base.rstrip("/") + "/" if base else "")
+        out: Listing = []
+        for page in self.client.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=full):
+            for o in page.get("Contents", []):
+                out.append((o["Key"][len(full):], int(o["Size"]), o["LastModified"].timestamp()))
+        return sorted(out)
+
+    def download(self, key: str, target: Path) -> None:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = target.with_name(target.name + ".part")
+        self.client.download_file(self.bucket, self._key(key), str(tmp))
+        os.replace(tmp, target)
 
     def _conditional(self, key: str, data: bytes, **cond: str) -> str | None:
         from botocore.exceptions import ClientError

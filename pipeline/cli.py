@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import Any
 
 from folio.config import Pipeline, Source, load_config
 from folio.errors import ConfigError
@@ -24,8 +25,8 @@ def _add_target(sp: argparse.ArgumentParser) -> None:
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     sp = sub.add_parser("run", help="index what changed in a pipeline's sources (the nightly job)")
     _add_target(sp)
-    sp.add_argument("--source", type=Path, action="append",
-                    help="folder to index instead of the pipeline's sources (repeatable)")
+    sp.add_argument("--source", action="append",
+                    help="folder or s3://bucket/prefix to index instead of the pipeline's sources (repeatable)")
     sp.add_argument("--max-minutes", type=float, help="stop starting new documents after this long")
     sp.set_defaults(func=_run)
 
@@ -61,7 +62,7 @@ def resolve_pipeline(args: argparse.Namespace) -> Pipeline:
     A --source folder takes the include/exclude globs of the pipeline's first source, so
     an ad-hoc run over another copy of a share filters it the same way.
     """
-    folders = [p.resolve() for p in getattr(args, "source", None) or []]
+    folders: list[Any] = [p if is_uri(p) else Path(p).resolve() for p in getattr(args, "source", None) or []]
     config_path = Path(args.config)
     db: str | None = None
     if args.db:

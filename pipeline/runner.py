@@ -44,7 +44,7 @@ from pipeline.stages import (
     open_store,
     partition_isolated,
 )
-from pipeline.walk import walk_sources
+from pipeline.walk import FileEntry, fetch, walk_sources
 
 if TYPE_CHECKING:
     import numpy as np
@@ -118,7 +118,7 @@ class Runner(TwoPhases):
         if not self.pipe.sources:
             raise ConfigError(f"pipelines.{self.pipe.name}.sources: no source folder given")
         for src in self.pipe.sources:
-            if not Path(src.path).is_dir():
+            if src.remote is None and not Path(src.path).is_dir():
                 raise ConfigError(f"pipelines.{self.pipe.name}.sources: {src.path} is not a folder")
         lock: RunLock | ObjectLock = (
             ObjectLock(self.blobs, self.pipe.run.lock_stale_s) if self.pipe.remote else RunLock(self.index / "run.lock")
@@ -138,7 +138,7 @@ class Runner(TwoPhases):
 
     def _run(self, stale_lock: bool) -> None:
         self.index.mkdir(parents=True, exist_ok=True)
-        files = walk_sources(self.pipe.sources)
+        files = walk_sources(self.pipe.sources, self.pipe.storage_options)
         unclean = self.blobs.exists(DIRTY) or stale_lock
         if not unclean and self._nothing_to_do(files):
             return
@@ -155,7 +155,7 @@ class Runner(TwoPhases):
                 "refusing to delete them all (check the source folders, or remove the index)"
             )
         stored_model = store.embed_model if docs else None
-        plan = make_plan(files, docs, self.fingerprint, file_sha256, stored_model)
+        plan = make_plan(files, docs, self.fingerprint, self._hasher(files), stored_model)
         self._count_plan(plan, docs)
         if not plan.needs_writes:
             return
@@ -178,12 +178,24 @@ class Runner(TwoPhases):
         if snap is None:
             return False
         docs, stored_model = snap
-        plan = make_plan(files, docs, self.fingerprint, file_sha256, stored_model)
+        plan = make_plan(files, docs, self.fingerprint, self._hasher(files), stored_model)
         if plan.needs_writes:
             return False
         self._count_plan(plan, docs)  # type: ignore[arg-type]
         self._fast = True
         return True
+
+    def _hasher(self, files: dict[str, FileEntry]) -> Callable[[Path], str]:
+        """file_sha256 that first fetches a source object (pipeline/walk.py) it has to read."""
+        by_path = {e.path: e for e in files.values() if e.remote is not None}
+        if not by_path:
+            return file_sha256
+
+        def sha(path: Path) -> str:
+            entry = by_path.get(path)
+            return file_sha256(fetch(entry, self.pipe.storage_options) if entry is not None else path)
+
+        return sha
 
     def _count_plan(self, plan: Plan, docs: dict[str, DocRecord]) -> None:
         c = self.report.counts
@@ -239,6 +251,7 @@ class Runner(TwoPhases):
 
         entry = task.entry
         t0 = time.time()
+        fetch(entry, self.pipe.storage_options)  # a source object: this machine's copy
         sha = task.sha256 or file_sha256(entry.path)
         emb = self.embedder()
         rec = DocRecord(
