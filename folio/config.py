@@ -65,6 +65,11 @@ class RunSettings(_Strict):
     # An index on an object store: a run lock whose holder has not refreshed it for this
     # long is taken over (no kernel tells another machine that the holder died).
     lock_stale_s: float = Field(default=900.0, ge=10)
+    # Where phase 1 (partition, embed) runs: this process's pool, or a Ray cluster
+    # (pipeline/ray_engine.py; ray_address None starts a local one).
+    engine: Literal["local", "ray"] = "local"
+    ray_address: str | None = None
+    embed_actors: int = Field(default=1, ge=1, le=256)  # embedder actors on the cluster
 
 
 class EmbedSettings(_Strict):

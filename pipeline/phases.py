@@ -51,7 +51,7 @@ class TwoPhases:
     def store(self, writable: bool = False) -> Store:
         raise NotImplementedError
 
-    def _one(self, task: Task) -> DocResult:
+    def _one(self, task: Task, prepared: Any = None) -> DocResult:
         raise NotImplementedError
 
     def _optimize(self) -> None:
@@ -113,8 +113,45 @@ class TwoPhases:
             if self.opts.on_document is not None:
                 self.opts.on_document(result)
 
+        if self.pipe.run.engine == "ray":
+            # Documents to partition go to the cluster; re-chunking stored elements stays here.
+            here = [t for t in tasks if t.reuse_elements]
+            self._each(here, deadline, "index", work, lambda rest, key: self._skip(rest, key))
+            if not self.report.stopped:
+                self._phase_index_ray([t for t in tasks if not t.reuse_elements], deadline, pending)
+            return pending
         self._each(tasks, deadline, "index", work, lambda rest, key: self._skip(rest, key))
         return pending
+
+    def _phase_index_ray(self, tasks: list[Task], deadline: float | None, pending: list[Task]) -> None:
+        """Phase 1 on Ray: workers partition and embed, rows stream back, the driver commits."""
+        if not tasks:
+            return
+        from pipeline import ray_engine
+
+        self.embedder()  # the driver's too: it embeds what the enrichment cache changes
+        ray_engine.init_ray(self.pipe.run.ray_address, self.pipe.run.workers)
+        done: set[int] = set()
+        stream = ray_engine.prepare(tasks, self.pipe, self.opts.embedder_factory, self.pipe.run.embed_actors)
+        try:
+            for i, prepared in stream:
+                key = self._stop_reason(deadline)
+                if key is not None:
+                    rest = [t for j, t in enumerate(tasks) if j not in done]
+                    self._skip(rest, key)
+                    self._stopping(key, len(rest), "documents")
+                    return
+                done.add(i)
+                task = tasks[i]
+                result = self._one(task, prepared)
+                self.report.add(result)
+                self._results[task.entry.source] = result
+                if result.status == "partial":
+                    pending.append(task)
+                if self.opts.on_document is not None:
+                    self.opts.on_document(result)
+        finally:
+            stream.close()
 
     def _phase_enrich(self, pending: list[Task], backlog: list[Task], deadline: float | None) -> None:
         """Phase 2: this run's documents first, then the backlog of earlier runs."""

@@ -12,6 +12,7 @@ is decided from a snapshot of the documents table without LanceDB (pipeline/snap
 from __future__ import annotations
 
 import logging
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -52,6 +53,7 @@ if TYPE_CHECKING:
     from enrich.stage import EnrichStats
     from folio.element import Element
     from index.store import DocRecord, Store
+    from pipeline.ray_engine import Prepared
 
 log = logging.getLogger(__name__)
 
@@ -244,15 +246,22 @@ class Runner(TwoPhases):
         self.report.counts["changed"] += len(stale)
         self.report.counts["unchanged"] = len(plan.unchanged)
 
-    def _one(self, task: Task) -> DocResult:
+    def _one(self, task: Task, prepared: Prepared | None = None) -> DocResult:
         """Phase 1 for one document: partition (or reuse the stored elements), apply what
-        the enrichment cache holds (no model runs), chunk, embed, commit."""
+        the enrichment cache holds (no model runs), chunk, embed, commit. ``prepared``:
+        what Ray workers made of it (pipeline/ray_engine.py): its elements, the vectors of
+        its chunk texts, its pictures, or why it failed."""
         from index.store import DocRecord
 
         entry = task.entry
         t0 = time.time()
-        fetch(entry, self.pipe.storage_options)  # a source object: this machine's copy
-        sha = task.sha256 or file_sha256(entry.path)
+        known: dict[str, Any] = {}
+        if prepared is None:
+            fetch(entry, self.pipe.storage_options)  # a source object: this machine's copy
+            sha = task.sha256 or file_sha256(entry.path)
+        else:
+            sha = prepared.sha256 or task.sha256 or ""
+            t0 -= prepared.seconds
         emb = self.embedder()
         rec = DocRecord(
             source=entry.source, path=str(entry.path), doc_id=sha[:16], sha256=sha, size=entry.size,
@@ -262,16 +271,25 @@ class Runner(TwoPhases):
         )
         result = DocResult(entry.source, "ok", reason=task.reason)
         try:
-            elements = stored_elements(self.store(), entry.source, sha) if task.reuse_elements else []
-            if not elements:
-                elements = self.opts.partition(task, sha, self.pipe)
+            if prepared is not None:
+                if prepared.error is not None:
+                    if prepared.document_error:
+                        raise DocumentError(entry.source, prepared.error)
+                    raise RuntimeError(prepared.error)
+                elements, known = prepared.elements, prepared.vectors
+                self._save_assets(prepared.assets)
+            else:
+                elements = stored_elements(self.store(), entry.source, sha) if task.reuse_elements else []
+                if not elements:
+                    elements = self.opts.partition(task, sha, self.pipe)
             elements, complete, stats = self.enrichment.run(elements, None, cached_only=True)
-            chunks, vectors = self._index(elements, emb)
+            chunks, vectors = self._index(elements, emb, known)
         except DocumentError as e:
             return self._fail(rec, result, e.reason, t0)
         except Exception as e:  # a bug or library failure on this document: record it, go on
             log.debug("indexing %s failed", entry.source, exc_info=True)
-            return self._fail(rec, result, f"indexing failed: {type(e).__name__}: {e}", t0)
+            reason = str(e) if prepared is not None else f"indexing failed: {type(e).__name__}: {e}"
+            return self._fail(rec, result, reason, t0)
         self._enrich_stats[entry.source] = stats
         if self.pipe.enrich.enabled:
             rec.enrich_left = stats.left
@@ -302,13 +320,32 @@ class Runner(TwoPhases):
             if path.is_file():
                 self.blobs.write(f"assets/{path.relative_to(self.pipe.assets_dir).as_posix()}", path.read_bytes())
 
-    def _index(self, elements: list[Element], emb: TextEmbedder) -> tuple[list[Any], np.ndarray]:
+    def _index(
+        self, elements: list[Element], emb: TextEmbedder, known: dict[str, Any] | None = None
+    ) -> tuple[list[Any], np.ndarray]:
+        """Chunks and their vectors; ``known``: vectors by chunk text made elsewhere (Ray)."""
         from enrich.chunk import chunk_elements
 
         max_tokens = self.pipe.chunk.max_tokens or emb.max_tokens
         chunks = chunk_elements(elements, emb.count_tokens, max_tokens)
-        vectors = emb.embed([c.text for c in chunks])
+        texts = [c.text for c in chunks]
+        if not known:
+            return chunks, emb.embed(texts)
+        import numpy as np
+
+        missing = [t for t in dict.fromkeys(texts) if t not in known]
+        have = {**known, **dict(zip(missing, emb.embed(missing), strict=True))} if missing else known
+        vectors = np.stack([np.asarray(have[t], dtype=np.float32) for t in texts]) if texts else emb.embed([])
         return chunks, vectors
+
+    def _save_assets(self, assets: dict[str, bytes]) -> None:
+        """Pictures a worker (maybe on another node) cut out: into this machine's assets folder."""
+        for rel, data in assets.items():
+            target = self.pipe.assets_dir / rel
+            if ".." in rel.split("/") or target.is_file():
+                continue
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(data)
 
     def _fail(self, rec: DocRecord, result: DocResult, reason: str, t0: float) -> DocResult:
         rec.status, rec.error = "error", reason
@@ -322,6 +359,10 @@ class Runner(TwoPhases):
 
     def _finish(self) -> None:
         self.enrichment.close()
+        if self.pipe.run.engine == "ray" and "ray" in sys.modules:
+            from pipeline.ray_engine import shutdown
+
+            shutdown()
         self.report.finish()
         self.report_path = self.report.write(self.blobs)
         fatal = self.report.status == "failed" and bool(self.report.stopped)
