@@ -28,6 +28,9 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     sp.add_argument("--source", action="append",
                     help="folder or s3://bucket/prefix to index instead of the pipeline's sources (repeatable)")
     sp.add_argument("--max-minutes", type=float, help="stop starting new documents after this long")
+    sp.add_argument("--engine", choices=("local", "ray"), help="where partitioning and embedding run "
+                    "(default: the pipeline's run.engine)")
+    sp.add_argument("--ray-address", help="a Ray cluster to join (default: run.ray_address, else a local one)")
     sp.set_defaults(func=_run)
 
     sp = sub.add_parser("status", help="last runs, index size, failed documents")
@@ -90,6 +93,11 @@ def _run(args: argparse.Namespace) -> int:
     pipe = resolve_pipeline(args)
     if args.max_minutes is not None and args.max_minutes <= 0:
         raise ConfigError("--max-minutes must be > 0")
+    run_update = {k: v for k, v in (("engine", args.engine), ("ray_address", args.ray_address)) if v}
+    if args.ray_address and not args.engine:
+        run_update["engine"] = "ray"
+    if run_update:
+        pipe = pipe.model_copy(update={"run": pipe.run.model_copy(update=run_update)})
     runner = Runner(pipe, RunOptions(max_minutes=args.max_minutes))
     try:
         report = runner.run()

@@ -174,8 +174,8 @@ def prepare(
         EmbedActor,
         fn_constructor_kwargs={"pipe_bytes": pipe_bytes, "factory": embedder_factory,  # cloudpickled by Ray
                                "threads": embed_threads},
+        # Ray Data restarts a lost actor and retries its batch by itself (max_restarts=-1).
         compute=ActorPoolStrategy(size=embed_actors), batch_size=1, num_cpus=0.5,
-        max_task_retries=3, max_restarts=3,
     )
     for row in ds.iter_rows():
         yield int(row["i"]), pickle.loads(row["prepared"])

@@ -73,3 +73,59 @@ def test_ray_engine_matches_local_engine(tmp_path: Path, ray_cluster: None) -> N
     assert_same(state(ray2), state(local2))
     a, b = both(local2, ray2)
     assert a._fast and b._fast
+
+
+NODE_LOSS = r"""
+import json, os, sys, threading
+sys.path.insert(0, {repo!r})
+os.environ["RAY_AUTH_MODE"] = "disabled"
+from pathlib import Path
+import ray
+from ray.cluster_utils import Cluster
+from folio.config import RunSettings
+from pipeline.runner import Runner, RunOptions
+from tests.pipeline_fixtures import pipeline_for
+from tests.test_ray_engine import fake_embedder
+
+cluster = Cluster(initialize_head=True, head_node_args={{"num_cpus": 0, "object_store_memory": 80 * 2**20}})
+workers = [cluster.add_node(num_cpus=1, object_store_memory=80 * 2**20) for _ in range(2)]
+ray.init(address=cluster.address, log_to_driver=False,
+         runtime_env={{"env_vars": {{"PYTHONPATH": {repo!r}, "RAY_AUTH_MODE": "disabled"}}}})
+removed = []
+
+def on_document(result):
+    if not removed:  # one worker node dies once the first document is committed
+        removed.append(result.source)
+        cluster.remove_node(workers[0], allow_graceful=False)
+
+tmp = Path({tmp!r})
+pipe = pipeline_for(tmp / "src", tmp / "idx", run=RunSettings(engine="ray", ray_address=cluster.address))
+report = Runner(pipe, RunOptions(progress=False, embedder_factory=fake_embedder, on_document=on_document)).run()
+print(json.dumps({{"counts": report.counts, "status": report.status, "removed": removed,
+                   "errors": [d.error for d in report.documents if d.error]}}))
+ray.shutdown()
+cluster.shutdown()
+"""
+
+
+@pytest.mark.slow  # a 3-node cluster in one machine (~1-2 min)
+def test_node_lost_mid_run_loses_no_document(tmp_path: Path) -> None:
+    import json
+    import subprocess
+    import sys
+    from collections import Counter
+
+    from index.store import Store
+    from tests.pipeline_fixtures import chunk_rows
+
+    files = make_corpus(tmp_path / "src", n_pdf=6, with_docx=False)
+    script = NODE_LOSS.format(repo=str(REPO), tmp=str(tmp_path))
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=600, cwd=REPO)
+    assert out.returncode == 0, out.stderr[-3000:]
+    result = json.loads(out.stdout.strip().splitlines()[-1])
+    assert result["removed"] and result["status"] == "ok", result
+    assert result["counts"]["ok"] == len(files) and result["errors"] == []
+    docs = Store(tmp_path / "idx").documents()
+    assert sorted(docs) == sorted(files) and {d.status for d in docs.values()} == {"ok"}
+    ids = Counter(r["id"] for r in chunk_rows(tmp_path / "idx"))
+    assert ids and max(ids.values()) == 1  # every document committed exactly once
