@@ -116,9 +116,12 @@ class TwoPhases:
         if self.pipe.run.engine == "ray":
             # Documents to partition go to the cluster; re-chunking stored elements stays here.
             here = [t for t in tasks if t.reuse_elements]
+            there = [t for t in tasks if not t.reuse_elements]
             self._each(here, deadline, "index", work, lambda rest, key: self._skip(rest, key))
-            if not self.report.stopped:
-                self._phase_index_ray([t for t in tasks if not t.reuse_elements], deadline, pending)
+            if self.report.stopped:
+                self._skip(there, "skipped_by_signal" if self.stop else "skipped_by_budget")
+            else:
+                self._phase_index_ray(there, deadline, pending)
             return pending
         self._each(tasks, deadline, "index", work, lambda rest, key: self._skip(rest, key))
         return pending
