@@ -25,11 +25,12 @@ Enrichment (phase 2) runs on the driver.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import pickle
 import time
-from collections.abc import Generator
+from collections.abc import Generator, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -71,10 +72,30 @@ def init_ray(address: str | None, num_cpus: int | None = None) -> None:
     _STARTED = True
     env = {"PYTHONPATH": str(REPO), "RAY_AUTH_MODE": os.environ.get("RAY_AUTH_MODE", "disabled")}
     kw: dict[str, Any] = {"runtime_env": {"env_vars": env}, "log_to_driver": False}
-    if address:
-        ray.init(address=address, **kw)
-    else:
-        ray.init(num_cpus=num_cpus, include_dashboard=False, **kw)
+    with keep_signal_handlers():
+        if address:
+            ray.init(address=address, **kw)
+        else:
+            ray.init(num_cpus=num_cpus, include_dashboard=False, **kw)
+
+
+@contextlib.contextmanager
+def keep_signal_handlers() -> Iterator[None]:
+    """ray.init installs its own SIGTERM handler (it exits the process); the run's handler
+    (pipeline/signals.py: finish the document, then stop cleanly) must stay in charge."""
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    saved = {sig: signal.getsignal(sig) for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        yield
+    finally:
+        for sig, handler in saved.items():
+            if handler is not None:
+                signal.signal(sig, handler)
 
 
 def shutdown() -> None:

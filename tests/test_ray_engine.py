@@ -30,8 +30,11 @@ def ray_cluster() -> Iterator[None]:
     import ray
 
     # A small object store: /dev/shm is small on CI machines; rows are a few MB at most.
-    ray.init(num_cpus=2, include_dashboard=False, object_store_memory=96 * 1024 * 1024, log_to_driver=False,
-             runtime_env={"env_vars": {"PYTHONPATH": str(REPO), "RAY_AUTH_MODE": "disabled"}})
+    from pipeline.ray_engine import keep_signal_handlers
+
+    with keep_signal_handlers():  # later tests check that a run restores the default handlers
+        ray.init(num_cpus=2, include_dashboard=False, object_store_memory=96 * 1024 * 1024, log_to_driver=False,
+                 runtime_env={"env_vars": {"PYTHONPATH": str(REPO), "RAY_AUTH_MODE": "disabled"}})
     yield
     ray.shutdown()
 
