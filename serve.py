@@ -32,7 +32,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="serve.py", description=(__doc__ or "").splitlines()[0])
     p.add_argument("--config", default=DEFAULT_CONFIG, help="pipelines file (default: %(default)s)")
     p.add_argument("--pipeline", default="default", help="pipeline to serve (default: %(default)s)")
-    p.add_argument("--db", type=Path, help="index folder (overrides the pipeline's index)")
+    p.add_argument("--db", help="index folder or s3://bucket/prefix (overrides the pipeline's index)")
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default: %(default)s)")
     p.add_argument("--port", type=int, default=7860)
     p.add_argument("-v", "--verbose", action="store_true")

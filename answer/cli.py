@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from pathlib import Path
 from typing import Any
 
 from folio.element import KINDS
@@ -15,7 +14,7 @@ from folio.exitcodes import EXIT_FATAL, EXIT_OK
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     sp = sub.add_parser("ask", help="answer a question from the index, with checked citations")
     sp.add_argument("--pipeline", default="default", help="pipeline name in the config (default: %(default)s)")
-    sp.add_argument("--db", type=Path, help="index folder (overrides the pipeline's index)")
+    sp.add_argument("--db", help="index folder or s3://bucket/prefix (overrides the pipeline's index)")
     sp.add_argument("question")
     sp.add_argument("-k", type=int, default=None, help="blocks of context (default: the pipeline's answer.k)")
     sp.add_argument("--session", help="continue this conversation (its id is printed after each answer)")

@@ -104,7 +104,12 @@ class Engine:
         self.embedder = embedder
         self.backend = backend
         self.sessions = Sessions(pipe.index)
-        self.renderer = Renderer(pipe.assets_dir, store)
+        remote = None
+        if pipe.remote is not None:
+            from folio.storage import blobs_for
+
+            remote = blobs_for(pipe.remote, pipe.store_options())
+        self.renderer = Renderer(pipe.assets_dir, store, remote)
         self.queue = FairQueue(pipe.serve.queue_size)
         self.system = self.settings.system_prompt or prompts.SYSTEM
 

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from folio.element import Element
+    from folio.storage import Blobs
     from index.store import Store
 
 log = logging.getLogger(__name__)
@@ -49,9 +50,12 @@ def crop_path(el: Element) -> str | None:
 
 
 class Renderer:
-    def __init__(self, assets_dir: Path, store: Store) -> None:
+    def __init__(self, assets_dir: Path, store: Store, remote: Blobs | None = None) -> None:
         self.root = Path(assets_dir)
         self.store = store
+        # An index on an object store: its pictures are fetched from there into the local
+        # assets folder on first use (the nightly run uploads them, pipeline/runner.py).
+        self.remote = remote
         # Re-entrant: a crop renders its page first, under the same lock.
         self._lock = threading.RLock()
 
@@ -61,6 +65,14 @@ class Renderer:
         target = self.root / rel
         if target.is_file():
             return target
+        if self.remote is not None and ".." not in rel.split("/"):
+            data = self.remote.read(f"assets/{rel}")
+            if data is not None:
+                target.parent.mkdir(parents=True, exist_ok=True)
+                tmp = target.with_suffix(".part")
+                tmp.write_bytes(data)
+                tmp.replace(target)
+                return target
         page = _PAGE_RE.match(rel)
         crop = _CROP_RE.match(rel)
         if not page and not crop:

@@ -12,7 +12,7 @@ import tomllib
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from folio.errors import ConfigError
 
@@ -24,9 +24,23 @@ class _Strict(BaseModel):
 
 
 class Source(_Strict):
+    # A folder, or an object-store prefix ("s3://bucket/docs/"): then ``remote`` holds the
+    # URI and ``path`` is this machine's folder of downloaded copies (pipeline/walk.py).
     path: Path
     include: list[str] = Field(default_factory=lambda: ["**/*"])
     exclude: list[str] = Field(default_factory=list)
+    remote: str | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _remote_source(cls, data: Any) -> Any:
+        path = data.get("path") if isinstance(data, dict) else None
+        if isinstance(path, str) and path.startswith(("s3://", "gs://", "az://")):
+            from folio.storage import local_cache_for
+
+            uri = path.rstrip("/")
+            data = {**data, "remote": uri, "path": local_cache_for(uri)}
+        return data
 
 
 class PartitionSettings(_Strict):
@@ -48,6 +62,14 @@ class RunSettings(_Strict):
     workers: int = Field(default=2, ge=1, le=64)
     timeout_s: float = Field(default=600.0, gt=0)
     max_minutes: float | None = Field(default=None, gt=0)
+    # An index on an object store: a run lock whose holder has not refreshed it for this
+    # long is taken over (no kernel tells another machine that the holder died).
+    lock_stale_s: float = Field(default=900.0, ge=10)
+    # Where phase 1 (partition, embed) runs: this process's pool, or a Ray cluster
+    # (pipeline/ray_engine.py; ray_address None starts a local one).
+    engine: Literal["local", "ray"] = "local"
+    ray_address: str | None = None
+    embed_actors: int = Field(default=1, ge=1, le=256)  # embedder actors on the cluster
 
 
 class EmbedSettings(_Strict):
@@ -166,7 +188,13 @@ class ServeSettings(_Strict):
 class Pipeline(_Strict):
     name: str = "default"
     sources: list[Source]
+    # A folder, or an object-store prefix ("s3://bucket/prefix"): then ``remote`` holds the
+    # URI and ``index`` becomes this machine's cache folder for it (folio/storage.py).
     index: Path
+    remote: str | None = None
+    # Non-secret options of the remote index's store (endpoint, region, allow_http);
+    # credentials come from the environment (AWS_ACCESS_KEY_ID, ...), never from here.
+    storage_options: dict[str, str] = Field(default_factory=dict)
     partition: PartitionSettings = PartitionSettings()
     run: RunSettings = RunSettings()
     embed: EmbedSettings = EmbedSettings()
@@ -177,9 +205,44 @@ class Pipeline(_Strict):
     answer: AnswerSettings = AnswerSettings()
     serve: ServeSettings = ServeSettings()
 
+    @model_validator(mode="before")
+    @classmethod
+    def _remote_index(cls, data: Any) -> Any:
+        index = data.get("index") if isinstance(data, dict) else None
+        if isinstance(index, str) and index.startswith(("s3://", "gs://", "az://")):
+            from folio.storage import local_cache_for
+
+            uri = index.rstrip("/")
+            data = {**data, "remote": uri, "index": local_cache_for(uri)}
+        return data
+
+    @field_validator("storage_options")
+    @classmethod
+    def _no_credentials(cls, value: dict[str, str]) -> dict[str, str]:
+        from folio.storage import check_options
+
+        try:
+            check_options(value, "storage_options")
+        except ConfigError as e:
+            raise ValueError(str(e)) from None
+        return value
+
     @property
     def assets_dir(self) -> Path:
         return self.index / "assets"
+
+    @property
+    def location(self) -> str | Path:
+        """Where the shared index lives: the remote URI, else the local folder."""
+        return self.remote or self.index
+
+    def store_options(self) -> dict[str, str] | None:
+        """LanceDB/boto3 options for a remote index (environment + pipeline); None if local."""
+        if self.remote is None:
+            return None
+        from folio.storage import resolve_options
+
+        return resolve_options(self.storage_options)
 
     def fingerprint(self, section: str = "partition") -> str:
         """Hash of the settings that shape a stage's output."""
@@ -205,10 +268,10 @@ def _resolve_paths(raw: dict[str, Any], root: Path) -> dict[str, Any]:
         if not isinstance(p, dict):
             continue
         p.setdefault("name", name)
-        if isinstance(p.get("index"), str):
+        if isinstance(p.get("index"), str) and "://" not in p["index"]:
             p["index"] = str((root / p["index"]).resolve())
         for s in p.get("sources") or []:
-            if isinstance(s, dict) and isinstance(s.get("path"), str):
+            if isinstance(s, dict) and isinstance(s.get("path"), str) and "://" not in s["path"]:
                 s["path"] = str((root / s["path"]).resolve())
         models = p.get("models")
         if isinstance(models, dict):

@@ -4,6 +4,9 @@ Tables are always created from these schemas: rows built from Python objects or 
 would otherwise get inferred types (pandas 3 strings become LargeUtf8, empty lists become
 null-typed) and later adds would fail to match.
 
+Schema evolution: a column is only ever added, nullable, at the end of a table's schema,
+and listed in ``ADDED_COLUMNS``; nothing is renamed or retyped in place.
+
 Every chunk and element row carries ``write_id``: the id of the ``replace_document`` call
 that wrote it. The documents row names the write_id that is committed for its source, so
 rows of an interrupted write are recognisable even when the file's bytes did not change.
@@ -92,6 +95,10 @@ DOCUMENTS_SCHEMA = pa.schema(
         pa.field("seconds", pa.float64()),
         # The committed write (see module docstring); null for a failed document.
         pa.field("write_id", pa.string()),
+        # Enrichment items (captions, summaries) not made yet: 0 when the document's
+        # enrichment is complete, null when enrichment is off. Added after the first
+        # release: Store adds it to older tables (ADDED_COLUMNS), readers tolerate its absence.
+        pa.field("enrich_left", pa.int32()),
     ]
 )
 
@@ -105,6 +112,9 @@ PROFILES_SCHEMA = pa.schema(
         pa.field("write_id", pa.string(), nullable=False),
     ]
 )
+# Nullable columns added to a table after indexes existed: a writer adds them (all null)
+# to an older table on open; a reader of an older table sees None.
+ADDED_COLUMNS = {DOCUMENTS: ("enrich_left",)}
 
 RUNS_SCHEMA = pa.schema(
     [

@@ -140,7 +140,9 @@ def _vector_leg(tbl: Any, vector: np.ndarray, where: str | None, depth: int, exa
         q = q.nprobes(_NPROBES)
     if where:
         q = q.where(where, prefilter=True)
-    return list(q.to_list())
+    # Equal distances come back in storage order, which compaction changes: break ties by
+    # id so that the same rows rank the same on every copy of the index (local, S3).
+    return sorted(q.to_list(), key=lambda r: (round(float(r["_distance"]), 6), r["id"]))
 
 
 def _fts_leg(tbl: Any, terms: str, where: str | None, depth: int) -> list[dict[str, Any]]:
@@ -153,7 +155,7 @@ def _fts_leg(tbl: Any, terms: str, where: str | None, depth: int) -> list[dict[s
     q = tbl.search(match, query_type="fts").select([*_COLUMNS, "_score"]).limit(depth)
     if where:
         q = q.where(where, prefilter=True)
-    return list(q.to_list())
+    return sorted(q.to_list(), key=lambda r: (-round(float(r["_score"]), 6), r["id"]))  # ties: as above
 
 
 def fuse(

@@ -18,16 +18,22 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from index import schema as S
+from index.rows import add_missing_columns as _add_missing_columns
+from index.rows import chunk_table, element_row
+from index.rows import row_element as _row_element
 from index.vector_index import DISTANCE, ensure_indexes, vector_index_config
 
-__all__ = ["DISTANCE", "DocRecord", "Store", "chunk_table", "element_row", "ensure_indexes", "sql_str",
-           "vector_index_config"]
+__all__ = [
+    "DISTANCE", "DocRecord", "Store", "chunk_table", "element_row", "ensure_indexes", "open_index", "sql_str",
+    "vector_index_config",
+]
 
 if TYPE_CHECKING:
     import numpy as np
     import pyarrow as pa
 
     from enrich.chunk import Chunk
+    from folio.config import Pipeline
     from folio.element import Element
 
 log = logging.getLogger(__name__)
@@ -61,6 +67,8 @@ class DocRecord:
     started_at: str | None = None
     finished_at: str | None = None
     seconds: float = 0.0
+    # enrichment items still to make (0: complete); None: enrichment off, or an older index
+    enrich_left: int | None = None
 
 
 _DOC_FIELDS = [f.name for f in fields(DocRecord)]
@@ -71,9 +79,21 @@ def sql_str(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
 
 
+def open_index(pipe: Pipeline, dim: int | None = None, embed_model: str | None = None) -> Store:
+    """The store of a pipeline's index, local or remote."""
+    return Store(pipe.location, dim=dim, embed_model=embed_model, storage_options=pipe.store_options())
+
+
 class Store:
-    def __init__(self, index_dir: Path, dim: int | None = None, embed_model: str | None = None) -> None:
-        """Open or create the store at ``<index_dir>/lancedb``.
+    def __init__(
+        self,
+        index_dir: Path | str,
+        dim: int | None = None,
+        embed_model: str | None = None,
+        storage_options: dict[str, str] | None = None,
+    ) -> None:
+        """Open or create the store at ``<index_dir>/lancedb``; ``index_dir`` may be an
+        object-store URI (``s3://bucket/prefix``, with ``storage_options``: folio/storage.py).
 
         ``dim`` None opens read-only use (status, search with the stored width). With ``dim``
         (and optionally ``embed_model``) given, a chunks table written by a different
@@ -82,17 +102,26 @@ class Store:
         """
         import lancedb
 
-        self.path = Path(index_dir) / "lancedb"
-        self.path.mkdir(parents=True, exist_ok=True)
+        from folio.storage import is_uri, resolve_options
+
+        if is_uri(index_dir):
+            self.path: Path | str = str(index_dir).rstrip("/") + "/lancedb"
+            options = storage_options if storage_options is not None else resolve_options()
+        else:
+            self.path = Path(index_dir) / "lancedb"
+            self.path.mkdir(parents=True, exist_ok=True)
+            options = storage_options or {}
         # Readers (the app) see the nightly run's commits within seconds, without a
         # manifest check on every query.
-        self.db = lancedb.connect(str(self.path), read_consistency_interval=READ_CONSISTENCY)
+        self.db = lancedb.connect(
+            str(self.path), read_consistency_interval=READ_CONSISTENCY, storage_options=options or None
+        )
         self._tables: dict[str, Any] = {}
         if dim is not None:
             self._ensure_chunks(dim, embed_model)
             for name, sch in ((S.ELEMENTS, S.ELEMENTS_SCHEMA), (S.DOCUMENTS, S.DOCUMENTS_SCHEMA),
                               (S.RUNS, S.RUNS_SCHEMA), (S.PROFILES, S.PROFILES_SCHEMA)):
-                self._open(name, sch)
+                _add_missing_columns(self._open(name, sch), sch, S.ADDED_COLUMNS.get(name, ()))
 
     # ---- tables -------------------------------------------------------------------------
 
@@ -173,7 +202,10 @@ class Store:
         if tbl is None:
             return {}
         out: dict[str, DocRecord] = {}
-        for row in tbl.to_arrow().select(_DOC_FIELDS).to_pylist():
+        # An index written before a column was added lacks it (schema.ADDED_COLUMNS): the
+        # field keeps its default.
+        present = [f for f in _DOC_FIELDS if f in tbl.schema.names]
+        for row in tbl.to_arrow().select(present).to_pylist():
             out[row["source"]] = DocRecord(**row)
         return out
 
@@ -264,6 +296,14 @@ class Store:
         committed = set(self.committed_writes().values())
         rows = tbl.to_arrow().select(["write_id", "profile"]).to_pylist()
         return [json.loads(r["profile"]) for r in rows if r["write_id"] in committed and r["profile"]]
+
+    def chunk_vectors(self, source: str) -> dict[str, Any]:
+        """text -> vector of the committed chunks of ``source`` (for re-use on a re-commit)."""
+        tbl = self._open(S.CHUNKS)
+        if tbl is None:
+            return {}
+        rows = tbl.search().where(f"source = {sql_str(source)}").select(["text", "vector"]).limit(None).to_arrow()
+        return dict(zip(rows["text"].to_pylist(), rows["vector"].to_numpy(zero_copy_only=False), strict=True))
 
     def committed_writes(self) -> dict[str, str]:
         """source -> the write_id its documents row commits (indexed documents only)."""
@@ -360,44 +400,3 @@ class Store:
             # Compacts small fragments (one per document write), folds deletions in, merges
             # new rows into existing indexes incrementally, prunes versions past KEEP_VERSIONS.
             tbl.optimize(cleanup_older_than=KEEP_VERSIONS)
-
-
-def chunk_table(
-    chunks: list[Chunk], vectors: np.ndarray, source: str, model: str, write_id: str, schema: pa.Schema
-) -> pa.Table:
-    import numpy as np
-    import pyarrow as pa
-
-    rows = [
-        {
-            "id": c.id, "doc_id": c.doc_id, "source": source, "doc_sha256": c.doc_sha256,
-            "kind": c.kind, "text": c.text, "section": list(c.section),
-            "element_ids": list(c.element_ids), "pages": list(c.pages),
-            "boxes": json.dumps([list(b) for b in c.boxes]), "order": c.order,
-            "embed_model": model, "write_id": write_id,
-        }
-        for c in chunks
-    ]
-    vec_field = schema.field("vector")
-    flat = np.ascontiguousarray(vectors, dtype=np.float32).reshape(-1)
-    if flat.size != len(chunks) * vec_field.type.list_size:
-        raise ValueError(f"{source}: vectors of width {vectors.shape[-1]}, store holds {vec_field.type.list_size}")
-    table = pa.Table.from_pylist(rows, schema=schema.remove(schema.get_field_index("vector")))
-    vec = pa.FixedSizeListArray.from_arrays(pa.array(flat), vec_field.type.list_size)
-    return table.add_column(schema.get_field_index("vector"), vec_field, vec).replace_schema_metadata(schema.metadata)
-
-
-def _row_element(row: dict[str, Any]) -> Element:
-    from folio.element import Element
-
-    row.pop("write_id", None)
-    row["meta"] = json.loads(row["meta"]) if row.get("meta") else {}
-    return Element.from_dict(row)
-
-
-def element_row(e: Element, source: str, write_id: str) -> dict[str, Any]:
-    d = e.to_dict()
-    d["source"] = source
-    d["meta"] = json.dumps(e.meta, ensure_ascii=False, default=str)
-    d["write_id"] = write_id
-    return d

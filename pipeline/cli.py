@@ -5,10 +5,12 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import Any
 
 from folio.config import Pipeline, Source, load_config
 from folio.errors import ConfigError
 from folio.exitcodes import EXIT_FATAL, EXIT_LOCKED, EXIT_OK, EXIT_PARTIAL
+from folio.storage import is_uri
 
 SEARCH_MODES = ("hybrid", "vector", "fts")
 KINDS = ("text", "table", "image")
@@ -16,15 +18,19 @@ KINDS = ("text", "table", "image")
 
 def _add_target(sp: argparse.ArgumentParser) -> None:
     sp.add_argument("--pipeline", default="default", help="pipeline name in the config (default: %(default)s)")
-    sp.add_argument("--db", type=Path, help="index folder (overrides the pipeline's index)")
+    sp.add_argument("--db", help="index folder or object-store prefix, s3://bucket/prefix "
+                    "(overrides the pipeline's index)")
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     sp = sub.add_parser("run", help="index what changed in a pipeline's sources (the nightly job)")
     _add_target(sp)
-    sp.add_argument("--source", type=Path, action="append",
-                    help="folder to index instead of the pipeline's sources (repeatable)")
+    sp.add_argument("--source", action="append",
+                    help="folder or s3://bucket/prefix to index instead of the pipeline's sources (repeatable)")
     sp.add_argument("--max-minutes", type=float, help="stop starting new documents after this long")
+    sp.add_argument("--engine", choices=("local", "ray"), help="where partitioning and embedding run "
+                    "(default: the pipeline's run.engine)")
+    sp.add_argument("--ray-address", help="a Ray cluster to join (default: run.ray_address, else a local one)")
     sp.set_defaults(func=_run)
 
     sp = sub.add_parser("status", help="last runs, index size, failed documents")
@@ -61,19 +67,24 @@ def resolve_pipeline(args: argparse.Namespace) -> Pipeline:
     A --source folder takes the include/exclude globs of the pipeline's first source, so
     an ad-hoc run over another copy of a share filters it the same way.
     """
-    folders = [p.resolve() for p in getattr(args, "source", None) or []]
+    folders: list[Any] = [p if is_uri(p) else Path(p).resolve() for p in getattr(args, "source", None) or []]
     config_path = Path(args.config)
-    if not config_path.exists() and args.db:
+    db: str | None = None
+    if args.db:
+        db = args.db if is_uri(args.db) else str(Path(args.db).resolve())
+    if not config_path.exists() and db:
         # An index named on the command line needs no config (read commands, ad-hoc runs).
         sources = [Source(path=p, exclude=["**/.*"]) for p in folders]
-        return Pipeline(name="adhoc", sources=sources, index=args.db.resolve())
+        return Pipeline(name="adhoc", sources=sources, index=db)  # type: ignore[arg-type]
     pipe = load_config(config_path).pipeline(args.pipeline)
     update: dict[str, object] = {}
     if folders:
         globs = pipe.sources[0].model_dump(include={"include", "exclude"}) if pipe.sources else {}
         update["sources"] = [Source(path=p, **globs) for p in folders]
-    if args.db:
-        update["index"] = args.db.resolve()
+    if db:
+        # validated again (not model_copy): a URI becomes ``remote`` plus a local cache folder
+        data = {**pipe.model_dump(), **update, "index": db, "remote": None}
+        return Pipeline.model_validate(data)
     return pipe.model_copy(update=update) if update else pipe
 
 
@@ -84,6 +95,11 @@ def _run(args: argparse.Namespace) -> int:
     pipe = resolve_pipeline(args)
     if args.max_minutes is not None and args.max_minutes <= 0:
         raise ConfigError("--max-minutes must be > 0")
+    run_update = {k: v for k, v in (("engine", args.engine), ("ray_address", args.ray_address)) if v}
+    if args.ray_address and not args.engine:
+        run_update["engine"] = "ray"
+    if run_update:
+        pipe = pipe.model_copy(update={"run": pipe.run.model_copy(update=run_update)})
     runner = Runner(pipe, RunOptions(max_minutes=args.max_minutes))
     try:
         report = runner.run()

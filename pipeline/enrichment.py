@@ -104,17 +104,28 @@ class Enrichment:
         return self._models, self._cache
 
     def run(
-        self, elements: list[Element], deadline: float | None, stop: Callable[[], bool] | None = None
+        self,
+        elements: list[Element],
+        deadline: float | None,
+        stop: Callable[[], bool] | None = None,
+        *,
+        cached_only: bool = False,
     ) -> tuple[list[Element], bool, EnrichStats]:
         """(elements, complete, stats); ``deadline`` is wall-clock time (time.time()); once
-        ``stop()`` is true no new model item starts (the rest is left for a later run)."""
+        ``stop()`` is true no new model item starts (the rest is left for a later run).
+        ``cached_only``: apply what the cache holds and run no model (the runner's phase 1;
+        ``stats.left`` then counts the items phase 2 has to make)."""
         from enrich.stage import EnrichStats, enrich_elements
 
         models, cache = self._inputs()
         pipe, mono = self._limits_left(deadline)
+        if cached_only:
+            pipe = pipe.model_copy(update={"enrich": pipe.enrich.model_copy(update={"max_items": 0})})
         stats = EnrichStats()
         self.calls += 1
         out, complete = enrich_elements(elements, pipe, models, cache, mono, stats=stats, stop=stop)
+        if cached_only:
+            return out, complete, stats
         self._seconds_used += stats.seconds
         self._items_used += stats.made
         if stats.captions or stats.summaries or stats.left or stats.failed:

@@ -1,4 +1,5 @@
-"""One run per index at a time: ``<index>/run.lock``.
+"""One run per index at a time: ``<index>/run.lock`` (a kernel lock; ``ObjectLock`` below
+for an index on an object store).
 
 The kernel lock (``fcntl.lockf``, a POSIX record lock) is the authority: it disappears
 when the holder dies, however it dies, so a leftover file from a killed run is simply
@@ -14,9 +15,11 @@ import json
 import logging
 import os
 import socket
+import threading
 import time
 from pathlib import Path
 from types import TracebackType
+from typing import Any
 
 from folio.errors import FolioError
 from folio.procs import pid_alive
@@ -27,7 +30,7 @@ log = logging.getLogger(__name__)
 class LockedError(FolioError):
     """Another run holds the index lock (exit code 3)."""
 
-    def __init__(self, path: Path, holder: dict[str, object]) -> None:
+    def __init__(self, path: Path | str, holder: dict[str, object]) -> None:
         since = holder.get("started_at")
         when = (
             time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(float(since)))
@@ -100,3 +103,110 @@ class RunLock:
         self, et: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
     ) -> None:
         self.release()
+
+
+class ObjectLock:
+    """The run lock of an index on an object store: ``run.lock`` created with a conditional
+    put (If-None-Match: *), so of two drivers on any machines exactly one gets it.
+
+    The object holds the holder (host, pid), the start time and a heartbeat that a thread
+    refreshes (a conditional put on the object's ETag, so a holder that lost the lock
+    notices instead of overwriting the new holder). No kernel tells another machine that
+    the holder died: a lock whose heartbeat is older than ``stale_after`` seconds is taken
+    over (again a conditional put on the ETag just read: one taker wins), and on the
+    holder's own host a dead pid makes it stale at once.
+    """
+
+    KEY = "run.lock"
+
+    def __init__(self, blobs: Any, stale_after: float = 900.0) -> None:
+        self.blobs = blobs
+        self.stale_after = stale_after
+        self.path = f"{blobs.where}/{self.KEY}"
+        self.took_over: dict[str, object] | None = None
+        self._tag: str | None = None
+        self._info: dict[str, object] = {}
+        self._stop = threading.Event()
+        self._beat: threading.Thread | None = None
+
+    def _body(self) -> bytes:
+        self._info["heartbeat_at"] = time.time()
+        return json.dumps(self._info).encode()
+
+    def acquire(self) -> None:
+        now = time.time()
+        self._info = {"pid": os.getpid(), "host": socket.gethostname(), "started_at": now,
+                      "stale_after": self.stale_after}
+        tag = self.blobs.create(self.KEY, self._body())
+        if tag is None:
+            current = self.blobs.read_tagged(self.KEY)
+            if current is None:  # released meanwhile: try once more
+                tag = self.blobs.create(self.KEY, self._body())
+            else:
+                holder = _parse(current[0])
+                if not self._stale(holder):
+                    raise LockedError(self.path, holder)
+                tag = self.blobs.replace(self.KEY, self._body(), current[1])
+                if tag is not None:
+                    log.warning("taking over stale lock %s from pid %s on %s",
+                                self.path, holder.get("pid", "?"), holder.get("host", "?"))
+                    self.took_over = holder
+            if tag is None:
+                holder = _parse((self.blobs.read_tagged(self.KEY) or (b"", ""))[0])
+                raise LockedError(self.path, holder)
+        self._tag = tag
+        self._stop.clear()
+        self._beat = threading.Thread(target=self._heartbeat, name="folio-lock-heartbeat", daemon=True)
+        self._beat.start()
+
+    def _stale(self, holder: dict[str, object]) -> bool:
+        beat = holder.get("heartbeat_at", holder.get("started_at"))
+        if not isinstance(beat, int | float) or time.time() - beat > self.stale_after:
+            return True
+        pid = holder.get("pid")
+        return holder.get("host") == socket.gethostname() and isinstance(pid, int) and not pid_alive(pid)
+
+    def _heartbeat(self) -> None:
+        while not self._stop.wait(max(1.0, self.stale_after / 4)):
+            tag = self._tag
+            if tag is None:
+                return
+            try:
+                new = self.blobs.replace(self.KEY, self._body(), tag)
+            except Exception:  # a network blip: the next beat tries again
+                log.warning("could not refresh the run lock %s", self.path, exc_info=True)
+                continue
+            if new is None:
+                log.error("lost the run lock %s to another run", self.path)
+                self._tag = None
+                return
+            self._tag = new
+
+    def release(self) -> None:
+        self._stop.set()
+        if self._beat is not None:
+            self._beat.join(timeout=10)
+            self._beat = None
+        tag, self._tag = self._tag, None
+        if tag is None:
+            return
+        current = self.blobs.read_tagged(self.KEY)
+        if current is not None and current[1] == tag:  # still ours
+            self.blobs.delete(self.KEY)
+
+    def __enter__(self) -> ObjectLock:
+        self.acquire()
+        return self
+
+    def __exit__(
+        self, et: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.release()
+
+
+def _parse(raw: bytes) -> dict[str, object]:
+    try:
+        data = json.loads(raw.decode() or "{}")
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        return {}
+    return data if isinstance(data, dict) else {}

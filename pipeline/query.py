@@ -22,13 +22,13 @@ if TYPE_CHECKING:
 
 def open_index(pipe: Pipeline, mode: str) -> tuple[Store, Embedder | None]:
     """The store read-only, plus the embedder unless the mode is full-text only."""
-    from index.store import Store
+    from index.store import open_index as open_store
 
-    if not (pipe.index / "lancedb").is_dir():
+    if pipe.remote is None and not (pipe.index / "lancedb").is_dir():
         raise ConfigError(f"no index at {pipe.index}: run `ingest.py run --pipeline {pipe.name}` first")
-    store = Store(pipe.index)
+    store = open_store(pipe)
     if store.chunks_table is None:
-        raise ConfigError(f"the index at {pipe.index} holds no chunks yet")
+        raise ConfigError(f"the index at {pipe.location} holds no chunks yet")
     if mode == "fts":
         return store, None
     from index.embed import load_embedder

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import time
 import uuid
 from dataclasses import asdict, dataclass, field
@@ -12,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from enrich.stage import EnrichStats
+    from folio.storage import Blobs
 
 # Keys of RunReport.counts, in the order the summary prints them.
 COUNT_KEYS = (
@@ -68,6 +68,8 @@ class RunReport:
     enrich: dict[str, int] = field(default_factory=dict)
     # review overlays: re-applied (count), orphaned (list: content hash, source, reason)
     review: dict[str, Any] = field(default_factory=dict)
+    # seconds of each phase: "index" (every document searchable), "enrich" (the backfill)
+    phases: dict[str, float] = field(default_factory=dict)
 
     def add(self, result: DocResult) -> None:
         self.documents.append(result)
@@ -107,22 +109,21 @@ class RunReport:
             "repaired_rows": self.repaired_rows,
             "enrich": dict(self.enrich),
             "review": dict(self.review),
+            "phases": dict(self.phases),
             "notes": list(self.notes),
             "documents": [asdict(d) for d in self.documents],
         }
 
-    def write(self, reports_dir: Path) -> Path:
-        """reports/<run_id>.json plus reports/last.json, each written atomically."""
-        reports_dir.mkdir(parents=True, exist_ok=True)
-        text = json.dumps(self.to_dict(), indent=1, ensure_ascii=False)
-        path = reports_dir / f"{self.run_id}.json"
-        for target in (path, reports_dir / "last.json"):
-            tmp = target.with_suffix(".tmp")
-            tmp.write_text(text, encoding="utf-8")
-            os.replace(tmp, target)
-        return path
+    def write(self, blobs: Blobs) -> str:
+        """reports/<run_id>.json plus reports/last.json beside the index (each written
+        atomically: a file renamed into place, or one object put); returns where."""
+        text = json.dumps(self.to_dict(), indent=1, ensure_ascii=False).encode("utf-8")
+        key = f"reports/{self.run_id}.json"
+        for target in (key, "reports/last.json"):
+            blobs.write(target, text)
+        return f"{blobs.where}/{key}"
 
-    def summary_lines(self, report_path: Path | None) -> list[str]:
+    def summary_lines(self, report_path: str | Path | None) -> list[str]:
         """The cron-mail summary: one line, then one line per failed document."""
         c = self.counts
         parts = [f"{c['ok']} ok", f"{c['failed']} failed", f"{c['unchanged']} unchanged", f"{c['deleted']} deleted"]
@@ -138,6 +139,9 @@ class RunReport:
         if self.review.get("reapplied") or orphans:
             parts.append(f"review: {self.review.get('reapplied', 0)} edits re-applied, {orphans} orphaned")
         line = f"folio run {self.pipeline}: " + ", ".join(parts) + f" in {self.seconds:.1f} s"
+        if self.phases:
+            line += (f" (indexing {self.phases.get('index', 0.0):.1f} s, "
+                     f"enrichment {self.phases.get('enrich', 0.0):.1f} s)")
         if self.stopped == "budget":
             left = c["skipped_by_budget"]
             line += f"; time budget used up, {left} documents left for the next run"

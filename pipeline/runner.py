@@ -1,4 +1,5 @@
-"""One incremental run of a pipeline: walk -> plan -> partition -> chunk -> embed -> store.
+"""One incremental run of a pipeline: walk -> plan -> partition -> chunk -> embed -> store,
+then enrich -> store again (the two phases: pipeline/phases.py).
 
 Crash safety comes from the store's commit protocol (rows first, documents row last) and
 ``Store.repair()`` after an unclean end, which a marker file (``run.dirty``) records: it
@@ -20,9 +21,12 @@ from typing import TYPE_CHECKING, Any
 
 from folio.config import Pipeline
 from folio.errors import ConfigError, DocumentError
+from folio.storage import blobs_for
+from pipeline.assets import save_assets, upload_assets
 from pipeline.enrichment import Enrichment
-from pipeline.lock import RunLock
+from pipeline.lock import ObjectLock, RunLock
 from pipeline.overlays import ReviewStep
+from pipeline.phases import TwoPhases
 from pipeline.plan import Plan, Task, changed_parts, make_plan, settings_fingerprint
 from pipeline.report import DocResult, RunReport, iso, new_run_id
 from pipeline.reuse import stored_elements
@@ -43,15 +47,19 @@ from pipeline.stages import (
     open_store,
     partition_isolated,
 )
-from pipeline.walk import walk_sources
+from pipeline.walk import FileEntry, fetch, walk_sources
 
 if TYPE_CHECKING:
     import numpy as np
 
+    from enrich.stage import EnrichStats
     from folio.element import Element
     from index.store import DocRecord, Store
+    from pipeline.ray_engine import Prepared
 
 log = logging.getLogger(__name__)
+
+DIRTY = "run.dirty"  # beside the tables: written before the first write, removed at a clean end
 
 @dataclass
 class RunOptions:
@@ -65,22 +73,28 @@ class RunOptions:
     ocr: Callable[[bytes], str] | None = None
 
 
-class Runner:
+class Runner(TwoPhases):
     def __init__(self, pipe: Pipeline, options: RunOptions | None = None) -> None:
         self.pipe = pipe
         self.opts = options or RunOptions()
-        self.index = Path(pipe.index)
+        self.index = Path(pipe.index)  # this machine's folder (the index itself, or its cache)
+        # Where the shared files live (lock, reports, snapshot): the index folder or its URI.
+        self.blobs = blobs_for(pipe.location, pipe.store_options())
         # Resolves (verifies, does not load) the enrichment models: their ids are settings.
         self.enrichment = Enrichment(pipe, self.opts.ocr)
         self.fingerprint = settings_fingerprint(pipe, self.enrichment.fingerprint())
-        self.report = RunReport(new_run_id(), pipe.name, str(self.index))
+        self.report = RunReport(new_run_id(), pipe.name, str(pipe.location))
         self.review = ReviewStep(self.index, pipe.assets_dir, self.report.run_id)
         self.stop = StopFlag()
         self._embedder: TextEmbedder | None = None
         self._store: Store | None = None
         self._store_dim: int | None = None
-        self.report_path: Path | None = None
+        self.report_path: str | None = None
         self._fast = False  # finished from the snapshot, without opening the store
+        # Per document of this run: its DocResult and its latest enrichment stats.
+        self._results: dict[str, DocResult] = {}
+        self._enrich_stats: dict[str, EnrichStats] = {}
+        self._unoptimized = 0  # commits and deletes not yet covered by Store.optimize()
 
     # -- lazily opened resources ------------------------------------------------------
     def embedder(self) -> TextEmbedder:
@@ -95,27 +109,25 @@ class Runner:
         if writable and self._store_dim is None:
             # Opening with the embedder's width and id drops vectors of another embedder.
             emb = self.embedder()
-            self._store = open_store(self.index, emb.dim, emb.model_id)
+            self._store = open_store(self.pipe, emb.dim, emb.model_id)
             self._store_dim = emb.dim
         elif self._store is None:
-            self._store = open_store(self.index, None)
+            self._store = open_store(self.pipe, None)
         return self._store
 
-    @property
-    def _dirty_marker(self) -> Path:
-        return self.index / "run.dirty"
-
     def _mark_dirty(self) -> None:
-        self._dirty_marker.touch()
+        self.blobs.write(DIRTY, b"")
 
     # -- the run --------------------------------------------------------------------
     def run(self) -> RunReport:
         if not self.pipe.sources:
             raise ConfigError(f"pipelines.{self.pipe.name}.sources: no source folder given")
         for src in self.pipe.sources:
-            if not Path(src.path).is_dir():
+            if src.remote is None and not Path(src.path).is_dir():
                 raise ConfigError(f"pipelines.{self.pipe.name}.sources: {src.path} is not a folder")
-        lock = RunLock(self.index / "run.lock")
+        lock: RunLock | ObjectLock = (
+            ObjectLock(self.blobs, self.pipe.run.lock_stale_s) if self.pipe.remote else RunLock(self.index / "run.lock")
+        )
         lock.acquire()  # raises LockedError -> exit 3
         try:
             with self.stop:
@@ -131,8 +143,8 @@ class Runner:
 
     def _run(self, stale_lock: bool) -> None:
         self.index.mkdir(parents=True, exist_ok=True)
-        files = walk_sources(self.pipe.sources)
-        unclean = self._dirty_marker.exists() or stale_lock
+        files = walk_sources(self.pipe.sources, self.pipe.storage_options)
+        unclean = self.blobs.exists(DIRTY) or stale_lock
         if not unclean and self._nothing_to_do(files):
             return
         store = self.store()
@@ -148,7 +160,7 @@ class Runner:
                 "refusing to delete them all (check the source folders, or remove the index)"
             )
         stored_model = store.embed_model if docs else None
-        plan = make_plan(files, docs, self.fingerprint, file_sha256, stored_model)
+        plan = make_plan(files, docs, self.fingerprint, self._hasher(files), stored_model)
         self._count_plan(plan, docs)
         if not plan.needs_writes:
             return
@@ -157,22 +169,38 @@ class Runner:
         if plan.tasks:
             self._check_model(plan, files, docs)
             self._process(plan.tasks)
-        store = self.store()
-        if self.report.counts["ok"] or plan.deleted:
-            store.optimize()
+        self._optimize()
+
+    def _optimize(self) -> None:
+        """FTS/vector indexes over the rows committed since the last call, fragments compacted."""
+        if self._unoptimized:
+            self.store().optimize()
+            self._unoptimized = 0
 
     def _nothing_to_do(self, files: dict[str, Any]) -> bool:
         """The LanceDB-free check against the documents snapshot (pipeline/snapshot.py)."""
-        snap = read_snapshot(self.index)
+        snap = read_snapshot(self.blobs)
         if snap is None:
             return False
         docs, stored_model = snap
-        plan = make_plan(files, docs, self.fingerprint, file_sha256, stored_model)
+        plan = make_plan(files, docs, self.fingerprint, self._hasher(files), stored_model)
         if plan.needs_writes:
             return False
         self._count_plan(plan, docs)  # type: ignore[arg-type]
         self._fast = True
         return True
+
+    def _hasher(self, files: dict[str, FileEntry]) -> Callable[[Path], str]:
+        """file_sha256 that first fetches a source object (pipeline/walk.py) it has to read."""
+        by_path = {e.path: e for e in files.values() if e.remote is not None}
+        if not by_path:
+            return file_sha256
+
+        def sha(path: Path) -> str:
+            entry = by_path.get(path)
+            return file_sha256(fetch(entry, self.pipe.storage_options) if entry is not None else path)
+
+        return sha
 
     def _count_plan(self, plan: Plan, docs: dict[str, DocRecord]) -> None:
         c = self.report.counts
@@ -198,6 +226,7 @@ class Runner:
         for source in plan.deleted:
             store.delete_document(source)
             self.review.gone(source, "document deleted from the sources")
+            self._unoptimized += 1
             self.report.counts["deleted"] += 1
             self.report.add(DocResult(source, "deleted"))
             log.info("deleted %s", source)
@@ -221,61 +250,22 @@ class Runner:
         self.report.counts["changed"] += len(stale)
         self.report.counts["unchanged"] = len(plan.unchanged)
 
-    def _process(self, tasks: list[Task]) -> None:
-        budget = self.opts.max_minutes or self.pipe.run.max_minutes
-        deadline = self.report.started + budget * 60 if budget else None
-        bar = self._progress_bar(len(tasks))
-        try:
-            for i, task in enumerate(tasks):
-                left = len(tasks) - i
-                if self.stop:
-                    self._skip(tasks[i:], "skipped_by_signal")
-                    self.report.stopped = self.stop.signal_name
-                    self._note(f"stopped by {self.stop.signal_name}: {left} documents left for the next run")
-                    return
-                if deadline is not None and time.time() >= deadline:
-                    self._skip(tasks[i:], "skipped_by_budget")
-                    self.report.stopped = "budget"
-                    self._note(f"time budget of {budget:g} min used: {left} documents left for the next run")
-                    return
-                if bar is not None:
-                    bar.set_postfix_str(task.entry.source[-40:])
-                result = self._one(task, deadline)
-                self.report.add(result)
-                if bar is not None:
-                    bar.update(1)
-                if self.opts.on_document is not None:
-                    self.opts.on_document(result)
-        finally:
-            if bar is not None:
-                bar.close()
-
-    def _note(self, text: str) -> None:
-        self.report.notes.append(text)
-        log.warning("%s", text)
-
-    def _skip(self, tasks: list[Task], key: str) -> None:
-        self.report.counts[key] += len(tasks)
-        for t in tasks:
-            self.report.add(DocResult(t.entry.source, "skipped", reason=t.reason))
-
-    def _progress_bar(self, total: int) -> Any:
-        show = self.opts.progress if self.opts.progress is not None else sys.stderr.isatty()
-        if not show:
-            return None
-        from tqdm import tqdm
-
-        return tqdm(total=total, unit="doc", file=sys.stderr, desc=f"folio {self.pipe.name}")
-
-    def _one(self, task: Task, deadline: float | None = None) -> DocResult:
-        """Partition (or reuse the stored elements), enrich, chunk, embed, commit one document;
-        ``deadline`` (time.time()) bounds its enrichment, which a later run finishes."""
-        from enrich.profile import build_profile
+    def _one(self, task: Task, prepared: Prepared | None = None) -> DocResult:
+        """Phase 1 for one document: partition (or reuse the stored elements), apply what
+        the enrichment cache holds (no model runs), chunk, embed, commit. ``prepared``:
+        what Ray workers made of it (pipeline/ray_engine.py): its elements, the vectors of
+        its chunk texts, its pictures, or why it failed."""
         from index.store import DocRecord
 
         entry = task.entry
         t0 = time.time()
-        sha = task.sha256 or file_sha256(entry.path)
+        known: dict[str, Any] = {}
+        if prepared is None:
+            fetch(entry, self.pipe.storage_options)  # a source object: this machine's copy
+            sha = task.sha256 or file_sha256(entry.path)
+        else:
+            sha = prepared.sha256 or task.sha256 or ""
+            t0 -= prepared.seconds
         emb = self.embedder()
         rec = DocRecord(
             source=entry.source, path=str(entry.path), doc_id=sha[:16], sha256=sha, size=entry.size,
@@ -285,34 +275,39 @@ class Runner:
         )
         result = DocResult(entry.source, "ok", reason=task.reason)
         try:
-            elements = stored_elements(self.store(), entry.source, sha) if task.reuse_elements else []
-            if not elements:
-                elements = self.opts.partition(task, sha, self.pipe)
+            if prepared is not None:
+                if prepared.error is not None:
+                    if prepared.document_error:
+                        raise DocumentError(entry.source, prepared.error)
+                    raise RuntimeError(prepared.error)
+                elements, known = prepared.elements, prepared.vectors
+                save_assets(self.pipe, prepared.assets)
+            else:
+                elements = stored_elements(self.store(), entry.source, sha) if task.reuse_elements else []
+                if not elements:
+                    elements = self.opts.partition(task, sha, self.pipe)
             elements = self.review.stamp(elements)  # content hashes, before enrichment adds anything
-            # A SIGTERM cuts enrichment short too: the document is indexed with its text
-            # now and enriched by a later run, as when the budget runs out.
-            elements, complete, stats = self.enrichment.run(elements, deadline, stop=lambda: bool(self.stop))
-            self.report.add_enrichment(stats)
+            elements, complete, stats = self.enrichment.run(elements, None, cached_only=True)
             elements = self.review.apply(entry.source, elements)
-            chunks, vectors = self._index(elements, emb)
+            chunks, vectors = self._index(elements, emb, known)
         except DocumentError as e:
             return self._fail(rec, result, e.reason, t0)
         except Exception as e:  # a bug or library failure on this document: record it, go on
             log.debug("indexing %s failed", entry.source, exc_info=True)
-            return self._fail(rec, result, f"indexing failed: {type(e).__name__}: {e}", t0)
+            reason = str(e) if prepared is not None else f"indexing failed: {type(e).__name__}: {e}"
+            return self._fail(rec, result, reason, t0)
+        self._enrich_stats[entry.source] = stats
+        if self.pipe.enrich.enabled:
+            rec.enrich_left = stats.left
         if not complete:
-            # Searchable by its text now; the plan picks "partial" up again next run.
+            # Searchable by its text now; phase 2 (or, failing that, a later run) enriches it.
             rec.status = result.status = "partial"
-            self.report.counts["enrich_pending"] += 1
         pages = {e.page for e in elements if e.page is not None}
         rec.pages, rec.elements, rec.chunks = len(pages), len(elements), len(chunks)
         rec.seconds = round(time.time() - t0, 3)
         rec.finished_at = iso(time.time())
-        profile = build_profile(elements)
-        self.store(writable=True).replace_document(
-            rec, elements, chunks, vectors, profile=profile.to_dict() if profile else None
-        )
-        self.review.committed(entry.source, elements, self.store(), emb, self._max_tokens(emb))
+        upload_assets(self.pipe, self.blobs, rec.doc_id)  # before the commit: a committed row's pictures exist
+        self.commit(rec, elements, chunks, vectors)
         self.report.counts["ok"] += 1
         result.pages, result.elements, result.chunks, result.seconds = (
             rec.pages, rec.elements, rec.chunks, rec.seconds,
@@ -321,14 +316,34 @@ class Runner:
                  entry.source, rec.pages, rec.elements, rec.chunks, rec.seconds)
         return result
 
-    def _max_tokens(self, emb: TextEmbedder) -> int:
-        return self.pipe.chunk.max_tokens or emb.max_tokens
+    def commit(self, rec: DocRecord, elements: list[Element], chunks: list[Any], vectors: np.ndarray) -> None:
+        """One document's rows, its profile (routing, enrich/profile.py), then its overlays'
+        state (active / orphaned); phase 1 and the backfill of phase 2 both commit here."""
+        from enrich.profile import build_profile
 
-    def _index(self, elements: list[Element], emb: TextEmbedder) -> tuple[list[Any], np.ndarray]:
+        profile = build_profile(elements)
+        store = self.store(writable=True)
+        store.replace_document(rec, elements, chunks, vectors, profile=profile.to_dict() if profile else None)
+        emb = self.embedder()
+        self.review.committed(rec.source, elements, store, emb, self.pipe.chunk.max_tokens or emb.max_tokens)
+        self._unoptimized += 1
+
+    def _index(
+        self, elements: list[Element], emb: TextEmbedder, known: dict[str, Any] | None = None
+    ) -> tuple[list[Any], np.ndarray]:
+        """Chunks (hidden elements left out) and their vectors; ``known``: vectors by chunk
+        text made elsewhere (Ray)."""
         from index.reindex import build_chunks
 
-        chunks = build_chunks(elements, emb.count_tokens, self._max_tokens(emb))
-        vectors = emb.embed([c.text for c in chunks])
+        chunks = build_chunks(elements, emb.count_tokens, self.pipe.chunk.max_tokens or emb.max_tokens)
+        texts = [c.text for c in chunks]
+        if not known:
+            return chunks, emb.embed(texts)
+        import numpy as np
+
+        missing = [t for t in dict.fromkeys(texts) if t not in known]
+        have = {**known, **dict(zip(missing, emb.embed(missing), strict=True))} if missing else known
+        vectors = np.stack([np.asarray(have[t], dtype=np.float32) for t in texts]) if texts else emb.embed([])
         return chunks, vectors
 
     def _fail(self, rec: DocRecord, result: DocResult, reason: str, t0: float) -> DocResult:
@@ -336,7 +351,6 @@ class Runner:
         rec.seconds = round(time.time() - t0, 3)
         rec.finished_at = iso(time.time())
         self.store(writable=True).record_failure(rec)
-        self.review.gone(rec.source, f"document failed: {reason}")
         self.report.counts["failed"] += 1
         result.status, result.error, result.seconds = "error", reason, rec.seconds
         log.info("failed %s: %s", rec.source, reason)  # the summary lists it on stdout
@@ -345,32 +359,35 @@ class Runner:
     def _finish(self) -> None:
         self.enrichment.close()
         self.report.review = self.review.summary()
+        if self.pipe.run.engine == "ray" and "ray" in sys.modules:
+            from pipeline.ray_engine import shutdown
+
+            shutdown()
         self.report.finish()
-        reports = self.index / "reports"
-        self.report_path = self.report.write(reports)
+        self.report_path = self.report.write(self.blobs)
         fatal = self.report.status == "failed" and bool(self.report.stopped)
         if self._fast:
-            add_unrecorded(reports, self.report.run_id)
+            add_unrecorded(self.blobs, self.report.run_id)
         else:
-            self._record(reports, fatal)
+            self._record(fatal)
         if not fatal:
-            self._dirty_marker.unlink(missing_ok=True)
+            self.blobs.delete(DIRTY)
 
-    def _record(self, reports: Path, fatal: bool) -> None:
+    def _record(self, fatal: bool) -> None:
         """Runs table (this run and earlier snapshot-only runs), then a fresh snapshot."""
         try:
             store = self.store()
-            for earlier in unrecorded_reports(reports):
+            for earlier in unrecorded_reports(self.blobs):
                 store.add_run(run_row(earlier))
             store.add_run(run_row(self.report.to_dict()))
-            clear_unrecorded(reports)
+            clear_unrecorded(self.blobs)
             if fatal:
-                (self.index / SNAPSHOT).unlink(missing_ok=True)
+                self.blobs.delete(SNAPSHOT)
             else:
-                write_snapshot(self.index, store.documents(), store.embed_model)
+                write_snapshot(self.blobs, store.documents(), store.embed_model)
         except Exception:
             log.exception("could not record the run in the runs table")
-            (self.index / SNAPSHOT).unlink(missing_ok=True)
+            self.blobs.delete(SNAPSHOT)
 
 
 def run_row(report: dict[str, Any]) -> dict[str, Any]:

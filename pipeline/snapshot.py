@@ -2,10 +2,11 @@
 
 Importing LanceDB alone costs 1.5-5 s on the target machine, which is most of a no-op
 run. At the end of each run that opened the store, the runner writes
-``<index>/documents.snapshot.json`` with the rows and a stamp of the documents table's
-committed versions (the names of Lance's manifest files). A later run trusts the copy
-only if the stamp still matches and the previous run ended cleanly; otherwise, or as
-soon as anything needs doing, it reads the real table. So the copy can only ever say
+``documents.snapshot.json`` beside the tables (folio/storage.py: a file, or an object)
+with the rows and a stamp of the documents table's committed versions (the names of
+Lance's manifest files). A later run trusts the copy only if the stamp still matches
+and the previous run ended cleanly; otherwise, or as soon as anything needs doing, it
+reads the real table. So the copy can only ever say
 "nothing to do" — never decide a write.
 
 Runs that finish on this path cannot add their row to the runs table without LanceDB;
@@ -17,15 +18,16 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from dataclasses import dataclass, fields
-from pathlib import Path
 from typing import Any
 
+from folio.storage import Blobs
+
 SNAPSHOT = "documents.snapshot.json"
-UNRECORDED = "unrecorded"
-# Lance keeps one manifest file per committed table version here.
-_VERSIONS = Path("lancedb") / "documents.lance" / "_versions"
+UNRECORDED = "reports/unrecorded"
+# Lance keeps one manifest file per committed table version here (on an object store
+# too: one list request).
+_VERSIONS = "lancedb/documents.lance/_versions"
 
 
 @dataclass
@@ -46,32 +48,29 @@ class DocState:
 _FIELDS = [f.name for f in fields(DocState)]
 
 
-def store_stamp(index: Path) -> str | None:
-    try:
-        names = sorted(n for n in os.listdir(index / _VERSIONS) if n.endswith(".manifest"))
-    except OSError:
-        return None
+def store_stamp(blobs: Blobs) -> str | None:
+    names = sorted(n.rsplit("/", 1)[-1] for n in blobs.list(_VERSIONS) if n.endswith(".manifest"))
     return hashlib.sha256("\n".join(names).encode()).hexdigest()[:24] if names else None
 
 
-def write_snapshot(index: Path, docs: dict[str, Any], stored_model: str | None) -> None:
-    stamp = store_stamp(index)
-    path = index / SNAPSHOT
+def write_snapshot(blobs: Blobs, docs: dict[str, Any], stored_model: str | None) -> None:
+    stamp = store_stamp(blobs)
     if stamp is None:
-        path.unlink(missing_ok=True)
+        blobs.delete(SNAPSHOT)
         return
     rows = [{k: getattr(d, k) for k in _FIELDS} for d in docs.values()]
     data = {"stamp": stamp, "stored_model": stored_model, "documents": rows}
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(data), encoding="utf-8")
-    os.replace(tmp, path)
+    blobs.write(SNAPSHOT, json.dumps(data).encode())
 
 
-def read_snapshot(index: Path) -> tuple[dict[str, DocState], str | None] | None:
+def read_snapshot(blobs: Blobs) -> tuple[dict[str, DocState], str | None] | None:
     """(documents by source, the chunks' embed model), or None if absent or out of date."""
     try:
-        data = json.loads((index / SNAPSHOT).read_text(encoding="utf-8"))
-        if data["stamp"] != store_stamp(index):
+        raw = blobs.read(SNAPSHOT)
+        if raw is None:
+            return None
+        data = json.loads(raw.decode("utf-8"))
+        if data["stamp"] != store_stamp(blobs):
             return None
         docs = {r["source"]: DocState(**r) for r in data["documents"]}
         return docs, data.get("stored_model")
@@ -79,26 +78,28 @@ def read_snapshot(index: Path) -> tuple[dict[str, DocState], str | None] | None:
         return None
 
 
-def add_unrecorded(reports_dir: Path, run_id: str) -> None:
-    reports_dir.mkdir(parents=True, exist_ok=True)
-    with open(reports_dir / UNRECORDED, "a", encoding="utf-8") as f:
-        f.write(run_id + "\n")
+def add_unrecorded(blobs: Blobs, run_id: str) -> None:
+    # read + write rather than append: an object store has no append (the run lock
+    # makes this writer the only one)
+    before = blobs.read(UNRECORDED) or b""
+    blobs.write(UNRECORDED, before + (run_id + "\n").encode())
 
 
-def unrecorded_reports(reports_dir: Path) -> list[dict[str, Any]]:
+def unrecorded_reports(blobs: Blobs) -> list[dict[str, Any]]:
     """Reports of runs not yet in the runs table, oldest first."""
-    try:
-        ids = (reports_dir / UNRECORDED).read_text(encoding="utf-8").split()
-    except OSError:
+    raw = blobs.read(UNRECORDED)
+    if raw is None:
         return []
     out = []
-    for run_id in ids:
+    for run_id in raw.decode("utf-8", "replace").split():
         try:
-            out.append(json.loads((reports_dir / f"{run_id}.json").read_text(encoding="utf-8")))
-        except (OSError, ValueError):
-            continue  # report file removed by hand: nothing to record
+            data = blobs.read(f"reports/{run_id}.json")
+            if data is not None:
+                out.append(json.loads(data.decode("utf-8")))
+        except ValueError:
+            continue  # a damaged report file: nothing to record
     return out
 
 
-def clear_unrecorded(reports_dir: Path) -> None:
-    (reports_dir / UNRECORDED).unlink(missing_ok=True)
+def clear_unrecorded(blobs: Blobs) -> None:
+    blobs.delete(UNRECORDED)

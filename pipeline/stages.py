@@ -75,7 +75,7 @@ def default_embedder(pipe: Pipeline) -> TextEmbedder:
     return load_embedder(pipe.embed)
 
 
-def open_store(index: Path, dim: int | None, embed_model: str | None = None) -> Store:
-    from index.store import Store
+def open_store(pipe: Pipeline, dim: int | None, embed_model: str | None = None) -> Store:
+    from index.store import open_index
 
-    return Store(index, dim=dim, embed_model=embed_model)
+    return open_index(pipe, dim, embed_model)

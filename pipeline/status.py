@@ -14,19 +14,22 @@ from pipeline.snapshot import unrecorded_reports
 
 def gather_status(pipe: Pipeline, runs: int = 5) -> dict[str, Any]:
     out: dict[str, Any] = {
-        "pipeline": pipe.name, "index": str(pipe.index), "documents": 0, "documents_ok": 0,
-        "chunks": 0, "enrich_pending": [], "failed": [], "runs": [],
+        "pipeline": pipe.name, "index": str(pipe.location), "documents": 0, "documents_ok": 0,
+        "chunks": 0, "enrich_pending": [], "enrich_items_left": 0, "failed": [], "runs": [],
     }
-    if not (pipe.index / "lancedb").is_dir():
+    if pipe.remote is None and not (pipe.index / "lancedb").is_dir():
         return out
-    from index.store import Store
+    from folio.storage import blobs_for
+    from index.store import open_index
 
-    store = Store(pipe.index)
+    store = open_index(pipe)
     docs = store.documents()
     out["documents"] = len(docs)
     # "partial": indexed and searchable, its enrichment cut short by a budget (next run finishes it)
     out["documents_ok"] = sum(1 for d in docs.values() if d.status in INDEXED)
     out["enrich_pending"] = sorted(d.source for d in docs.values() if d.status == "partial")
+    # captions and summaries still to make (documents rows of older indexes do not say: 0)
+    out["enrich_items_left"] = sum(d.enrich_left or 0 for d in docs.values() if d.status == "partial")
     out["chunks"] = store.count_chunks()
     out["failed"] = [
         {"source": d.source, "error": d.error, "at": d.finished_at}
@@ -35,7 +38,7 @@ def gather_status(pipe: Pipeline, runs: int = 5) -> dict[str, Any]:
     ]
     # Nothing-changed runs recorded only as report files until the next run that opens the
     # store (pipeline/snapshot.py): show them too.
-    pending = [{**r, "report": r} for r in unrecorded_reports(pipe.index / "reports")]
+    pending = [{**r, "report": r} for r in unrecorded_reports(blobs_for(pipe.location, pipe.store_options()))]
     rows = sorted([*store.runs(runs), *pending], key=lambda r: r.get("started_at") or "", reverse=True)
     for r in rows[:runs]:
         report = r.get("report") or {}
@@ -53,7 +56,10 @@ def format_status(st: dict[str, Any]) -> list[str]:
         f"{st['chunks']} chunks, {len(st['failed'])} failed"
     ]
     if st["enrich_pending"]:
-        lines.append(f"enrichment unfinished (the next run completes it): {len(st['enrich_pending'])} documents")
+        items = f", {st['enrich_items_left']} items" if st.get("enrich_items_left") else ""
+        lines.append(
+            f"enrichment unfinished (the next run completes it): {len(st['enrich_pending'])} documents{items}"
+        )
     if not st["runs"]:
         lines.append("no runs yet")
     else:

@@ -22,6 +22,9 @@ class FileEntry:
     path: Path  # absolute
     size: int
     mtime: float
+    # An object of a source on an object store: its URI; ``path`` is where ``fetch`` puts
+    # this machine's copy (only when the file has to be read: hashed or partitioned).
+    remote: str | None = None
 
 
 def _match(rel: str, patterns: list[str]) -> bool:
@@ -34,7 +37,47 @@ def _match(rel: str, patterns: list[str]) -> bool:
     return False
 
 
-def walk_source(src: Source, prefix: str = "") -> list[FileEntry]:
+def walk_remote(src: Source, prefix: str, options: dict[str, str] | None) -> list[FileEntry]:
+    """The objects under an object-store prefix: one list request per 1,000 objects, the
+    object's size and last-modified time standing in for the file's stat."""
+    from folio.storage import blobs_for, resolve_options
+
+    uri = src.remote or ""
+    blobs = blobs_for(uri, resolve_options(options))
+    if not hasattr(blobs, "list_stat"):
+        raise ConfigError(f"sources.path: {uri}: listing is only supported on s3:// so far")
+    out: list[FileEntry] = []
+    for rel, size, mtime in blobs.list_stat(""):
+        if not rel or rel.endswith("/") or ".." in rel.split("/"):
+            continue
+        if not _match(rel, src.include) or _match(rel, src.exclude):
+            continue
+        out.append(FileEntry(prefix + rel, Path(src.path) / rel, size, mtime, remote=f"{uri}/{rel}"))
+    return out
+
+
+def fetch(entry: FileEntry, options: dict[str, str] | None = None) -> Path:
+    """The local file of ``entry``: a source object is downloaded unless this machine's copy
+    has the listed size and time already (the copy gets the object's time as its mtime)."""
+    if entry.remote is None:
+        return entry.path
+    try:
+        st = entry.path.stat()
+        if (st.st_size, st.st_mtime) == (entry.size, entry.mtime):
+            return entry.path
+    except OSError:
+        pass
+    from folio.storage import S3Blobs, resolve_options
+
+    bucket_uri, _, key = entry.remote.partition("://")[2].partition("/")
+    S3Blobs(f"s3://{bucket_uri}", resolve_options(options)).download(key, entry.path)
+    os.utime(entry.path, (entry.mtime, entry.mtime))
+    return entry.path
+
+
+def walk_source(src: Source, prefix: str = "", options: dict[str, str] | None = None) -> list[FileEntry]:
+    if src.remote is not None:
+        return walk_remote(src, prefix, options)
     root = Path(src.path)
     if not root.is_dir():
         raise ConfigError(f"sources.path: {root} is not a folder")
@@ -58,12 +101,14 @@ def walk_source(src: Source, prefix: str = "") -> list[FileEntry]:
     return out
 
 
-def walk_sources(sources: list[Source]) -> dict[str, FileEntry]:
-    """All files of the pipeline, by source key."""
+def walk_sources(sources: list[Source], options: dict[str, str] | None = None) -> dict[str, FileEntry]:
+    """All files of the pipeline, by source key; ``options``: the pipeline's (non-secret)
+    storage options for sources on an object store."""
     files: dict[str, FileEntry] = {}
     multi = len(sources) > 1
     for src in sources:
-        prefix = Path(src.path).name + "/" if multi else ""
-        for entry in walk_source(src, prefix):
+        name = src.remote.rsplit("/", 1)[-1] if src.remote else Path(src.path).name
+        prefix = name + "/" if multi else ""
+        for entry in walk_source(src, prefix, options):
             files.setdefault(entry.source, entry)
     return files

