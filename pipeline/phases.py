@@ -30,8 +30,8 @@ if TYPE_CHECKING:
     from folio.element import Element
     from index.store import DocRecord, Store
     from pipeline.enrichment import Enrichment
+    from pipeline.options import RunOptions
     from pipeline.overlays import ReviewStep
-    from pipeline.runner import RunOptions
     from pipeline.signals import StopFlag
     from pipeline.stages import TextEmbedder
 

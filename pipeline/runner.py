@@ -15,7 +15,6 @@ import logging
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -25,6 +24,7 @@ from folio.storage import blobs_for
 from pipeline.assets import save_assets, upload_assets
 from pipeline.enrichment import Enrichment
 from pipeline.lock import ObjectLock, RunLock
+from pipeline.options import RunOptions
 from pipeline.overlays import ReviewStep
 from pipeline.phases import TwoPhases
 from pipeline.plan import Plan, Task, changed_parts, make_plan, settings_fingerprint
@@ -40,12 +40,9 @@ from pipeline.snapshot import (
     write_snapshot,
 )
 from pipeline.stages import (
-    PartitionFn,
     TextEmbedder,
-    default_embedder,
     file_sha256,
     open_store,
-    partition_isolated,
 )
 from pipeline.walk import FileEntry, fetch, walk_sources
 
@@ -60,18 +57,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 DIRTY = "run.dirty"  # beside the tables: written before the first write, removed at a clean end
-
-@dataclass
-class RunOptions:
-    max_minutes: float | None = None
-    progress: bool | None = None  # None: only when stderr is a terminal
-    embedder_factory: Callable[[Pipeline], TextEmbedder] = default_embedder
-    partition: PartitionFn = partition_isolated
-    # Called after each document is finished (committed or recorded as failed).
-    on_document: Callable[[DocResult], None] | None = None
-    # OCR for captions of pictures (tests pass a fake); None: RapidOCR.
-    ocr: Callable[[bytes], str] | None = None
-
 
 class Runner(TwoPhases):
     def __init__(self, pipe: Pipeline, options: RunOptions | None = None) -> None:
