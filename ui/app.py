@@ -108,9 +108,11 @@ def build_blocks(engine: Engine, review: Reviewer | None = None, auth: Authentic
         with gr.Tab("Ask"):
             ask_tab.build(engine, gr, blocks)
         if review is not None:
-            with gr.Tab("Review", elem_id="folio-review-tab"):
+            with gr.Tab("Review", elem_id="folio-review-tab") as review_ui:
                 docs = [d["source"] for d in engine.documents() if d["status"] != "error"]
-                review_tab.build(review, docs, role_of)
+                fill, inputs, outputs = review_tab.build(review, docs, role_of)
+            # the needs-review list is there when the tab opens, not after a click on Refresh
+            review_ui.select(fill, inputs, outputs, api_visibility="private")
         with gr.Tab("Corpus"):
             corpus_outs = corpus_tab.build(engine, gr)
         blocks.load(lambda: corpus_tab.corpus_view(engine), None, corpus_outs, api_name=False)

@@ -129,9 +129,10 @@ def _const(value: Any) -> Callable[[Any], Any]:
     return const
 
 
-def build(review: Reviewer, docs: list[str], role_of: Callable[[Any], tuple[str, bool]]) -> None:
+def build(review: Reviewer, docs: list[str], role_of: Callable[[Any], tuple[str, bool]]) -> tuple[Any, Any, Any]:
     """The tab's components and events (inside a ``gr.Blocks`` tab). ``role_of(request)``
-    gives (user name, may edit)."""
+    gives (user name, may edit). Returns (fn, inputs, outputs) that fill the list, for the
+    app to run when the tab is opened."""
     with gr.Row():
         with gr.Column(scale=4):
             mode = gr.Radio(list(MODES), value=MODES[0], label="List", elem_id="review-mode")
@@ -185,6 +186,7 @@ def build(review: Reviewer, docs: list[str], role_of: Callable[[Any], tuple[str,
 
     for trigger in (refresh.click, mode.change, doc.change, kind.change):
         trigger(_list, [mode, doc, page, kind], [items], api_visibility="private")
+    loader = (_list, [mode, doc, page, kind], [items])
 
     def _pick(df: Any, m: str, evt: gr.SelectData) -> tuple[Any, ...]:
         row = evt.index[0] if isinstance(evt.index, list | tuple) else evt.index
@@ -228,3 +230,4 @@ def build(review: Reviewer, docs: list[str], role_of: Callable[[Any], tuple[str,
     reattach.click(_orphan("reattach"), [orphan_hash, target], [status, items], api_visibility="private")
     dismiss.click(_orphan("dismiss"), [orphan_hash, target], [status, items], api_visibility="private")
     audit_btn.click(lambda: audit_rows(review), None, [audit], api_visibility="private")
+    return loader
