@@ -21,13 +21,15 @@ from typing import Any
 
 from folio.element import Element
 
-PROFILE_VERSION = 1
+PROFILE_VERSION = 2  # 2: the name under "Commission file number"; "<Company> reports ..." titles
 _HEAD_ELEMENTS = 80  # the cover page and a little more
 _REGISTRANT = re.compile(r"exact name of (?:the )?registrant", re.IGNORECASE)
 _TICKER = re.compile(
     r"([A-Z][\w.,&' -]{2,60}?)\s*\((?:NYSE|NASDAQ|Nasdaq|NYSE American|LSE|ASX|TSX)\s*:\s*([A-Z.]{1,6})\)"
 )
 _FORM = re.compile(r"\bform\s+(10-K|10-Q|8-K|20-F|6-K|40-F|S-1|DEF 14A)\b", re.IGNORECASE)
+_FILE_NUMBER = re.compile(r"commission file (?:number|no)", re.IGNORECASE)
+_ANNOUNCES = re.compile(r"^(.{2,60}?)\s+(?:reports?|reported|announces?|announced)\b", re.IGNORECASE)
 _RELEASE = re.compile(r"\b(reports?|announces?|results|earnings|press release)\b", re.IGNORECASE)
 _YEAR = re.compile(r"\b(19[5-9]\d|20[0-4]\d)\b")
 _FISCAL = re.compile(
@@ -98,6 +100,17 @@ class _Reader:
                     self.names.append(cand)
                 return
 
+    def after_file_number(self) -> None:
+        """Covers without the registrant line put the name as a heading under the
+        "Commission file number" line (3M's 10-K: "3M COMPANY")."""
+        for i, t in enumerate(self.texts[:40]):
+            if _FILE_NUMBER.search(t):
+                for nxt, role in zip(self.texts[i + 1:i + 3], self.roles[i + 1:i + 3]):
+                    if role in ("title", "heading") and 1 <= len(nxt.split()) <= 6:
+                        self.names.append(nxt.strip(" ,."))
+                        return
+                return
+
     def tickers(self) -> None:
         for t in self.texts[:30]:
             for m in _TICKER.finditer(t):
@@ -138,8 +151,12 @@ def build_profile(elements: list[Element]) -> DocProfile | None:
     reader = _Reader(texts, roles)
     reader.registrant()
     if not reader.names:
+        reader.after_file_number()
+    if not reader.names:
         reader.tickers()
     title = _title(head)
+    if not reader.names and (m := _ANNOUNCES.match(title)):
+        reader.names.append(m.group(1).strip(" ,."))  # "Amcor reports fiscal 2023 results"
     joined = "\n".join(texts)
     form = _form(joined, title, source)
     years, period = _period(joined, source)

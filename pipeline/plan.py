@@ -37,7 +37,10 @@ def settings_fingerprint(pipe: Pipeline, enrich: str | None = None) -> str:
     from enrich.chunk import CHUNKER_VERSION
 
     # The chunker's version joins its settings: better chunk text re-chunks stored elements.
-    c = hashlib.sha256(f"{pipe.fingerprint('chunk')}:{CHUNKER_VERSION}".encode()).hexdigest()[:12]
+    from enrich.profile import PROFILE_VERSION
+
+    # A better document profile (routing) is written with the chunks: it re-commits too.
+    c = hashlib.sha256(f"{pipe.fingerprint('chunk')}:{CHUNKER_VERSION}:{PROFILE_VERSION}".encode()).hexdigest()[:12]
     from partition import PARTITIONER_VERSION
 
     # Better partitioning (e.g. tables joined over page breaks) re-partitions stored documents.

@@ -91,11 +91,13 @@ def format_hits(hits: list[Hit]) -> list[str]:
     return lines
 
 
-def explain_lines(routes: list[Route], hints: QueryHints, hits: list[Hit]) -> list[str]:
+def explain_lines(routes: list[Route], hints: QueryHints, hits: list[Hit], profiles: int = 1) -> list[str]:
     """Why the hits ranked as they did: routing, pointers in the question, leg ranks."""
     lines = ["routing:"]
     if routes:
         lines += [f"  {r.weight:.2f}  {r.source}  [{r.label}]  {'; '.join(r.reasons)}" for r in routes]
+    elif not profiles:
+        lines.append("  none: this index has no document profiles yet (the next `ingest.py run` builds them)")
     else:
         lines.append("  none (the question names no document): every document searched alike")
     asked = [s.removeprefix("Statement: ") for s in hints.statements]
@@ -121,7 +123,8 @@ def search_command(
     from index.search import search
 
     store, embedder = open_index(pipe, mode)
-    routes = router_for(store).route(query) if mode == "hybrid" and doc is None else []
+    router = router_for(store)
+    routes = router.route(query) if mode == "hybrid" and doc is None else []
     hits = search(store, embedder, query, k, source=doc, kind=kind, page=page, mode=mode,
                   rrf_k=pipe.search.rrf_k, routes=routes)
     if as_json:
@@ -132,6 +135,6 @@ def search_command(
         sys.stdout.write(json.dumps(out, ensure_ascii=False) + "\n")
         return EXIT_OK
     if explain:
-        sys.stdout.write("\n".join(explain_lines(routes, parse(query), hits)) + "\n\n")
+        sys.stdout.write("\n".join(explain_lines(routes, parse(query), hits, len(router.profiles))) + "\n\n")
     sys.stdout.write("\n".join(format_hits(hits)) + "\n" if hits else "no hits\n")
     return EXIT_OK

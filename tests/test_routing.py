@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from enrich.profile import DocProfile
+from enrich.profile import DocProfile, build_profile
 from index.routing import Router, router_for
 from index.search import search
 from index.store import Store
@@ -120,3 +120,24 @@ def test_search_explain_shows_the_routing(twins: Path, tmp_path: Path) -> None:
     assert data["hits"][0]["source"] == "filing-b.pdf"
     out = cli("search", "--pipeline", "t", "--explain", "What was the effective tax rate?")
     assert "none (the question names no document)" in out
+
+
+def _els(*items: tuple[str, str], source: str = "x.pdf") -> list:  # type: ignore[type-arg]
+    from folio.element import Element
+
+    return [Element(id=str(i), doc_id="d", source=source, doc_sha256="0" * 64, kind="text", text=t, role=r,
+                    page=1, order=i) for i, (r, t) in enumerate(items)]
+
+
+def test_cover_pages_without_the_registrant_line_still_name_the_issuer() -> None:
+    # a 10-K cover that puts the name under the file number (3M's does)
+    p = build_profile(_els(("title", "UNITED STATES SECURITIES AND EXCHANGE COMMISSION"), ("heading", "FORM 10-K"),
+                           ("paragraph", "For the fiscal year ended December 31, 2022"),
+                           ("paragraph", "Commission file number 1-3285"), ("heading", "3M COMPANY"),
+                           ("paragraph", "State of Incorporation: Delaware")))
+    assert p is not None and p.names == ("3M COMPANY",) and p.form == "10-K" and p.years == (2022,)
+    # a press release: "<Company> reports ..."
+    p = build_profile(_els(("title", "Amcor reports fiscal 2023 results and provides outlook for fiscal 2024"),
+                           ("paragraph", "Net sales of $14,694 million"), source="AMCOR_2023Q4_EARNINGS.pdf"))
+    assert p is not None and p.names == ("Amcor",) and p.form == "earnings release"
+    assert Router([p]).route("What was Amcor's adjusted EBIT in fiscal 2023?")[0].weight == 1.0
