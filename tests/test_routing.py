@@ -136,8 +136,4 @@ def test_cover_pages_without_the_registrant_line_still_name_the_issuer() -> None
                            ("paragraph", "Commission file number 1-3285"), ("heading", "3M COMPANY"),
                            ("paragraph", "State of Incorporation: Delaware")))
     assert p is not None and p.names == ("3M COMPANY",) and p.form == "10-K" and p.years == (2022,)
-    # a press release: "<Company> reports ..."
-    p = build_profile(_els(("title", "Amcor reports fiscal 2023 results and provides outlook for fiscal 2024"),
-                           ("paragraph", "Net sales of $14,694 million"), source="AMCOR_2023Q4_EARNINGS.pdf"))
-    assert p is not None and p.names == ("Amcor",) and p.form == "earnings release"
-    assert Router([p]).route("What was Amcor's adjusted EBIT in fiscal 2023?")[0].weight == 1.0
+    assert Router([p]).route("What was 3M's gross margin in FY2022?")[0].weight == 1.0
