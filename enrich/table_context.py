@@ -115,16 +115,22 @@ def statement_of(title: str, rows: list[str]) -> tuple[str, str] | None:
     return (best[1], best[2]) if best else None
 
 
+def _asked_pattern(name: str, cues: tuple[str, ...], measures: str) -> re.Pattern[str]:
+    terms = {*cues, *_NAMED.get(name, ()), *re.split(r"\s*[,()]\s*|\s+vs\s+", measures.lower())}
+    terms -= {"", *_TITLE_ONLY}
+    # longest first, so "adjusted diluted eps" is tried before "eps"
+    return re.compile(r"\b(?:" + "|".join(re.escape(t) for t in sorted(terms, key=len, reverse=True)) + r")\b")
+
+
+# One pattern per statement, built once: the question is matched on every search.
+_ASKED = tuple((f"Statement: {name}", _asked_pattern(name, cues, measures)) for name, cues, measures in STATEMENTS)
+
+
 def statements_asked(question: str) -> tuple[str, ...]:
     """The "Statement: ..." labels of the statements whose row labels or measures the
     question names: "What was Best Buy's gross margin?" asks the income statement."""
     q = " ".join(question.lower().replace("’", "'").split())
-    out = []
-    for name, cues, measures in STATEMENTS:
-        terms = {*cues, *_NAMED.get(name, ()), *re.split(r"\s*[,()]\s*|\s+vs\s+", measures.lower())} - {""}
-        if any(re.search(rf"\b{re.escape(t)}\b", q) for t in terms if t not in _TITLE_ONLY):
-            out.append(f"Statement: {name}")
-    return tuple(out)
+    return tuple(label for label, pattern in _ASKED if pattern.search(q))
 
 
 def context_line(title: str, header: list[str], rows: list[str], section: tuple[str, ...] = ()) -> str:

@@ -23,6 +23,18 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+def _split_remote(data: Any, key: str) -> Any:
+    """An object-store URI in ``key`` becomes ``remote`` (the URI) and ``key`` this machine's
+    folder of cached copies (folio/storage.py)."""
+    value = data.get(key) if isinstance(data, dict) else None
+    if isinstance(value, str) and value.startswith(("s3://", "gs://", "az://")):
+        from folio.storage import local_cache_for
+
+        uri = value.rstrip("/")
+        data = {**data, "remote": uri, key: local_cache_for(uri)}
+    return data
+
+
 class Source(_Strict):
     # A folder, or an object-store prefix ("s3://bucket/docs/"): then ``remote`` holds the
     # URI and ``path`` is this machine's folder of downloaded copies (pipeline/walk.py).
@@ -34,13 +46,7 @@ class Source(_Strict):
     @model_validator(mode="before")
     @classmethod
     def _remote_source(cls, data: Any) -> Any:
-        path = data.get("path") if isinstance(data, dict) else None
-        if isinstance(path, str) and path.startswith(("s3://", "gs://", "az://")):
-            from folio.storage import local_cache_for
-
-            uri = path.rstrip("/")
-            data = {**data, "remote": uri, "path": local_cache_for(uri)}
-        return data
+        return _split_remote(data, "path")
 
 
 class PartitionSettings(_Strict):
@@ -208,13 +214,7 @@ class Pipeline(_Strict):
     @model_validator(mode="before")
     @classmethod
     def _remote_index(cls, data: Any) -> Any:
-        index = data.get("index") if isinstance(data, dict) else None
-        if isinstance(index, str) and index.startswith(("s3://", "gs://", "az://")):
-            from folio.storage import local_cache_for
-
-            uri = index.rstrip("/")
-            data = {**data, "remote": uri, "index": local_cache_for(uri)}
-        return data
+        return _split_remote(data, "index")
 
     @field_validator("storage_options")
     @classmethod

@@ -19,7 +19,7 @@ import threading
 import time
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import Any, Self
 
 from folio.errors import FolioError
 from folio.procs import pid_alive
@@ -44,7 +44,26 @@ class LockedError(FolioError):
         self.holder = holder
 
 
-class RunLock:
+class _Held:
+    """``with lock:`` for both locks: acquire on entry, release on exit."""
+
+    def acquire(self) -> None:
+        raise NotImplementedError
+
+    def release(self) -> None:
+        raise NotImplementedError
+
+    def __enter__(self) -> Self:
+        self.acquire()
+        return self
+
+    def __exit__(
+        self, et: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.release()
+
+
+class RunLock(_Held):
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
         self._fd: int | None = None
@@ -95,17 +114,9 @@ class RunLock:
         os.close(self._fd)
         self._fd = None
 
-    def __enter__(self) -> RunLock:
-        self.acquire()
-        return self
-
-    def __exit__(
-        self, et: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.release()
 
 
-class ObjectLock:
+class ObjectLock(_Held):
     """The run lock of an index on an object store: ``run.lock`` created with a conditional
     put (If-None-Match: *), so of two drivers on any machines exactly one gets it.
 
@@ -194,14 +205,6 @@ class ObjectLock:
         if current is not None and current[1] == tag:  # still ours
             self.blobs.delete(self.KEY)
 
-    def __enter__(self) -> ObjectLock:
-        self.acquire()
-        return self
-
-    def __exit__(
-        self, et: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.release()
 
 
 def _parse(raw: bytes) -> dict[str, object]:

@@ -113,13 +113,7 @@ class TwoPhases:
         pending: list[Task] = []
 
         def work(task: Task) -> None:
-            result = self._one(task)
-            self.report.add(result)
-            self._results[task.entry.source] = result
-            if result.status == "partial":
-                pending.append(task)
-            if self.opts.on_document is not None:
-                self.opts.on_document(result)
+            self._indexed(task, self._one(task), pending)
 
         if self.pipe.run.engine == "ray":
             # Documents to partition go to the cluster; re-chunking stored elements stays here.
@@ -133,6 +127,15 @@ class TwoPhases:
             return pending
         self._each(tasks, deadline, "index", work, lambda rest, key: self._skip(rest, key))
         return pending
+
+    def _indexed(self, task: Task, result: DocResult, pending: list[Task]) -> None:
+        """Phase 1 finished one document (either engine): report it, keep it for phase 2."""
+        self.report.add(result)
+        self._results[task.entry.source] = result
+        if result.status == "partial":
+            pending.append(task)
+        if self.opts.on_document is not None:
+            self.opts.on_document(result)
 
     def _phase_index_ray(self, tasks: list[Task], deadline: float | None, pending: list[Task]) -> None:
         """Phase 1 on Ray: workers partition and embed, rows stream back, the driver commits."""
@@ -154,13 +157,7 @@ class TwoPhases:
                     return
                 done.add(i)
                 task = tasks[i]
-                result = self._one(task, prepared)
-                self.report.add(result)
-                self._results[task.entry.source] = result
-                if result.status == "partial":
-                    pending.append(task)
-                if self.opts.on_document is not None:
-                    self.opts.on_document(result)
+                self._indexed(task, self._one(task, prepared), pending)
         finally:
             stream.close()
 
