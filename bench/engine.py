@@ -5,8 +5,10 @@
 
 Each run starts from an empty index. Prints wall times, Ray's overhead against the local
 run, whether documents and chunk ids are identical, and the driver's commit cost
-(commits per second, rows per commit: Store.replace_document timed), for the scaling
-estimate in the README. --limit takes the N smallest files (a quicker sample).
+(commits per second, documents and rows per commit: the local engine's
+Store.replace_document timed, the Ray driver's batch commits as it records them), for the
+scaling estimate in the README (bench/commit.py measures the commit alone, in isolation).
+--limit takes the N smallest files (a quicker sample).
 """
 
 from __future__ import annotations
@@ -32,7 +34,7 @@ from folio.offline import enforce_offline
 from index.store import Store, open_index
 from pipeline.runner import Runner, RunOptions
 
-COMMITS: list[tuple[float, int]] = []  # (seconds, rows) per replace_document
+COMMITS: list[tuple[float, int, int]] = []  # (seconds, documents, rows) per commit
 
 
 def timed_commits() -> None:
@@ -41,7 +43,7 @@ def timed_commits() -> None:
     def replace(self: Store, doc: Any, elements: list[Any], chunks: list[Any], vectors: Any) -> None:
         t = time.perf_counter()
         original(self, doc, elements, chunks, vectors)
-        COMMITS.append((time.perf_counter() - t, len(elements) + len(chunks) + 1))
+        COMMITS.append((time.perf_counter() - t, 1, len(elements) + len(chunks) + 1))
 
     Store.replace_document = replace  # type: ignore[method-assign]
 
@@ -51,8 +53,10 @@ def one(pipe: Pipeline, label: str) -> dict[str, Any]:
         shutil.rmtree(pipe.index, ignore_errors=True)
     COMMITS.clear()
     t0 = time.time()
-    report = Runner(pipe, RunOptions(progress=False)).run()
+    runner = Runner(pipe, RunOptions(progress=False))
+    report = runner.run()
     wall = time.time() - t0
+    COMMITS.extend(runner.commits)  # the Ray driver's batches
     store = open_index(pipe)
     docs = {s: (d.sha256, d.status, d.chunks) for s, d in store.documents().items()}
     tbl = store.chunks_table
@@ -60,10 +64,11 @@ def one(pipe: Pipeline, label: str) -> dict[str, Any]:
     pages = sum(d.pages for d in report.documents)
     secs = sum(d.seconds for d in report.documents)
     commit_s = sum(c[0] for c in COMMITS)
-    rows = sum(c[1] for c in COMMITS)
+    committed = sum(c[1] for c in COMMITS)
+    rows = sum(c[2] for c in COMMITS)
     out = {"label": label, "wall_s": round(wall, 1), "ok": report.counts["ok"], "failed": report.counts["failed"],
            "pages": pages, "doc_seconds": round(secs, 1), "commits": len(COMMITS),
-           "commit_s": round(commit_s, 2), "rows": rows, "docs": docs, "ids": ids}
+           "commit_s": round(commit_s, 2), "committed": committed, "rows": rows, "docs": docs, "ids": ids}
     print(json.dumps({k: v for k, v in out.items() if k not in ("docs", "ids")}), flush=True)
     return out
 
@@ -120,8 +125,8 @@ def main() -> None:
           f"({(s3['wall_s'] - local['wall_s']) / local['wall_s'] * 100:+.0f}% vs local); identical: {same_s3}")
     for r in (local, on_ray, s3):
         if r["commits"]:
-            print(f"{r['label']}: {r['commits']} commits in {r['commit_s']} s = {r['commits'] / r['commit_s']:.1f} "
-                  f"commits/s, {r['rows'] / r['commits']:.0f} rows per commit; "
+            print(f"{r['label']}: {r['commits']} commits of {r['committed']} documents in {r['commit_s']} s = "
+                  f"{r['committed'] / r['commit_s']:.1f} documents/s, {r['rows'] / r['commits']:.0f} rows per commit; "
                   f"{r['pages']} pages in {r['doc_seconds']} s of document time "
                   f"= {r['pages'] / max(r['doc_seconds'], 1e-9):.2f} pages/s")
 

@@ -61,6 +61,19 @@ class EnrichCache:
     def in_index(cls, index_dir: Path) -> EnrichCache:
         return cls(Path(index_dir) / CACHE_FILE)
 
+    def dump(self) -> bytes:
+        """The whole cache as bytes (a read-only copy for Ray workers on other machines)."""
+        with self._lock:
+            return self._db.serialize()
+
+    @classmethod
+    def loads(cls, data: bytes) -> EnrichCache:
+        """An in-memory cache holding what ``dump`` returned."""
+        cache = cls(None)
+        with cache._lock:
+            cache._db.deserialize(data)
+        return cache
+
     def get(
         self, kind: str, chash: str, model_id: str, prompt_version: str, params: dict[str, Any] | None = None
     ) -> dict[str, Any] | None:

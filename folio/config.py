@@ -76,6 +76,8 @@ class RunSettings(_Strict):
     engine: Literal["local", "ray"] = "local"
     ray_address: str | None = None
     embed_actors: int = Field(default=1, ge=1, le=256)  # embedder actors on the cluster
+    # Ray engine: documents per driver commit at most (pipeline/ray_driver.py)
+    commit_docs: int = Field(default=32, ge=1, le=4096)
 
 
 class EmbedSettings(_Strict):

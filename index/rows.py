@@ -67,3 +67,28 @@ def element_row(e: Element, source: str, write_id: str) -> dict[str, Any]:
     d["meta"] = json.dumps(e.meta, ensure_ascii=False, default=str)
     d["write_id"] = write_id
     return d
+
+
+def document_tables(
+    source: str, doc_id: str, write_id: str, elements: list[Element], chunks: list[Chunk],
+    vectors: np.ndarray, profile: dict[str, Any] | None, schemas: dict[str, pa.Schema], model: str,
+) -> dict[str, pa.Table]:
+    """One document's new rows, by table (chunks, elements, profiles; empty ones left out),
+    all carrying ``write_id``: what the store appends itself (Store.replace_document) and
+    what a Ray worker writes as Lance data files (index/fragments.py)."""
+    import pyarrow as pa
+
+    from index import schema as S
+
+    if len(chunks) != len(vectors):
+        raise ValueError(f"{source}: {len(chunks)} chunks but {len(vectors)} vectors")
+    out: dict[str, pa.Table] = {}
+    if chunks:
+        out[S.CHUNKS] = chunk_table(chunks, vectors, source, model, write_id, schemas[S.CHUNKS])
+    if elements:
+        rows = [element_row(e, source, write_id) for e in elements]
+        out[S.ELEMENTS] = pa.Table.from_pylist(rows, schema=schemas[S.ELEMENTS])
+    if profile is not None:
+        row = {"source": source, "doc_id": doc_id, "profile": json.dumps(profile), "write_id": write_id}
+        out[S.PROFILES] = pa.Table.from_pylist([row], schema=schemas[S.PROFILES])
+    return out

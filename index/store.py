@@ -12,14 +12,16 @@ from __future__ import annotations
 import json
 import logging
 import uuid
-from dataclasses import asdict, dataclass, fields
+from collections.abc import Sequence
+from dataclasses import asdict
 from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from index import schema as S
+from index.records import DOC_FIELDS, DocRecord, sql_str
 from index.rows import add_missing_columns as _add_missing_columns
-from index.rows import chunk_table, element_row
+from index.rows import chunk_table, document_tables, element_row
 from index.rows import row_element as _row_element
 from index.vector_index import DISTANCE, ensure_indexes, vector_index_config
 
@@ -47,36 +49,6 @@ VECTOR_INDEX_MIN_ROWS = 20_000
 # Old table versions kept for rollback / nightly diffs; older ones are pruned by optimize().
 KEEP_VERSIONS = timedelta(days=7)
 READ_CONSISTENCY = timedelta(seconds=5)
-
-
-@dataclass
-class DocRecord:
-    source: str
-    path: str = ""
-    doc_id: str = ""
-    sha256: str = ""
-    size: int = 0
-    mtime: float = 0.0
-    status: str = "ok"  # ok | error | partial
-    error: str | None = None
-    pages: int = 0
-    elements: int = 0
-    chunks: int = 0
-    fingerprint: str = ""
-    embed_model: str | None = None
-    started_at: str | None = None
-    finished_at: str | None = None
-    seconds: float = 0.0
-    # enrichment items still to make (0: complete); None: enrichment off, or an older index
-    enrich_left: int | None = None
-
-
-_DOC_FIELDS = [f.name for f in fields(DocRecord)]
-
-
-def sql_str(value: str) -> str:
-    """A SQL string literal for a LanceDB filter."""
-    return "'" + value.replace("'", "''") + "'"
 
 
 def open_index(pipe: Pipeline, dim: int | None = None, embed_model: str | None = None) -> Store:
@@ -116,6 +88,7 @@ class Store:
         self.db = lancedb.connect(
             str(self.path), read_consistency_interval=READ_CONSISTENCY, storage_options=options or None
         )
+        self.storage_options = options or None
         self._tables: dict[str, Any] = {}
         if dim is not None:
             self._ensure_chunks(dim, embed_model)
@@ -189,6 +162,10 @@ class Store:
     def profiles_table(self) -> Any:
         return self._open(S.PROFILES)
 
+    def lance_dataset(self, name: str) -> Any:
+        """The Lance dataset under a table (index/fragments.py; needs pylance)."""
+        return self._writable(name).to_lance()
+
     def _writable(self, name: str) -> Any:
         tbl = self._open(name)
         if tbl is None:
@@ -204,7 +181,7 @@ class Store:
         out: dict[str, DocRecord] = {}
         # An index written before a column was added lacks it (schema.ADDED_COLUMNS): the
         # field keeps its default.
-        present = [f for f in _DOC_FIELDS if f in tbl.schema.names]
+        present = [f for f in DOC_FIELDS if f in tbl.schema.names]
         for row in tbl.to_arrow().select(present).to_pylist():
             out[row["source"]] = DocRecord(**row)
         return out
@@ -214,27 +191,37 @@ class Store:
         profile: dict[str, Any] | None = None,
     ) -> None:
         """Write a document's elements and chunks, replacing any previous version."""
-        if len(chunks) != len(vectors):
-            raise ValueError(f"{doc.source}: {len(chunks)} chunks but {len(vectors)} vectors")
-        import pyarrow as pa
-
         write_id = uuid.uuid4().hex
-        chunks_tbl = self._writable(S.CHUNKS)
-        elements_tbl = self._writable(S.ELEMENTS)
+        model = doc.embed_model or self._model_of(self._writable(S.CHUNKS)) or ""
+        tables = document_tables(doc.source, doc.doc_id, write_id, elements, chunks, vectors, profile,
+                                 self.doc_schemas(), model)
         # 1. new rows, one add per table (a single fragment each)
-        if chunks:
-            model = doc.embed_model or self._model_of(chunks_tbl) or ""
-            chunks_tbl.add(chunk_table(chunks, vectors, doc.source, model, write_id, chunks_tbl.schema))
-        if elements:
-            rows = [element_row(e, doc.source, write_id) for e in elements]
-            elements_tbl.add(pa.Table.from_pylist(rows, schema=elements_tbl.schema))
-        if profile is not None:
-            row = {"source": doc.source, "doc_id": doc.doc_id, "profile": json.dumps(profile), "write_id": write_id}
-            self._writable(S.PROFILES).add(pa.Table.from_pylist([row], schema=S.PROFILES_SCHEMA))
-        # 2. commit point
-        self._upsert_document(doc, write_id)
-        # 3. drop the previous version
-        self._delete_rows(f"source = {sql_str(doc.source)} AND write_id != {sql_str(write_id)}")
+        for name, data in tables.items():
+            self._writable(name).add(data)
+        # 2. the commit point, 3. the previous version dropped
+        self.commit_documents([(doc, write_id)])
+
+    def doc_schemas(self) -> dict[str, pa.Schema]:
+        """The schemas of the tables a document write adds rows to."""
+        return {name: self._writable(name).schema for name in _DOC_TABLES}
+
+    def commit_documents(self, committed: list[tuple[DocRecord, str]], failed: Sequence[DocRecord] = ()) -> None:
+        """The commit point of documents whose rows (each with its write_id) were added:
+        their documents rows in one merge (one table version, so a batch commits all or
+        nothing), then their previous rows dropped. ``failed``: documents recorded as
+        failed in the same merge; a changed file that now fails loses its old rows."""
+        rows = [{**asdict(doc), "write_id": write_id} for doc, write_id in committed]
+        rows += [{**asdict(doc), "status": "error" if doc.status == "ok" else doc.status, "write_id": None}
+                 for doc in failed]
+        if not rows:
+            return
+        self._upsert_documents(rows)
+        if committed:
+            sources = ", ".join(sql_str(d.source) for d, _ in committed)
+            writes = ", ".join(sql_str(w) for _, w in committed)
+            self._delete_rows(f"source IN ({sources}) AND write_id NOT IN ({writes})")
+        if failed:
+            self._delete_rows("source IN (" + ", ".join(sql_str(d.source) for d in failed) + ")")
 
     def touch_documents(self, records: list[DocRecord]) -> None:
         """Record the new stat (size, mtime, path) of files whose bytes did not change;
@@ -315,22 +302,18 @@ class Store:
 
     def record_failure(self, doc: DocRecord) -> None:
         """Record a failed document; a changed file that now fails loses its old rows."""
-        if doc.status == "ok":
-            doc = DocRecord(**{**asdict(doc), "status": "error"})
-        self._upsert_document(doc, None)
-        self._delete_rows(f"source = {sql_str(doc.source)}")
+        self.commit_documents([], [doc])
 
     def delete_document(self, source: str) -> None:
         # Documents row first: if killed after it, repair() removes the orphaned rows.
         self._writable(S.DOCUMENTS).delete(f"source = {sql_str(source)}")
         self._delete_rows(f"source = {sql_str(source)}")
 
-    def _upsert_document(self, doc: DocRecord, write_id: str | None) -> None:
+    def _upsert_documents(self, rows: list[dict[str, Any]]) -> None:
         import pyarrow as pa
 
         tbl = self._writable(S.DOCUMENTS)
-        row = {**asdict(doc), "write_id": write_id}
-        data = pa.Table.from_pylist([row], schema=tbl.schema)
+        data = pa.Table.from_pylist(rows, schema=tbl.schema)
         tbl.merge_insert("source").when_matched_update_all().when_not_matched_insert_all().execute(data)
 
     def _delete_rows(self, where: str) -> None:

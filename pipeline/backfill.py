@@ -74,12 +74,6 @@ def embed_reusing(store: Store, source: str, texts: list[str], embed: EmbedFn) -
     """Vectors for ``texts``: the stored vector of a chunk of ``source`` with the same text
     (same embedder: the plan re-embeds a document of another model first), the embedder
     for the rest. A caption changes one image chunk; a 500-page filing keeps the others."""
-    import numpy as np
+    from pipeline.document import embed_texts
 
-    stored = store.chunk_vectors(source)
-    missing = [t for t in dict.fromkeys(texts) if t not in stored]
-    if missing:
-        stored.update(zip(missing, embed(missing), strict=True))
-    if not texts:
-        return np.zeros((0, store.dim), dtype=np.float32)
-    return np.stack([np.asarray(stored[t], dtype=np.float32) for t in texts])
+    return embed_texts(embed, texts, store.chunk_vectors(source))

@@ -15,6 +15,7 @@ import json
 import logging
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -51,23 +52,38 @@ def prompt_versions() -> dict[str, str]:
     }
 
 
+@dataclass(frozen=True)
+class WorkerSpec:
+    llm_file: ModelFile | None
+    vlm_files: tuple[ModelFile, ModelFile] | None
+    cache: bytes | None  # EnrichCache.dump()
+
+
 class Enrichment:
     """Resolved enrichment models, their fingerprint, and the lazily created stage inputs."""
 
-    def __init__(self, pipe: Pipeline, ocr: Callable[[bytes], str] | None = None) -> None:
+    def __init__(self, pipe: Pipeline, ocr: Callable[[bytes], str] | None = None,
+                 worker: WorkerSpec | None = None) -> None:
+        """``worker``: the driver's resolved model ids and a copy of its cache (a Ray
+        worker applies what the cache holds and runs no model: see ``worker_spec``)."""
         self.pipe = pipe
         self._ocr = ocr
         self.llm_file: ModelFile | None = None
         self.vlm_files: tuple[ModelFile, ModelFile] | None = None
-        if pipe.enrich.enabled:
+        self._models: EnrichModels | None = None
+        self._cache: EnrichCache | None = None
+        if worker is not None:
+            from enrich.cache import EnrichCache
+
+            self.llm_file, self.vlm_files = worker.llm_file, worker.vlm_files
+            self._cache = EnrichCache.loads(worker.cache) if worker.cache else None
+        elif pipe.enrich.enabled:
             from folio.models import resolve_llm, resolve_vlm
 
             # Raises ModelError (a FolioError: the CLI reports it) when a file is missing.
             if needs_llm(pipe.enrich, pipe.models):
                 self.llm_file = resolve_llm(pipe.models)
             self.vlm_files = resolve_vlm(pipe.models)
-        self._models: EnrichModels | None = None
-        self._cache: EnrichCache | None = None
         self.calls = 0  # documents passed through the stage
         # enrich.max_seconds / max_items are per run; the stage applies them per call.
         self._seconds_used = 0.0
@@ -93,15 +109,22 @@ class Enrichment:
         return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:12]
 
     def _inputs(self) -> tuple[EnrichModels, EnrichCache]:
-        if self._models is None or self._cache is None:
-            from enrich.cache import EnrichCache
+        if self._models is None:
             from enrich.engines import EnrichModels
 
             self._models = EnrichModels(self.pipe.models, self.llm_file, self.vlm_files, ocr=self._ocr)
+        if self._cache is None:
+            from enrich.cache import EnrichCache
+
             # Disabled: the stage only sanitizes and never reads the cache; no file for that.
             enabled = self.pipe.enrich.enabled
             self._cache = EnrichCache.in_index(Path(self.pipe.index)) if enabled else EnrichCache(None)
         return self._models, self._cache
+
+    def worker_spec(self) -> WorkerSpec:
+        """What a Ray worker needs to apply the enrichment cache as this process would."""
+        cache = self._inputs()[1].dump() if self.pipe.enrich.enabled else None
+        return WorkerSpec(self.llm_file, self.vlm_files, cache)
 
     def run(
         self,

@@ -21,11 +21,17 @@ from folio.review import apply_overlays, content_hash_of, stamp_content_hashes
 
 if TYPE_CHECKING:
     from folio.element import Element
+    from folio.review import Overlay
     from index.overlays import OverlayStore
     from index.reindex import TextEmbedder
     from index.store import Store
 
 log = logging.getLogger(__name__)
+
+
+def content_hashes(elements: list[Element]) -> dict[str, str]:
+    """content hash -> element id of stamped elements (what ReviewStep.committed matches)."""
+    return {content_hash_of(e): e.id for e in elements}
 
 
 class ReviewStep:
@@ -50,27 +56,31 @@ class ReviewStep:
     def stamp(self, elements: list[Element]) -> list[Element]:
         return stamp_content_hashes(elements, self.assets_dir)
 
-    def apply(self, source: str, elements: list[Element]) -> list[Element]:
+    def overlays_for(self, source: str) -> dict[str, Overlay]:
+        """The document's overlays by content hash, read now (an overlay edited after this
+        is applied once more after the commit: ``committed``)."""
         self._read_at[source] = time.time()
         store = self._overlays()
-        if store is None:
-            return elements
-        return apply_overlays(elements, store.for_source(source))[0]
+        return {} if store is None else store.for_source(source)
 
-    def committed(self, source: str, elements: list[Element], store: Store, embedder: TextEmbedder,
+    def apply(self, source: str, elements: list[Element]) -> list[Element]:
+        return apply_overlays(elements, self.overlays_for(source))[0]
+
+    def committed(self, source: str, found: dict[str, str], store: Store, embedder: TextEmbedder,
                   max_tokens: int) -> None:
+        """After the commit of ``source`` whose elements have ``found`` (content hash ->
+        element id: ``content_hashes``)."""
         overlays = self._overlays()
         if overlays is None:
             return
         try:
-            self._committed(overlays, source, elements, store, embedder, max_tokens)
+            self._committed(overlays, source, found, store, embedder, max_tokens)
         except Exception as e:  # the document is committed; its overlays wait for the next run
             log.exception("review overlays of %s", source)
             self.errors.append(f"{source}: {type(e).__name__}: {e}")
 
-    def _committed(self, overlays: OverlayStore, source: str, elements: list[Element], store: Store,
+    def _committed(self, overlays: OverlayStore, source: str, found: dict[str, str], store: Store,
                    embedder: TextEmbedder, max_tokens: int) -> None:
-        found = {content_hash_of(e): e.id for e in elements}
         reason = f"no element with this content since run {self.run_id}"
         self._orphaned(overlays.mark(source, found, reason), reason)
         self.reapplied += sum(1 for h in overlays.for_source(source, ("active",)) if h in found)

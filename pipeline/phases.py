@@ -56,11 +56,14 @@ class TwoPhases:
     def store(self, writable: bool = False) -> Store:
         raise NotImplementedError
 
-    def _one(self, task: Task, prepared: Any = None) -> DocResult:
+    def _one(self, task: Task) -> DocResult:
         raise NotImplementedError
 
     def _optimize(self) -> None:
         raise NotImplementedError
+
+    if TYPE_CHECKING:  # pipeline/ray_driver.py (defined there only: the MRO would pick a stub here)
+        def _phase_index_ray(self, tasks: list[Task], deadline: float | None, pending: list[Task]) -> None: ...
 
     def commit(self, rec: DocRecord, elements: list[Element], chunks: list[Any], vectors: np.ndarray) -> None:
         raise NotImplementedError
@@ -136,30 +139,6 @@ class TwoPhases:
             pending.append(task)
         if self.opts.on_document is not None:
             self.opts.on_document(result)
-
-    def _phase_index_ray(self, tasks: list[Task], deadline: float | None, pending: list[Task]) -> None:
-        """Phase 1 on Ray: workers partition and embed, rows stream back, the driver commits."""
-        if not tasks:
-            return
-        from pipeline import ray_engine
-
-        self.embedder()  # the driver's too: it embeds what the enrichment cache changes
-        ray_engine.init_ray(self.pipe.run.ray_address, self.pipe.run.workers)
-        done: set[int] = set()
-        stream = ray_engine.prepare(tasks, self.pipe, self.opts.embedder_factory, self.pipe.run.embed_actors)
-        try:
-            for i, prepared in stream:
-                key = self._stop_reason(deadline)
-                if key is not None:
-                    rest = [t for j, t in enumerate(tasks) if j not in done]
-                    self._skip(rest, key)
-                    self._stopping(key, len(rest), "documents")
-                    return
-                done.add(i)
-                task = tasks[i]
-                self._indexed(task, self._one(task, prepared), pending)
-        finally:
-            stream.close()
 
     def _phase_enrich(self, pending: list[Task], backlog: list[Task], deadline: float | None) -> None:
         """Phase 2: this run's documents first, then the backlog of earlier runs."""

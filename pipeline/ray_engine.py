@@ -1,26 +1,26 @@
 """``run.engine = "ray"``: phase 1's partitioning and embedding on a Ray cluster (Ray Data).
 
 The driver plans exactly as with the local engine (pipeline/plan.py: hashes, fingerprint,
-deletions) and alone commits. The documents to partition become a dataset that streams
-through two stages:
+deletions) and alone commits (pipeline/ray_driver.py). The documents to partition become
+a dataset that streams through two stages:
 
 - partition: one Ray task per document (``map``), the same isolated partitioner as the
-  local engine (a child process with the pipeline's time limit), then sanitize + chunk;
-- embed: an actor pool (``map_batches`` with ``ActorPoolStrategy``) whose actors load
+  local engine (a child process with the pipeline's time limit), then the elements'
+  content hashes (they read the crops, which are on this node);
+- index: an actor pool (``map_batches`` with ``ActorPoolStrategy``) whose actors load
   the embedder once, with an explicit thread count (Ray sets OMP_NUM_THREADS to the
-  actor's CPUs, and onnxruntime would otherwise spin as many threads as cores).
+  actor's CPUs, and onnxruntime would otherwise spin as many threads as cores). An actor
+  does what the local engine does next (pipeline/document.py: the enrichment cache, a
+  copy of the driver's, and the document's review overlays applied; chunks; vectors) and
+  writes the document's rows as Lance data files without committing them
+  (index/fragments.py).
 
-Each row comes back to the driver (``iter_rows``, in completion order) with the
-document's elements, its chunk texts with their vectors and its picture files, or the
-reason it failed: a failing document never aborts the dataset, it is caught per row and
-recorded like with the local engine. The driver then applies the enrichment cache, chunks
-(re-embedding only a chunk whose text the cache changed) and commits through the same
-protocol as the local engine, once per document: Ray retries a task or an actor call
-lost with its node, and a retried row is still committed only when it reaches the driver.
-
-This first version returns rows to the driver instead of having workers write Lance data
-files (``lance.fragment.write_fragments``): simpler, and commits stay one per document.
-Enrichment (phase 2) runs on the driver.
+What comes back to the driver (``iter_rows``, in completion order) is each document's
+fragment metadata, its row counts, the numbers for its documents row and its pictures,
+or the reason it failed: a failing document never aborts the dataset, it is caught per
+row and recorded like with the local engine. Ray retries a task or an actor call lost
+with its node; a retried document's fragments are committed once, when its row reaches
+the driver (the first attempt's files are never named by a table version).
 """
 
 from __future__ import annotations
@@ -39,26 +39,45 @@ from folio.config import Pipeline
 from pipeline.plan import Task
 
 if TYPE_CHECKING:
+    from enrich.stage import EnrichStats
     from folio.element import Element
+    from index.fragments import Target, Written
+    from pipeline.enrichment import WorkerSpec
 
 log = logging.getLogger(__name__)
 
 REPO = Path(__file__).resolve().parents[1]
 _STARTED = False  # whether init_ray started Ray (and shutdown() should stop it)
+# CPU shares: a partition task is one busy process (PyMuPDF is single-threaded; the isolate
+# child is its own process), an index actor embeds with one thread between documents. The
+# two add up to one CPU so that a node with a single CPU left still runs one of each: with
+# 1 + 0.5, a pool actor restarted on the last 1-CPU node after another node died left no
+# room for any partition task, and the run hung (tests/test_ray_engine.py, node loss).
+PARTITION_CPUS = 0.75
+INDEX_ACTOR_CPUS = 0.25
 
 
 @dataclass
 class Prepared:
-    """What a worker made of one document (pickled through Ray as bytes)."""
+    """What workers made of one document (pickled through Ray as bytes)."""
 
-    elements: list[Element] = field(default_factory=list)
-    vectors: dict[str, Any] = field(default_factory=dict)  # chunk text -> vector
+    source: str = ""
+    elements: list[Element] = field(default_factory=list)  # dropped once written
     assets: dict[str, bytes] = field(default_factory=dict)  # path under assets_dir -> bytes
     sha256: str = ""
     error: str | None = None
     document_error: bool = False  # a DocumentError (bad input), not a bug
     seconds: float = 0.0
     node: str = ""
+    # set by the index stage
+    write_id: str = ""
+    written: Written | None = None  # its fragments and row counts
+    pages: int = 0
+    n_elements: int = 0
+    n_chunks: int = 0
+    complete: bool = True
+    stats: EnrichStats | None = None
+    hashes: dict[str, str] = field(default_factory=dict)  # content hash -> element id
 
 
 def init_ray(address: str | None, num_cpus: int | None = None) -> None:
@@ -109,21 +128,23 @@ def shutdown() -> None:
 
 
 def _partition_row(row: dict[str, Any]) -> dict[str, Any]:
-    """Ray task: partition one document and chunk it. Never raises: the error is the row's."""
+    """Ray task: partition one document. Never raises: the error is the row's."""
     import socket
 
     from folio.errors import DocumentError
+    from folio.review import stamp_content_hashes
     from pipeline.stages import file_sha256, partition_isolated
     from pipeline.walk import fetch
 
     t0 = time.time()
     task: Task = pickle.loads(row["task"])
     pipe: Pipeline = pickle.loads(row["pipe"])
-    prepared = Prepared(node=socket.gethostname())
+    prepared = Prepared(source=task.entry.source, node=socket.gethostname())
     try:
         fetch(task.entry, pipe.storage_options)
         prepared.sha256 = task.sha256 or file_sha256(task.entry.path)
-        prepared.elements = partition_isolated(task, prepared.sha256, pipe)
+        # content hashes now: they read the crops, which are on this node
+        prepared.elements = stamp_content_hashes(partition_isolated(task, prepared.sha256, pipe), pipe.assets_dir)
         folder = pipe.assets_dir / prepared.sha256[:16]
         if folder.is_dir():
             prepared.assets = {p.relative_to(pipe.assets_dir).as_posix(): p.read_bytes()
@@ -133,70 +154,104 @@ def _partition_row(row: dict[str, Any]) -> dict[str, Any]:
     except Exception as e:  # a bug or library failure on this document: the driver records it
         prepared.error = f"indexing failed: {type(e).__name__}: {e}"
     prepared.seconds = time.time() - t0
-    return {"i": row["i"], "prepared": pickle.dumps(prepared)}
+    return {"i": row["i"], "overlays": row["overlays"], "prepared": pickle.dumps(prepared)}
 
 
-class EmbedActor:
-    """Ray actor: the embedder, loaded once per actor, with an explicit thread count."""
+class IndexActor:
+    """Ray actor: the embedder, loaded once per actor with an explicit thread count, and a
+    copy of the driver's enrichment cache; writes each document's rows as fragments."""
 
-    def __init__(self, pipe_bytes: bytes, factory: Any, threads: int) -> None:
+    def __init__(self, pipe_bytes: bytes, factory: Any, threads: int, spec_bytes: bytes,
+                 targets: dict[str, Target], storage_options: dict[str, str] | None) -> None:
+        from pipeline.enrichment import Enrichment
+
         pipe: Pipeline = pickle.loads(pipe_bytes)
         embed = pipe.embed.model_copy(update={"threads": threads})
         self.pipe = pipe.model_copy(update={"embed": embed})
         self.embedder = factory(self.pipe)
+        spec: WorkerSpec = pickle.loads(spec_bytes)
+        self.enrichment = Enrichment(self.pipe, worker=spec)
+        self.targets = targets
+        self.storage_options = storage_options
+        self.model = self.embedder.model_id
 
     def __call__(self, batch: dict[str, Any]) -> dict[str, Any]:
-        from enrich.chunk import chunk_elements
-        from enrich.tables import sanitize_tables
-
         out = []
-        for prepared_bytes in batch["prepared"]:
+        for prepared_bytes, overlays in zip(batch["prepared"], batch["overlays"], strict=True):
             prepared: Prepared = pickle.loads(prepared_bytes)
-            if prepared.elements and not prepared.error:
+            if not prepared.error:
                 try:
-                    # the chunks the driver will most likely commit (before the enrichment
-                    # cache, which the driver applies: it re-embeds what that changes)
-                    els = sanitize_tables(list(prepared.elements))
-                    limit = self.pipe.chunk.max_tokens or self.embedder.max_tokens
-                    texts = [c.text for c in chunk_elements(els, self.embedder.count_tokens, limit)]
-                    unique = list(dict.fromkeys(texts))
-                    prepared.vectors = dict(zip(unique, self.embedder.embed(unique), strict=True))
+                    self._write(prepared, pickle.loads(overlays))
                 except Exception as e:
-                    prepared.error = f"embedding failed: {type(e).__name__}: {e}"
+                    prepared.error = f"indexing failed: {type(e).__name__}: {e}"
+            prepared.elements = []  # the rows are in the fragments now
             out.append(pickle.dumps(prepared))
         return {"i": list(batch["i"]), "prepared": out}
+
+    def _write(self, prepared: Prepared, overlays: dict[str, Any]) -> None:
+        import uuid
+
+        from enrich.profile import build_profile
+        from index.fragments import write_document
+        from index.rows import document_tables
+        from pipeline.document import make_ready
+        from pipeline.overlays import content_hashes
+
+        t0 = time.time()
+        emb = self.embedder
+        max_tokens = self.pipe.chunk.max_tokens or emb.max_tokens
+        ready = make_ready(prepared.elements, self.enrichment, overlays, emb, max_tokens)
+        els = ready.elements
+        profile = build_profile(els)
+        prepared.write_id = uuid.uuid4().hex
+        tables = document_tables(
+            prepared.source, prepared.sha256[:16], prepared.write_id, els, ready.chunks, ready.vectors,
+            profile.to_dict() if profile else None, {n: t.schema for n, t in self.targets.items()}, self.model,
+        )
+        prepared.written = write_document(tables, self.targets, self.storage_options)
+        prepared.pages = len({e.page for e in els if e.page is not None})
+        prepared.n_elements, prepared.n_chunks = len(els), len(ready.chunks)
+        prepared.complete, prepared.stats, prepared.hashes = ready.complete, ready.stats, content_hashes(els)
+        prepared.seconds += time.time() - t0
 
 
 def prepare(
     tasks: list[Task],
     pipe: Pipeline,
     embedder_factory: Any,
+    overlays: list[dict[str, Any]],
+    spec: WorkerSpec,
+    targets: dict[str, Target],
+    storage_options: dict[str, str] | None = None,
     embed_actors: int = 1,
     embed_threads: int = 1,
 ) -> Generator[tuple[int, Prepared], None, None]:
     """(index into ``tasks``, what the workers made of it), in completion order.
-    ``embedder_factory``: Pipeline -> embedder (a
-    picklable function: RunOptions.embedder_factory)."""
+    ``embedder_factory``: Pipeline -> embedder (a picklable function:
+    RunOptions.embedder_factory); ``overlays``: each task's review overlays by content
+    hash; ``spec``: the driver's model ids and enrichment cache; ``targets``: the tables
+    the fragments are written for, with the driver's ``storage_options`` (its environment's
+    credentials and the pipeline's options: the workers write where the driver commits)."""
     import ray
     from ray.data import ActorPoolStrategy
 
     if not tasks:
         return
     pipe_bytes = pickle.dumps(pipe)
-    rows = [{"i": i, "task": pickle.dumps(t), "pipe": pipe_bytes} for i, t in enumerate(tasks)]
+    rows = [{"i": i, "task": pickle.dumps(t), "pipe": pipe_bytes, "overlays": pickle.dumps(o)}
+            for i, (t, o) in enumerate(zip(tasks, overlays, strict=True))]
     ctx = ray.data.DataContext.get_current()
     ctx.enable_progress_bars = False
     ctx.execution_options.preserve_order = False
     ds: Any = ray.data.from_items(rows, override_num_blocks=len(rows))
-    # One CPU per partition task (PyMuPDF is single-threaded; the isolate child is its own
-    # process); the embed actors take a fraction so they never starve the partition tasks.
-    ds = ds.map(_partition_row, num_cpus=1)
+    ds = ds.map(_partition_row, num_cpus=PARTITION_CPUS)
     ds = ds.map_batches(
-        EmbedActor,
+        IndexActor,
         fn_constructor_kwargs={"pipe_bytes": pipe_bytes, "factory": embedder_factory,  # cloudpickled by Ray
-                               "threads": embed_threads},
+                               "threads": embed_threads, "spec_bytes": pickle.dumps(spec), "targets": targets,
+                               "storage_options": storage_options},
         # Ray Data restarts a lost actor and retries its batch by itself (max_restarts=-1).
-        compute=ActorPoolStrategy(size=embed_actors), batch_size=1, num_cpus=0.5,
+        compute=ActorPoolStrategy(size=embed_actors), batch_size=1, num_cpus=INDEX_ACTOR_CPUS,
     )
     for row in ds.iter_rows():
         yield int(row["i"]), pickle.loads(row["prepared"])

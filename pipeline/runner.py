@@ -21,13 +21,14 @@ from typing import TYPE_CHECKING, Any
 from folio.config import Pipeline
 from folio.errors import ConfigError, DocumentError
 from folio.storage import blobs_for
-from pipeline.assets import save_assets, upload_assets
+from pipeline.assets import upload_assets
 from pipeline.enrichment import Enrichment
 from pipeline.lock import ObjectLock, RunLock
 from pipeline.options import RunOptions
-from pipeline.overlays import ReviewStep
+from pipeline.overlays import ReviewStep, content_hashes
 from pipeline.phases import TwoPhases
 from pipeline.plan import Plan, Task, changed_parts, make_plan, settings_fingerprint
+from pipeline.ray_driver import RayDriver
 from pipeline.report import DocResult, RunReport, iso, new_run_id
 from pipeline.reuse import stored_elements
 from pipeline.signals import StopFlag
@@ -52,13 +53,12 @@ if TYPE_CHECKING:
     from enrich.stage import EnrichStats
     from folio.element import Element
     from index.store import DocRecord, Store
-    from pipeline.ray_engine import Prepared
 
 log = logging.getLogger(__name__)
 
 DIRTY = "run.dirty"  # beside the tables: written before the first write, removed at a clean end
 
-class Runner(TwoPhases):
+class Runner(TwoPhases, RayDriver):
     def __init__(self, pipe: Pipeline, options: RunOptions | None = None) -> None:
         self.pipe = pipe
         self.opts = options or RunOptions()
@@ -80,6 +80,7 @@ class Runner(TwoPhases):
         self._results: dict[str, DocResult] = {}
         self._enrich_stats: dict[str, EnrichStats] = {}
         self._unoptimized = 0  # commits and deletes not yet covered by Store.optimize()
+        self.commits: list[tuple[float, int, int]] = []  # Ray engine: (seconds, documents, rows) per batch
 
     # -- lazily opened resources ------------------------------------------------------
     def embedder(self) -> TextEmbedder:
@@ -235,71 +236,70 @@ class Runner(TwoPhases):
         self.report.counts["changed"] += len(stale)
         self.report.counts["unchanged"] = len(plan.unchanged)
 
-    def _one(self, task: Task, prepared: Prepared | None = None) -> DocResult:
-        """Phase 1 for one document: partition (or reuse the stored elements), apply what
-        the enrichment cache holds (no model runs), chunk, embed, commit. ``prepared``:
-        what Ray workers made of it (pipeline/ray_engine.py): its elements, the vectors of
-        its chunk texts, its pictures, or why it failed."""
-        from index.store import DocRecord
+    def _one(self, task: Task) -> DocResult:
+        """Phase 1 for one document on this machine: partition (or reuse the stored
+        elements), apply what the enrichment cache holds (no model runs), chunk, embed,
+        commit. (The Ray engine does the same on workers: pipeline/ray_driver.py.)"""
+        from pipeline.document import make_ready
 
         entry = task.entry
         t0 = time.time()
-        known: dict[str, Any] = {}
-        if prepared is None:
-            fetch(entry, self.pipe.storage_options)  # a source object: this machine's copy
-            sha = task.sha256 or file_sha256(entry.path)
-        else:
-            sha = prepared.sha256 or task.sha256 or ""
-            t0 -= prepared.seconds
+        fetch(entry, self.pipe.storage_options)  # a source object: this machine's copy
+        sha = task.sha256 or file_sha256(entry.path)
         emb = self.embedder()
-        rec = DocRecord(
-            source=entry.source, path=str(entry.path), doc_id=sha[:16], sha256=sha, size=entry.size,
-            mtime=entry.mtime, status="ok", error=None, pages=0, elements=0, chunks=0,
-            fingerprint=self.fingerprint, embed_model=emb.model_id, started_at=iso(t0),
-            finished_at=None, seconds=0.0,
-        )
-        result = DocResult(entry.source, "ok", reason=task.reason)
+        rec, result = self._new_record(task, sha, t0)
         try:
-            if prepared is not None:
-                if prepared.error is not None:
-                    if prepared.document_error:
-                        raise DocumentError(entry.source, prepared.error)
-                    raise RuntimeError(prepared.error)
-                elements, known = prepared.elements, prepared.vectors
-                save_assets(self.pipe, prepared.assets)
-            else:
-                elements = stored_elements(self.store(), entry.source, sha) if task.reuse_elements else []
-                if not elements:
-                    elements = self.opts.partition(task, sha, self.pipe)
+            elements = stored_elements(self.store(), entry.source, sha) if task.reuse_elements else []
+            if not elements:
+                elements = self.opts.partition(task, sha, self.pipe)
             elements = self.review.stamp(elements)  # content hashes, before enrichment adds anything
-            elements, complete, stats = self.enrichment.run(elements, None, cached_only=True)
-            elements = self.review.apply(entry.source, elements)
-            chunks, vectors = self._index(elements, emb, known)
+            ready = make_ready(elements, self.enrichment, self.review.overlays_for(entry.source), emb,
+                               self.pipe.chunk.max_tokens or emb.max_tokens)
         except DocumentError as e:
             return self._fail(rec, result, e.reason, t0)
         except Exception as e:  # a bug or library failure on this document: record it, go on
             log.debug("indexing %s failed", entry.source, exc_info=True)
-            reason = str(e) if prepared is not None else f"indexing failed: {type(e).__name__}: {e}"
-            return self._fail(rec, result, reason, t0)
-        self._enrich_stats[entry.source] = stats
+            return self._fail(rec, result, f"indexing failed: {type(e).__name__}: {e}", t0)
+        pages = len({e.page for e in ready.elements if e.page is not None})
+        self._ready(rec, result, pages, len(ready.elements), len(ready.chunks), ready.complete, ready.stats, t0)
+        upload_assets(self.pipe, self.blobs, rec.doc_id)  # before the commit: a committed row's pictures exist
+        self.commit(rec, ready.elements, ready.chunks, ready.vectors)
+        self._committed(rec, result)
+        return result
+
+    def _new_record(self, task: Task, sha: str, t0: float) -> tuple[DocRecord, DocResult]:
+        """The documents row and the report line of a document phase 1 starts on."""
+        from index.store import DocRecord
+
+        entry = task.entry
+        rec = DocRecord(
+            source=entry.source, path=str(entry.path), doc_id=sha[:16], sha256=sha, size=entry.size,
+            mtime=entry.mtime, status="ok", error=None, pages=0, elements=0, chunks=0,
+            fingerprint=self.fingerprint, embed_model=self.embedder().model_id, started_at=iso(t0),
+            finished_at=None, seconds=0.0,
+        )
+        return rec, DocResult(entry.source, "ok", reason=task.reason)
+
+    def _ready(self, rec: DocRecord, result: DocResult, pages: int, elements: int, chunks: int,
+               complete: bool, stats: EnrichStats, t0: float) -> None:
+        """Fill in the row of a document whose rows are made (not yet committed)."""
+        self._enrich_stats[rec.source] = stats
         if self.pipe.enrich.enabled:
             rec.enrich_left = stats.left
         if not complete:
             # Searchable by its text now; phase 2 (or, failing that, a later run) enriches it.
             rec.status = result.status = "partial"
-        pages = {e.page for e in elements if e.page is not None}
-        rec.pages, rec.elements, rec.chunks = len(pages), len(elements), len(chunks)
+        rec.pages, rec.elements, rec.chunks = pages, elements, chunks
         rec.seconds = round(time.time() - t0, 3)
         rec.finished_at = iso(time.time())
-        upload_assets(self.pipe, self.blobs, rec.doc_id)  # before the commit: a committed row's pictures exist
-        self.commit(rec, elements, chunks, vectors)
+
+    def _committed(self, rec: DocRecord, result: DocResult) -> None:
         self.report.counts["ok"] += 1
         result.pages, result.elements, result.chunks, result.seconds = (
             rec.pages, rec.elements, rec.chunks, rec.seconds,
         )
         log.info("committed %s: %d pages, %d elements, %d chunks in %.1f s",
-                 entry.source, rec.pages, rec.elements, rec.chunks, rec.seconds)
-        return result
+                 rec.source, rec.pages, rec.elements, rec.chunks, rec.seconds)
 
     def commit(self, rec: DocRecord, elements: list[Element], chunks: list[Any], vectors: np.ndarray) -> None:
         """One document's rows, its profile (routing, enrich/profile.py), then its overlays'
@@ -309,33 +309,21 @@ class Runner(TwoPhases):
         profile = build_profile(elements)
         store = self.store(writable=True)
         store.replace_document(rec, elements, chunks, vectors, profile=profile.to_dict() if profile else None)
-        emb = self.embedder()
-        self.review.committed(rec.source, elements, store, emb, self.pipe.chunk.max_tokens or emb.max_tokens)
         self._unoptimized += 1
+        self.review_committed(rec.source, content_hashes(elements))
 
-    def _index(
-        self, elements: list[Element], emb: TextEmbedder, known: dict[str, Any] | None = None
-    ) -> tuple[list[Any], np.ndarray]:
-        """Chunks (hidden elements left out) and their vectors; ``known``: vectors by chunk
-        text made elsewhere (Ray)."""
-        from index.reindex import build_chunks
+    def review_committed(self, source: str, found: dict[str, str]) -> None:
+        emb = self.embedder()
+        max_tokens = self.pipe.chunk.max_tokens or emb.max_tokens
+        self.review.committed(source, found, self.store(writable=True), emb, max_tokens)
 
-        chunks = build_chunks(elements, emb.count_tokens, self.pipe.chunk.max_tokens or emb.max_tokens)
-        texts = [c.text for c in chunks]
-        if not known:
-            return chunks, emb.embed(texts)
-        import numpy as np
-
-        missing = [t for t in dict.fromkeys(texts) if t not in known]
-        have = {**known, **dict(zip(missing, emb.embed(missing), strict=True))} if missing else known
-        vectors = np.stack([np.asarray(have[t], dtype=np.float32) for t in texts]) if texts else emb.embed([])
-        return chunks, vectors
-
-    def _fail(self, rec: DocRecord, result: DocResult, reason: str, t0: float) -> DocResult:
+    def _fail(self, rec: DocRecord, result: DocResult, reason: str, t0: float, write: bool = True) -> DocResult:
+        """Record a document that failed (``write`` False: the caller writes the row)."""
         rec.status, rec.error = "error", reason
         rec.seconds = round(time.time() - t0, 3)
         rec.finished_at = iso(time.time())
-        self.store(writable=True).record_failure(rec)
+        if write:
+            self.store(writable=True).record_failure(rec)
         self.report.counts["failed"] += 1
         result.status, result.error, result.seconds = "error", reason, rec.seconds
         log.info("failed %s: %s", rec.source, reason)  # the summary lists it on stdout

@@ -14,6 +14,7 @@ import pytest
 from folio.config import ChunkSettings, Pipeline, RunSettings
 from pipeline.runner import Runner, RunOptions
 from tests.pipeline_fixtures import FakeEmbedder, make_corpus, make_pdf, pipeline_for, sentence
+from tests.s3_fixtures import moto_endpoint, s3_bucket  # noqa: F401  (fixtures)
 from tests.test_s3_index import assert_same, state
 
 REPO = Path(__file__).resolve().parents[1]
@@ -76,6 +77,45 @@ def test_ray_engine_matches_local_engine(tmp_path: Path, ray_cluster: None) -> N
     assert_same(state(ray2), state(local2))
     a, b = both(local2, ray2)
     assert a._fast and b._fast
+
+
+
+def test_ray_engine_with_the_index_on_s3_matches_local(
+    tmp_path: Path, ray_cluster: None, s3_bucket: str, monkeypatch: pytest.MonkeyPatch,  # noqa: F811
+) -> None:
+    """Workers write fragments straight to the S3 server with the driver's storage
+    options; the driver commits them in batches. One document's write is reported short:
+    it is indexed again on the driver, and the index ends the same."""
+    from index.fragments import Written
+
+    monkeypatch.setenv("FOLIO_CACHE_DIR", str(tmp_path / "cache"))
+    src = tmp_path / "src"
+    make_corpus(src, n_pdf=3)
+    (src / "broken.pdf").write_bytes(b"%PDF-1.7\n not a pdf at all \n")
+    local = pipeline_for(src, tmp_path / "local")
+    remote = pipeline_for(src, f"{s3_bucket}/idx", run=RunSettings(engine="ray"))  # type: ignore[arg-type]
+    real_short = Written.short
+    faked: list[str] = []
+
+    def short_once(self: Written) -> list[str]:
+        if not faked:
+            faked.append("x")
+            return ["chunks"]
+        return real_short(self)
+
+    monkeypatch.setattr(Written, "short", short_once)
+    a, b = run(local), run(remote)
+    assert faked and any("short fragment write" in n for n in b.report.notes), b.report.notes
+    assert a.report.counts == b.report.counts and b.report.counts["ok"] == 4
+    # every document that came back from the workers was committed once, in batches
+    assert sum(n for _, n, _ in b.commits) == 4 and all(s > 0 for s, _, _ in b.commits)
+    assert_same(state(remote), state(local))
+
+    make_pdf(src / "doc0.pdf", [sentence("zeta"), sentence("eta")])
+    (src / "doc1.pdf").unlink()
+    a, b = run(local), run(remote)
+    assert a.report.counts == b.report.counts and b.report.counts["deleted"] == 1
+    assert_same(state(remote), state(local))
 
 
 NODE_LOSS = r"""

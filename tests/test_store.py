@@ -99,7 +99,7 @@ def test_crash_before_commit_keeps_old_version(
     def killed(*a: object, **k: object) -> None:
         raise KeyboardInterrupt  # stands in for the process dying at the commit point
 
-    monkeypatch.setattr(Store, "_upsert_document", killed)
+    monkeypatch.setattr(Store, "_upsert_documents", killed)
     with pytest.raises(KeyboardInterrupt):
         index_doc(store, emb, make_doc("a.pdf", V2))
     monkeypatch.undo()
@@ -140,12 +140,12 @@ def test_sigkill_around_the_commit_point(tmp_path: Path, emb: HashEmbedder, comm
         sys.path[:0] = [{str(REPO)!r}]
         from tests.test_store import HashEmbedder, index_doc, make_doc, V2
         from index.store import Store
-        real = Store._upsert_document
+        real = Store._upsert_documents
         def die(self, *a, **k):
             if {committed!r}:
                 real(self, *a, **k)
             os.kill(os.getpid(), signal.SIGKILL)
-        Store._upsert_document = die
+        Store._upsert_documents = die
         emb = HashEmbedder()
         index_doc(Store({str(tmp_path)!r}, dim=emb.dim, embed_model=emb.model_id), emb, make_doc("a.pdf", V2))
     """)

@@ -1,0 +1,87 @@
+"""index/fragments.py: rows written as Lance data files by a worker, committed by the
+driver in batches (Store.commit_documents). Fragments appended but never committed by a
+documents row (a driver killed between the two) are removed by repair(), on a local
+folder and on the S3 server alike; a short fragment write is caught before the commit."""
+
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from enrich.chunk import chunk_elements
+from index import schema as S
+from index.fragments import append, targets, write_document
+from index.rows import document_tables
+from index.store import DocRecord, Store
+from tests.s3_fixtures import moto_endpoint, s3_bucket  # noqa: F401  (fixtures)
+from tests.test_store import V1, V2, HashEmbedder, index_doc, make_doc, rows
+
+
+@pytest.fixture
+def emb() -> HashEmbedder:
+    return HashEmbedder()
+
+
+def written(store: Store, emb: HashEmbedder, source: str, paragraphs: list[str]) -> tuple[DocRecord, str, Any]:
+    """What a Ray worker does for one document: its tables written as fragments."""
+    els = make_doc(source, paragraphs)
+    chunks = chunk_elements(els, emb.count_tokens, emb.max_tokens)
+    write_id = uuid.uuid4().hex
+    tables = document_tables(source, els[0].doc_id, write_id, els, chunks, emb.embed([c.text for c in chunks]),
+                             {"source": source}, store.doc_schemas(), emb.model_id)
+    rec = DocRecord(source=source, sha256=els[0].doc_sha256, doc_id=els[0].doc_id, elements=len(els),
+                    chunks=len(chunks), embed_model=emb.model_id)
+    return rec, write_id, write_document(tables, targets(store), store.storage_options)
+
+
+@pytest.fixture(params=["local", "s3"])
+def location(request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
+    if request.param == "local":
+        return str(tmp_path / "idx")
+    monkeypatch.setenv("FOLIO_CACHE_DIR", str(tmp_path / "cache"))
+    return str(request.getfixturevalue("s3_bucket")) + "/idx"
+
+
+def test_a_batch_commits_in_one_documents_version_and_replaces_old_rows(location: str, emb: HashEmbedder) -> None:
+    store = Store(location, dim=emb.dim, embed_model=emb.model_id)
+    index_doc(store, emb, make_doc("a.pdf", V1))
+    docs_version = store._writable(S.DOCUMENTS).version
+    batch = [written(store, emb, "a.pdf", V2), written(store, emb, "b.pdf", ["bravo one", "bravo two"])]
+    assert all(not w.short() for _, _, w in batch)
+    tables = (S.CHUNKS, S.ELEMENTS, S.PROFILES)
+    append(store, {name: [f for _, _, w in batch for f in w.fragments.get(name, [])] for name in tables})
+    failed = DocRecord(source="c.pdf", status="error", error="c.pdf: damaged")
+    store.commit_documents([(rec, wid) for rec, wid, _ in batch], [failed])
+    assert store._writable(S.DOCUMENTS).version == docs_version + 1  # one commit point for the batch
+    docs = store.documents()
+    assert sorted(docs) == ["a.pdf", "b.pdf", "c.pdf"] and docs["c.pdf"].status == "error"
+    assert docs["a.pdf"].sha256 == make_doc("a.pdf", V2)[0].doc_sha256
+    by_source: dict[str, set[str]] = {}
+    for r in rows(store, "chunks"):
+        by_source.setdefault(r["source"], set()).add(r["write_id"])
+    assert by_source == {"a.pdf": {batch[0][1]}, "b.pdf": {batch[1][1]}}  # V1's rows are gone
+    assert len(rows(store, "elements")) == len(V2) + 2
+    assert store.repair() == 0
+
+
+def test_fragments_appended_but_not_committed_are_repaired(location: str, emb: HashEmbedder) -> None:
+    store = Store(location, dim=emb.dim, embed_model=emb.model_id)
+    old = index_doc(store, emb, make_doc("a.pdf", V1))
+    _, _, w = written(store, emb, "a.pdf", V2)
+    append(store, w.fragments)  # the driver dies here, before the documents row
+    reopened = Store(location, dim=emb.dim, embed_model=emb.model_id)
+    assert reopened.count_chunks() > len(old)
+    assert reopened.repair() == sum(w.rows.values())
+    assert sorted(r["id"] for r in rows(reopened, "chunks")) == sorted(c.id for c in old)
+    assert reopened.documents()["a.pdf"].sha256 == make_doc("a.pdf", V1)[0].doc_sha256
+
+
+def test_a_short_fragment_write_is_named(tmp_path: Path, emb: HashEmbedder) -> None:
+    store = Store(tmp_path, dim=emb.dim, embed_model=emb.model_id)
+    _, _, w = written(store, emb, "a.pdf", V2)
+    assert w.short() == [] and w.rows[S.CHUNKS] > 0
+    w.fragments[S.ELEMENTS] = []  # as if a retried write came back without its data file
+    assert w.short() == [S.ELEMENTS]
