@@ -40,9 +40,9 @@ COMMITS: list[tuple[float, int, int]] = []  # (seconds, documents, rows) per com
 def timed_commits() -> None:
     original = Store.replace_document
 
-    def replace(self: Store, doc: Any, elements: list[Any], chunks: list[Any], vectors: Any) -> None:
+    def replace(self: Store, doc: Any, elements: list[Any], chunks: list[Any], vectors: Any, **kw: Any) -> None:
         t = time.perf_counter()
-        original(self, doc, elements, chunks, vectors)
+        original(self, doc, elements, chunks, vectors, **kw)
         COMMITS.append((time.perf_counter() - t, 1, len(elements) + len(chunks) + 1))
 
     Store.replace_document = replace  # type: ignore[method-assign]

@@ -62,9 +62,12 @@ class EnrichCache:
         return cls(Path(index_dir) / CACHE_FILE)
 
     def dump(self) -> bytes:
-        """The whole cache as bytes (a read-only copy for Ray workers on other machines)."""
+        """The whole cache as bytes (for Ray workers, and the copy kept beside a remote index)."""
         with self._lock:
-            return self._db.serialize()
+            data = self._db.serialize()
+        # Bytes 18-19 of the header say WAL (the file's journal mode); an image opened in
+        # memory cannot use WAL and fails to open, so mark it rollback-journal (1, 1).
+        return data[:18] + b"\x01\x01" + data[20:] if len(data) >= 20 else data
 
     @classmethod
     def loads(cls, data: bytes) -> EnrichCache:
@@ -106,6 +109,32 @@ class EnrichCache:
                 (kind, chash, model_id, prompt_version, json.dumps(value, ensure_ascii=False), time.time()),
             )
             self._db.commit()
+
+    def merge(self, data: bytes) -> int:
+        """Add the entries of another cache (``dump`` bytes) this one lacks; an entry both
+        hold keeps the newer value. Returns how many entries were added or updated."""
+        other = sqlite3.connect(":memory:")
+        try:
+            other.deserialize(data)
+            rows = other.execute("SELECT kind, content_hash, model_id, prompt_version, value, created FROM enrich")
+            with self._lock:
+                before = self._db.total_changes
+                self._db.executemany(
+                    "INSERT INTO enrich VALUES (?, ?, ?, ?, ?, ?) "
+                    "ON CONFLICT (kind, content_hash, model_id, prompt_version) DO UPDATE SET "
+                    "value = excluded.value, created = excluded.created WHERE excluded.created > enrich.created",
+                    rows,
+                )
+                self._db.commit()
+                return self._db.total_changes - before
+        finally:
+            other.close()
+
+    @property
+    def writes(self) -> int:
+        """Rows written through this connection since it was opened (puts and merges)."""
+        with self._lock:
+            return int(self._db.total_changes)
 
     def count(self) -> int:
         with self._lock:

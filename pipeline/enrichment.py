@@ -121,6 +121,9 @@ class Enrichment:
             self._cache = EnrichCache.in_index(Path(self.pipe.index)) if enabled else EnrichCache(None)
         return self._models, self._cache
 
+    def cache(self) -> EnrichCache:
+        return self._inputs()[1]
+
     def worker_spec(self) -> WorkerSpec:
         """What a Ray worker needs to apply the enrichment cache as this process would."""
         cache = self._inputs()[1].dump() if self.pipe.enrich.enabled else None

@@ -53,6 +53,7 @@ if TYPE_CHECKING:
     from enrich.stage import EnrichStats
     from folio.element import Element
     from index.store import DocRecord, Store
+    from pipeline.cache_sync import SharedCache
 
 log = logging.getLogger(__name__)
 
@@ -80,6 +81,7 @@ class Runner(TwoPhases, RayDriver):
         self._results: dict[str, DocResult] = {}
         self._enrich_stats: dict[str, EnrichStats] = {}
         self._unoptimized = 0  # commits and deletes not yet covered by Store.optimize()
+        self._shared_cache: SharedCache | None = None
         self.commits: list[tuple[float, int, int]] = []  # Ray engine: (seconds, documents, rows) per batch
 
     # -- lazily opened resources ------------------------------------------------------
@@ -154,6 +156,7 @@ class Runner(TwoPhases, RayDriver):
         self._apply_metadata(plan)
         if plan.tasks:
             self._check_model(plan, files, docs)
+            self._pull_cache()
             self._process(plan.tasks)
         self._optimize()
 
@@ -329,7 +332,23 @@ class Runner(TwoPhases, RayDriver):
         log.info("failed %s: %s", rec.source, reason)  # the summary lists it on stdout
         return result
 
+    def _pull_cache(self) -> None:
+        """A remote index's shared enrichment cache, merged into this machine's (pipeline/cache_sync.py)."""
+        if self.pipe.remote is None or not self.pipe.enrich.enabled:
+            return
+        from pipeline.cache_sync import SharedCache
+
+        self._shared_cache = SharedCache(self.blobs, self.enrichment.cache())
+        added = self._shared_cache.pull()
+        if added:
+            self.report.notes.append(f"{added} captions and summaries from the index's shared enrichment cache")
+
     def _finish(self) -> None:
+        if self._shared_cache is not None:
+            try:
+                self._shared_cache.push()
+            except Exception:  # the index is consistent; the next run on this machine pushes it
+                log.exception("could not upload the enrichment cache")
         self.enrichment.close()
         self.report.review = self.review.summary()
         if self.pipe.run.engine == "ray" and "ray" in sys.modules:
