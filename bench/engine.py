@@ -68,7 +68,8 @@ def one(pipe: Pipeline, label: str) -> dict[str, Any]:
     rows = sum(c[2] for c in COMMITS)
     out = {"label": label, "wall_s": round(wall, 1), "ok": report.counts["ok"], "failed": report.counts["failed"],
            "pages": pages, "doc_seconds": round(secs, 1), "commits": len(COMMITS),
-           "commit_s": round(commit_s, 2), "committed": committed, "rows": rows, "docs": docs, "ids": ids}
+           "commit_s": round(commit_s, 2), "committed": committed, "rows": rows,
+           "stages": {k: round(v, 1) for k, v in runner.stage_seconds.items()}, "docs": docs, "ids": ids}
     print(json.dumps({k: v for k, v in out.items() if k not in ("docs", "ids")}), flush=True)
     return out
 

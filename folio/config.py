@@ -75,7 +75,8 @@ class RunSettings(_Strict):
     # (pipeline/ray_engine.py; ray_address None starts a local one).
     engine: Literal["local", "ray"] = "local"
     ray_address: str | None = None
-    embed_actors: int = Field(default=1, ge=1, le=256)  # embedder actors on the cluster
+    # index (embedder) actors on the cluster; None: one per cluster CPU (pipeline/ray_engine.py)
+    embed_actors: int | None = Field(default=None, ge=1, le=256)
     # Ray engine: documents per driver commit at most (pipeline/ray_driver.py)
     commit_docs: int = Field(default=32, ge=1, le=4096)
 

@@ -60,6 +60,7 @@ class RayDriver:
     blobs: Blobs
     _unoptimized: int
     commits: list[tuple[float, int, int]]  # (seconds, documents, rows) per batch commit
+    stage_seconds: dict[str, float]  # workers' seconds by stage (partition, index), summed
 
     if TYPE_CHECKING:  # provided by the Runner and TwoPhases (defined there only: the MRO)
         def store(self, writable: bool = False) -> Store: ...
@@ -124,6 +125,8 @@ class RayDriver:
     def _arrived(self, task: Task, prepared: Prepared, pending: list[Task]) -> Arrived | None:
         """A worker's result: ready for the batch, or (a short write) indexed again here."""
         t0 = time.time() - prepared.seconds
+        for stage, seconds in prepared.stages.items():
+            self.stage_seconds[stage] = self.stage_seconds.get(stage, 0.0) + seconds
         rec, result = self._new_record(task, prepared.sha256 or task.sha256 or "", t0)
         if prepared.error is not None:
             self._fail(rec, result, prepared.error, t0, write=False)  # written with the batch

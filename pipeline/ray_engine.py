@@ -48,13 +48,15 @@ log = logging.getLogger(__name__)
 
 REPO = Path(__file__).resolve().parents[1]
 _STARTED = False  # whether init_ray started Ray (and shutdown() should stop it)
-# CPU shares: a partition task is one busy process (PyMuPDF is single-threaded; the isolate
-# child is its own process), an index actor embeds with one thread between documents. The
-# two add up to one CPU so that a node with a single CPU left still runs one of each: with
-# 1 + 0.5, a pool actor restarted on the last 1-CPU node after another node died left no
-# room for any partition task, and the run hung (tests/test_ray_engine.py, node loss).
-PARTITION_CPUS = 0.75
-INDEX_ACTOR_CPUS = 0.25
+# CPU shares. Embedding is most of a plain run's work (a 10-K here: 2 s to partition, 18 s
+# to embed its 1,625 chunks on one thread), so the index actors get most of the CPU: one
+# actor (one thread) per cluster CPU by default, at 0.75 CPU each, and partition tasks
+# (one process each) fit in the rest. The two add up to one CPU so that a node with a
+# single CPU left still runs one of each: with 1 + 0.5, a pool actor restarted on the last
+# 1-CPU node after another node died left no room for any partition task, and the run
+# hung (tests/test_ray_engine.py, node loss).
+PARTITION_CPUS = 0.25
+INDEX_ACTOR_CPUS = 0.75
 
 
 @dataclass
@@ -68,6 +70,7 @@ class Prepared:
     error: str | None = None
     document_error: bool = False  # a DocumentError (bad input), not a bug
     seconds: float = 0.0
+    stages: dict[str, float] = field(default_factory=dict)  # seconds by stage: partition, index
     node: str = ""
     # set by the index stage
     write_id: str = ""
@@ -117,6 +120,13 @@ def keep_signal_handlers() -> Iterator[None]:
                 signal.signal(sig, handler)
 
 
+def cluster_cpus() -> int:
+    """The CPUs of the connected cluster (the default size of the index actor pool)."""
+    import ray
+
+    return max(1, int(ray.cluster_resources().get("CPU", 1)))
+
+
 def shutdown() -> None:
     """Stop the Ray connection (or local cluster) this run started; one made by the caller stays."""
     global _STARTED
@@ -139,6 +149,9 @@ def _partition_row(row: dict[str, Any]) -> dict[str, Any]:
     t0 = time.time()
     task: Task = pickle.loads(row["task"])
     pipe: Pipeline = pickle.loads(row["pipe"])
+    # One process per document: the cluster runs documents side by side (PARTITION_CPUS);
+    # the local engine's page pool (run.workers) would put two processes in each task.
+    pipe = pipe.model_copy(update={"run": pipe.run.model_copy(update={"workers": 1})})
     prepared = Prepared(source=task.entry.source, node=socket.gethostname())
     try:
         fetch(task.entry, pipe.storage_options)
@@ -153,7 +166,7 @@ def _partition_row(row: dict[str, Any]) -> dict[str, Any]:
         prepared.error, prepared.document_error = e.reason, True
     except Exception as e:  # a bug or library failure on this document: the driver records it
         prepared.error = f"indexing failed: {type(e).__name__}: {e}"
-    prepared.seconds = time.time() - t0
+    prepared.seconds = prepared.stages["partition"] = time.time() - t0
     return {"i": row["i"], "overlays": row["overlays"], "prepared": pickle.dumps(prepared)}
 
 
@@ -212,7 +225,8 @@ class IndexActor:
         prepared.pages = len({e.page for e in els if e.page is not None})
         prepared.n_elements, prepared.n_chunks = len(els), len(ready.chunks)
         prepared.complete, prepared.stats, prepared.hashes = ready.complete, ready.stats, content_hashes(els)
-        prepared.seconds += time.time() - t0
+        prepared.stages["index"] = time.time() - t0
+        prepared.seconds += prepared.stages["index"]
 
 
 def prepare(
@@ -223,7 +237,7 @@ def prepare(
     spec: WorkerSpec,
     targets: dict[str, Target],
     storage_options: dict[str, str] | None = None,
-    embed_actors: int = 1,
+    embed_actors: int | None = None,
     embed_threads: int = 1,
 ) -> Generator[tuple[int, Prepared], None, None]:
     """(index into ``tasks``, what the workers made of it), in completion order.
@@ -251,7 +265,7 @@ def prepare(
                                "threads": embed_threads, "spec_bytes": pickle.dumps(spec), "targets": targets,
                                "storage_options": storage_options},
         # Ray Data restarts a lost actor and retries its batch by itself (max_restarts=-1).
-        compute=ActorPoolStrategy(size=embed_actors), batch_size=1, num_cpus=INDEX_ACTOR_CPUS,
+        compute=ActorPoolStrategy(size=embed_actors or cluster_cpus()), batch_size=1, num_cpus=INDEX_ACTOR_CPUS,
     )
     for row in ds.iter_rows():
         yield int(row["i"]), pickle.loads(row["prepared"])
