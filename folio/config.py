@@ -76,6 +76,7 @@ class RunSettings(_Strict):
     engine: Literal["local", "ray"] = "local"
     ray_address: str | None = None
     embed_actors: int = Field(default=1, ge=1, le=256)  # embedder actors on the cluster
+    enrich_actors: int = Field(default=1, ge=1, le=256)  # enrichment actors (each loads the models)
 
 
 class EmbedSettings(_Strict):
