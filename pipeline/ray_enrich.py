@@ -221,7 +221,7 @@ def backfill(
     gate: Any = None
     stop_key: str | None = None
     try:
-        while queue or running:
+        while running or (queue and stop_key is None):
             key = runner._stop_reason(deadline)
             if key is not None and stop_key is None:
                 stop_key = key

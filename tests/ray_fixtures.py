@@ -23,7 +23,9 @@ def ray_cluster() -> Iterator[None]:
     from pipeline.ray_engine import keep_signal_handlers
 
     with keep_signal_handlers():  # later tests check that a run restores the default handlers
-        ray.init(num_cpus=2, include_dashboard=False, object_store_memory=96 * 1024 * 1024, log_to_driver=False,
-                 runtime_env={"env_vars": {"PYTHONPATH": str(REPO), "RAY_AUTH_MODE": "disabled"}})
+        # address="local": a new cluster, even when another one runs on this machine (ray.init
+        # without an address joins the one /tmp/ray/ray_current_cluster names).
+        ray.init(address="local", num_cpus=2, include_dashboard=False, object_store_memory=96 * 1024 * 1024,
+                 log_to_driver=False, runtime_env={"env_vars": {"PYTHONPATH": str(REPO), "RAY_AUTH_MODE": "disabled"}})
     yield
     ray.shutdown()

@@ -14,8 +14,6 @@ import signal
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 from enrich.cache import EnrichCache
 from folio import llm
 from folio.config import ChunkSettings, Pipeline, RunSettings
@@ -97,13 +95,16 @@ def test_ray_backfill_cut_by_the_item_budget_resumes_next_run(tmp_path: Path, ra
     assert go(on_ray)._fast  # nothing left: the fast path
 
 
-@pytest.mark.slow  # three actor pools (~40 s here)
 def test_sigterm_and_deadline_stop_the_ray_backfill(tmp_path: Path, ray_cluster: None) -> None:  # noqa: F811
     corpus(tmp_path, n=3)
     _, on_ray = backlog(tmp_path, "idx", 3)
 
-    def term(result: DocResult) -> None:  # the first document re-committed: SIGTERM
-        signal.raise_signal(signal.SIGTERM)
+    sent: list[str] = []
+
+    def term(result: DocResult) -> None:  # the first document re-committed: SIGTERM (once:
+        if not sent:  # a second one ends the process)
+            sent.append(result.source)
+            signal.raise_signal(signal.SIGTERM)
 
     first = go(on_ray, on_document=term).report
     assert first.stopped == "SIGTERM" and first.status == "partial", first.to_dict()
@@ -113,8 +114,11 @@ def test_sigterm_and_deadline_stop_the_ray_backfill(tmp_path: Path, ray_cluster:
     assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL
 
     # a budget that ends during the run: the actors start no item after it, the run ends
+    # (here: all documents sent before it, one item left undone); how far it gets depends
+    # on the machine, that it ends soon after it does not
     second = go(on_ray, max_minutes=0.1).report
     assert second.status in ("ok", "partial") and second.stopped in (None, "budget"), second.to_dict()
+    assert second.finished is not None and second.finished - second.started < 6 + 20
     left = rows(on_ray)
     assert all(st in ("ok", "partial") for st, _ in left.values())
 
