@@ -85,12 +85,17 @@ def test_ray_backfill_matches_local_and_fills_the_drivers_cache(tmp_path: Path, 
 def test_ray_backfill_cut_by_the_item_budget_resumes_next_run(tmp_path: Path, ray_cluster: None) -> None:  # noqa: F811
     corpus(tmp_path, n=3)
     _, on_ray = backlog(tmp_path, "idx", 3)
-    first = go(items(on_ray, 3)).report  # the pool's three items, across its actors
+    # one actor takes the documents in order, as the local engine does
+    first = go(items(on_ray, 3)).report
     assert first.enrich["made"] == 3 and first.counts["enrich_pending"] == 2, first.to_dict()
     assert rows(on_ray) == {"doc0.pdf": ("ok", 0), "doc1.pdf": ("partial", 1), "doc2.pdf": ("partial", 2)}
+    # two actors: the limit is the pool's (a shared gate), not each actor's
+    two = on_ray.model_copy(update={"run": RunSettings(engine="ray", enrich_actors=2)})
+    second = go(items(two, 2)).report
+    assert second.enrich["made"] == 2 and sum(left or 0 for _, left in rows(on_ray).values()) == 1
     part = FakePartition()
-    second = go(on_ray, part).report
-    assert part.calls == [] and second.enrich["made"] == 3 and second.status == "ok"
+    third = go(on_ray, part).report
+    assert part.calls == [] and third.enrich["made"] == 1 and third.status == "ok"
     assert rows(on_ray) == dict.fromkeys(SOURCES, ("ok", 0))
     assert go(on_ray)._fast  # nothing left: the fast path
 
