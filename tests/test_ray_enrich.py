@@ -10,17 +10,22 @@ a picture and a table per document, only runs on the driver)."""
 
 from __future__ import annotations
 
+import shutil
 import signal
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from enrich.cache import EnrichCache
 from folio import llm
 from folio.config import ChunkSettings, Pipeline, RunSettings
-from index.store import Store
+from index.store import Store, open_index
 from pipeline.report import DocResult
 from pipeline.runner import Runner, RunOptions
+from tests.pipeline_fixtures import pipeline_for
 from tests.ray_fixtures import ray_cluster  # noqa: F401  (fixture)
+from tests.s3_fixtures import moto_endpoint, s3_bucket  # noqa: F401  (fixtures)
 from tests.test_pipeline_enrich import FakePartition, corpus, enrich_pipe, fake_ocr, stored
 from tests.test_ray_engine import fake_embedder
 from tests.test_s3_index import assert_same, state
@@ -134,3 +139,22 @@ def test_sigterm_and_deadline_stop_the_ray_backfill(tmp_path: Path, ray_cluster:
     # each item was made once over the three runs (a cut item is not paid twice)
     made = sum(r.enrich.get("made", 0) for r in (first, second, third))
     assert made == 6 and EnrichCache.in_index(on_ray.index).count() == 6
+
+
+def test_ray_backfill_of_a_remote_index_sends_pictures_from_the_object_store(
+    tmp_path: Path, ray_cluster: None, s3_bucket: str, monkeypatch: pytest.MonkeyPatch,  # noqa: F811
+) -> None:
+    monkeypatch.setenv("FOLIO_CACHE_DIR", str(tmp_path / "cache"))  # the remote index's local folder
+    corpus(tmp_path, n=1)
+    base = enrich_pipe(tmp_path)
+    remote = pipeline_for(tmp_path / "src", f"{s3_bucket}/idx", models=base.models, enrich=base.enrich)  # type: ignore[arg-type]
+    assert remote.remote is not None
+    first = go(items(remote, 0)).report
+    assert first.counts["ok"] == 1 and first.counts["enrich_pending"] == 1, first.to_dict()
+    shutil.rmtree(remote.assets_dir)  # this machine's copies: the object store keeps the pictures
+    on_ray = remote.model_copy(update={"run": RunSettings(engine="ray")})
+    report = go(on_ray).report
+    # the caption too (an unreadable picture would be skipped, and only the summary made)
+    assert report.enrich["made"] == 2 and report.enrich["skipped"] == 0, report.enrich
+    docs = open_index(on_ray).documents()
+    assert {s: (d.status, d.enrich_left) for s, d in docs.items()} == {"doc0.pdf": ("ok", 0)}
