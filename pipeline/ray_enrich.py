@@ -59,6 +59,9 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 PER_ACTOR = 2  # documents sent to an actor at a time: the next one waits while the driver commits
+# After a stop, how long the documents on actors may take to come back (an actor finishes
+# its current model item first); later, they are left to the next run as they are.
+STOP_GRACE_S = 180.0
 
 
 @dataclass
@@ -220,16 +223,24 @@ def backfill(
     actors: list[Any] = []
     gate: Any = None
     stop_key: str | None = None
+    stopped_at = 0.0
     try:
         while running or (queue and stop_key is None):
             key = runner._stop_reason(deadline)
             if key is not None and stop_key is None:
-                stop_key = key
+                stop_key, stopped_at = key, time.time()
                 if gate is not None:
                     gate.stop.remote()  # the actors finish their current item, start none
+            if stop_key is not None and running and time.time() - stopped_at > STOP_GRACE_S:
+                runner._note(f"{len(running)} documents still on Ray actors {STOP_GRACE_S:g} s after the stop: "
+                             "left for the next run")
+                queue.extendleft(task for task, _ in reversed(list(running.values())))
+                break
             while queue and stop_key is None and len(running) < PER_ACTOR * pipe.run.enrich_actors:
                 task = queue.popleft()
-                job = _job(runner, task, blobs, end)
+                # No model item can start (item limit 0, enrich.max_seconds over): the cache alone
+                hopeless = items == 0 or (end is not None and time.time() >= end)
+                job = _job(runner, task, blobs, end, send=not hopeless)
                 if not isinstance(job, Job):
                     work(task, _returns(job))  # done here: the cache had it all (or nothing to do)
                     continue
@@ -285,9 +296,10 @@ def _pool(runner: TwoPhases, items: int | None) -> tuple[Any, list[Any]]:
 Made = tuple["list[Element]", bool, "EnrichStats"]
 
 
-def _job(runner: TwoPhases, task: Task, blobs: Blobs, end: float | None) -> Job | Made | None:
-    """A Job when the document has items the cache does not hold; else what the cache made
-    of it, or None when backfill_document has nothing to enrich (it sees why itself)."""
+def _job(runner: TwoPhases, task: Task, blobs: Blobs, end: float | None, send: bool) -> Job | Made | None:
+    """A Job when the document has items the cache does not hold (and ``send``); else what
+    the cache made of it, or None when backfill_document has nothing to enrich (it sees why
+    itself)."""
     store = runner.store(writable=True)
     source = task.entry.source
     rec = store.documents().get(source)
@@ -297,7 +309,7 @@ def _job(runner: TwoPhases, task: Task, blobs: Blobs, end: float | None) -> Job 
     if not elements:
         return None
     out, complete, stats, seeds = runner.enrichment.cached(elements)
-    if complete:
+    if complete or not send:
         return out, complete, stats
     return Job(source, elements, pictures(runner.pipe, blobs, elements), seeds, end)
 

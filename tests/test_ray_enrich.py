@@ -158,3 +158,26 @@ def test_ray_backfill_of_a_remote_index_sends_pictures_from_the_object_store(
     assert report.enrich["made"] == 2 and report.enrich["skipped"] == 0, report.enrich
     docs = open_index(on_ray).documents()
     assert {s: (d.status, d.enrich_left) for s, d in docs.items()} == {"doc0.pdf": ("ok", 0)}
+
+
+def test_documents_still_on_actors_after_the_stop_grace_are_left(
+    tmp_path: Path, ray_cluster: None, monkeypatch: pytest.MonkeyPatch,  # noqa: F811
+) -> None:
+    from pipeline import ray_enrich
+
+    monkeypatch.setattr(ray_enrich, "STOP_GRACE_S", 0.0)  # the driver's: nothing waits for the actors
+    corpus(tmp_path, n=2)
+    _, on_ray = backlog(tmp_path, "idx", 2)
+    sent: list[str] = []
+
+    def term(result: DocResult) -> None:
+        if not sent:
+            sent.append(result.source)
+            signal.raise_signal(signal.SIGTERM)
+
+    report = go(on_ray, on_document=term).report
+    # doc1 was on the actor with doc0 (two per actor): not waited for, not committed
+    assert sent == ["doc0.pdf"] and report.stopped == "SIGTERM" and report.counts["skipped_by_signal"] == 1
+    assert any("still on Ray actors" in n for n in report.notes), report.notes
+    assert rows(on_ray) == {"doc0.pdf": ("ok", 0), "doc1.pdf": ("partial", 2)}
+    assert go(on_ray).report.status == "ok" and rows(on_ray) == dict.fromkeys(SOURCES[:2], ("ok", 0))
