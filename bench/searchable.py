@@ -2,7 +2,7 @@
 """Time to searchable: the plain run vs the default enriched run, in one go.
 
     nice python bench/searchable.py [--source ../shared/corpus] [--backfill-minutes 10]
-        [--engine local|ray] [--enrich-actors N] [--include GLOB ...] [--enriched-only]
+        [--engine local|ray] [--enrich-actors N] [--include GLOB ...] [--enriched-only | --backfill-only]
 
 1. the plain run (enrichment off) into a fresh index: its wall time;
 2. the same sources with enrichment on (the default pipeline's enrich and model settings)
@@ -34,8 +34,9 @@ from pipeline.report import DocResult
 from pipeline.runner import Runner, RunOptions
 
 
-def one_run(pipe: Pipeline, label: str) -> dict[str, object]:
-    shutil.rmtree(pipe.index, ignore_errors=True)
+def one_run(pipe: Pipeline, label: str, fresh: bool = True) -> dict[str, object]:
+    if fresh:
+        shutil.rmtree(pipe.index, ignore_errors=True)
     committed: list[tuple[float, str, str]] = []
     t0 = time.time()
 
@@ -66,6 +67,8 @@ def main() -> None:
     ap.add_argument("--enrich-actors", type=int, default=1)
     ap.add_argument("--include", action="append", help="only these files (globs under --source)")
     ap.add_argument("--enriched-only", action="store_true", help="skip the plain run")
+    ap.add_argument("--backfill-only", action="store_true",
+                    help="phase 2 alone on --engine, from a backlog indexed once by the local engine (kept)")
     args = ap.parse_args()
     enforce_offline()
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -81,8 +84,28 @@ def main() -> None:
         "name": "searchable-enriched", "sources": [src], "index": bench_dir() / "searchable-enriched", "run": run,
         "enrich": default.enrich.model_copy(update={"enabled": True, "max_seconds": args.backfill_minutes * 60}),
     })
-    p = None if args.enriched_only else one_run(plain, f"plain ({args.engine})")
-    e = one_run(enriched, f"enriched ({args.engine})")
+    if args.engine == "ray":
+        # A Ray of its own even when another one runs on this machine (ray.init without an
+        # address joins that one; pipeline/ray_engine.init_ray then fails on num_cpus).
+        import ray
+
+        from pipeline.ray_engine import REPO as CHECKOUT
+        from pipeline.ray_engine import keep_signal_handlers
+
+        with keep_signal_handlers():
+            ray.init(address="local", num_cpus=run.workers, include_dashboard=False, log_to_driver=False,
+                     runtime_env={"env_vars": {"PYTHONPATH": str(CHECKOUT), "RAY_AUTH_MODE": "disabled"}})
+    if args.backfill_only:
+        # Every document indexed with all its items left (no model item), once; each
+        # engine's phase 2 then starts from a copy of it (same documents, empty cache).
+        backlog = bench_dir() / "searchable-backlog"
+        if not backlog.is_dir():
+            cut = enriched.enrich.model_copy(update={"max_items": 0, "max_seconds": None})
+            one_run(enriched.model_copy(update={"index": backlog, "enrich": cut, "run": default.run}), "backlog")
+        shutil.rmtree(enriched.index, ignore_errors=True)
+        shutil.copytree(backlog, enriched.index)
+    p = None if args.enriched_only or args.backfill_only else one_run(plain, f"plain ({args.engine})")
+    e = one_run(enriched, f"enriched ({args.engine})", fresh=not args.backfill_only)
     phases = e["phases"]
     assert isinstance(phases, dict)
     if p is None:
