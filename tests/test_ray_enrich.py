@@ -160,6 +160,7 @@ def test_ray_backfill_of_a_remote_index_sends_pictures_from_the_object_store(
     assert {s: (d.status, d.enrich_left) for s, d in docs.items()} == {"doc0.pdf": ("ok", 0)}
 
 
+@pytest.mark.slow  # the other tests here already take ~50 s; this one ~10-30 s more
 def test_documents_still_on_actors_after_the_stop_grace_are_left(
     tmp_path: Path, ray_cluster: None, monkeypatch: pytest.MonkeyPatch,  # noqa: F811
 ) -> None:
