@@ -240,7 +240,14 @@ def backfill(
                 task = queue.popleft()
                 # No model item can start (item limit 0, enrich.max_seconds over): the cache alone
                 hopeless = items == 0 or (end is not None and time.time() >= end)
-                job = _job(runner, task, blobs, end, send=not hopeless)
+                job: Job | Made | Enriched | None
+                try:
+                    job = _job(runner, task, blobs, end, send=not hopeless)
+                except Exception as e:  # noted by work() as this document's failure, like any other
+                    job = Enriched(error=f"reading it for an actor: {type(e).__name__}: {e}")
+                if isinstance(job, Enriched):
+                    work(task, _made(job))
+                    continue
                 if not isinstance(job, Job):
                     work(task, _returns(job))  # done here: the cache had it all (or nothing to do)
                     continue

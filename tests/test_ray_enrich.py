@@ -182,3 +182,21 @@ def test_documents_still_on_actors_after_the_stop_grace_are_left(
     assert any("still on Ray actors" in n for n in report.notes), report.notes
     assert rows(on_ray) == {"doc0.pdf": ("ok", 0), "doc1.pdf": ("partial", 2)}
     assert go(on_ray).report.status == "ok" and rows(on_ray) == dict.fromkeys(SOURCES[:2], ("ok", 0))
+
+
+def test_a_document_that_cannot_be_sent_is_noted_and_left(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from pipeline import ray_enrich
+
+    def broken(runner: Any, task: Any, *a: Any, **kw: Any) -> Any:
+        if task.entry.source == "doc0.pdf":
+            raise OSError("picture store unreachable")
+        return None  # doc1: nothing for an actor (so no Ray at all in this test)
+
+    monkeypatch.setattr(ray_enrich, "_job", broken)
+    corpus(tmp_path, n=2)
+    _, on_ray = backlog(tmp_path, "idx", 2)
+    report = go(on_ray).report
+    assert report.status == "ok" and report.enrich.get("made", 0) == 0
+    assert any(n.startswith("enrichment of doc0.pdf failed") and "picture store unreachable" in n
+               for n in report.notes), report.notes
+    assert rows(on_ray) == dict.fromkeys(SOURCES[:2], ("partial", 2))
