@@ -19,6 +19,9 @@ from typing import Any
 
 CACHE_FILE = "enrich_cache.sqlite"
 
+# put()'s arguments, the value with its params: (kind, content_hash, model_id, prompt_version, value)
+Entry = tuple[str, str, str, str, dict[str, Any]]
+
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS enrich (
     kind TEXT NOT NULL,
@@ -56,6 +59,9 @@ class EnrichCache:
             self._db.commit()
         self.hits = 0
         self.misses = 0
+        # When a list, every hit ("get") and write ("put") is appended as (op, entry): the
+        # Ray engine seeds an actor's cache with the driver's hits and brings its writes back.
+        self.journal: list[tuple[str, Entry]] | None = None
 
     @classmethod
     def in_index(cls, index_dir: Path) -> EnrichCache:
@@ -95,6 +101,8 @@ class EnrichCache:
             self.misses += 1
             return None
         self.hits += 1
+        if self.journal is not None:
+            self.journal.append(("get", (kind, chash, model_id, prompt_version, value)))
         return value
 
     def put(
@@ -109,6 +117,8 @@ class EnrichCache:
                 (kind, chash, model_id, prompt_version, json.dumps(value, ensure_ascii=False), time.time()),
             )
             self._db.commit()
+        if self.journal is not None:
+            self.journal.append(("put", (kind, chash, model_id, prompt_version, value)))
 
     def merge(self, data: bytes) -> int:
         """Add the entries of another cache (``dump`` bytes) this one lacks; an entry both

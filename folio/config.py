@@ -77,6 +77,7 @@ class RunSettings(_Strict):
     ray_address: str | None = None
     # index (embedder) actors on the cluster; None: one per cluster CPU (pipeline/ray_engine.py)
     embed_actors: int | None = Field(default=None, ge=1, le=256)
+    enrich_actors: int = Field(default=1, ge=1, le=256)  # enrichment actors (each loads the models)
     # Ray engine: documents per driver commit at most (pipeline/ray_driver.py)
     commit_docs: int = Field(default=32, ge=1, le=4096)
 

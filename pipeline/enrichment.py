@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 from folio.config import EnrichSettings, ModelSettings, Pipeline
 
 if TYPE_CHECKING:
-    from enrich.cache import EnrichCache
+    from enrich.cache import EnrichCache, Entry
     from enrich.engines import EnrichModels
     from enrich.stage import EnrichStats
     from folio.element import Element
@@ -152,8 +152,7 @@ class Enrichment:
         out, complete = enrich_elements(elements, pipe, models, cache, mono, stats=stats, stop=stop)
         if cached_only:
             return out, complete, stats
-        self._seconds_used += stats.seconds
-        self._items_used += stats.made
+        self.account(stats)
         if stats.captions or stats.summaries or stats.left or stats.failed:
             log.info(
                 "enriched %s: %d captions, %d summaries (%d from the cache), %d failed, %d left in %.1f s",
@@ -162,19 +161,47 @@ class Enrichment:
             )
         return out, complete, stats
 
+    def cached(self, elements: list[Element]) -> tuple[list[Element], bool, EnrichStats, list[Entry]]:
+        """``run(cached_only=True)`` and the cache entries it applied (the Ray engine seeds
+        an actor's cache with them: the actor then makes exactly what is missing)."""
+        cache = self._inputs()[1]
+        cache.journal = []
+        try:
+            out, complete, stats = self.run(elements, None, cached_only=True)
+            return out, complete, stats, [entry for op, entry in cache.journal if op == "get"]
+        finally:
+            cache.journal = None
+
+    def remember(self, entries: list[Entry]) -> None:
+        """Cache entries made elsewhere (a Ray actor): the next run's phase 1 finds them."""
+        cache = self._inputs()[1]
+        for entry in entries:
+            cache.put(*entry)
+
+    def account(self, stats: EnrichStats) -> None:
+        """Stage work done (here or on a Ray actor) counts against the per-run limits."""
+        self._seconds_used += stats.seconds
+        self._items_used += stats.made
+
+    def limits(self, deadline: float | None) -> tuple[float | None, int | None]:
+        """(wall-clock end, items left) of this run's enrichment: the run's deadline or the
+        end of ``enrich.max_seconds``, and what is left of ``enrich.max_items``."""
+        cfg = self.pipe.enrich
+        ends = [] if deadline is None else [deadline]
+        if cfg.max_seconds is not None:
+            ends.append(time.time() + cfg.max_seconds - self._seconds_used)
+        items = None if cfg.max_items is None else max(0, cfg.max_items - self._items_used)
+        return (min(ends) if ends else None), items
+
     def _limits_left(self, deadline: float | None) -> tuple[Pipeline, float | None]:
         """The pipeline with what is left of this run's item limit, and one monotonic
-        deadline: the run's (given on the wall clock) or the end of max_seconds."""
-        cfg = self.pipe.enrich
-        now = time.monotonic()
-        ends = [] if deadline is None else [now + (deadline - time.time())]
-        if cfg.max_seconds is not None:
-            ends.append(now + cfg.max_seconds - self._seconds_used)
+        deadline (the stage's clock)."""
+        end, items = self.limits(deadline)
         update: dict[str, Any] = {"max_seconds": None}
-        if cfg.max_items is not None:
-            update["max_items"] = max(0, cfg.max_items - self._items_used)
-        pipe = self.pipe.model_copy(update={"enrich": cfg.model_copy(update=update)})
-        return pipe, min(ends) if ends else None
+        if items is not None:
+            update["max_items"] = items
+        pipe = self.pipe.model_copy(update={"enrich": self.pipe.enrich.model_copy(update=update)})
+        return pipe, None if end is None else time.monotonic() + (end - time.time())
 
     def close(self) -> None:
         if self._cache is not None:

@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from folio.config import Pipeline
     from folio.element import Element
     from index.store import DocRecord, Store
+    from pipeline.backfill import EnrichFn
     from pipeline.enrichment import Enrichment
     from pipeline.options import RunOptions
     from pipeline.overlays import ReviewStep
@@ -143,8 +144,8 @@ class TwoPhases:
     def _phase_enrich(self, pending: list[Task], backlog: list[Task], deadline: float | None) -> None:
         """Phase 2: this run's documents first, then the backlog of earlier runs."""
 
-        def work(task: Task) -> None:
-            result = self._backfill(task, deadline)
+        def work(task: Task, made: EnrichFn | None = None) -> None:
+            result = self._backfill(task, deadline, made)
             if result is not None and self.opts.on_document is not None:
                 self.opts.on_document(result)
 
@@ -152,6 +153,11 @@ class TwoPhases:
             # This run's documents are indexed already: only the backlog is "skipped".
             self._skip([t for t in rest if t.reason == "enrich"], key)
 
+        if self.pipe.run.engine == "ray":  # the models run on an actor pool (pipeline/ray_enrich.py)
+            from pipeline import ray_enrich
+
+            ray_enrich.backfill(self, pending + backlog, deadline, work, stopped)
+            return
         self._each(pending + backlog, deadline, "enrich", work, stopped)
 
     def _each(
@@ -194,8 +200,9 @@ class TwoPhases:
 
         return tqdm(total=total, unit="doc", file=sys.stderr, desc=f"folio {self.pipe.name} {phase}")
 
-    def _backfill(self, task: Task, deadline: float | None) -> DocResult | None:
-        """Phase 2 for one document (pipeline/backfill.py); its result if it was committed again."""
+    def _backfill(self, task: Task, deadline: float | None, made: EnrichFn | None = None) -> DocResult | None:
+        """Phase 2 for one document (pipeline/backfill.py); its result if it was committed again.
+        ``made``: what Ray actors made of it (pipeline/ray_enrich.py) instead of the stage here."""
         from index.reindex import build_chunks
 
         source = task.entry.source
@@ -205,7 +212,9 @@ class TwoPhases:
 
         def enrich(els: list[Element]) -> tuple[list[Element], bool, EnrichStats]:
             # a reviewer's caption or summary wins over the one the model just wrote
-            out, complete, stats = self.enrichment.run(els, deadline, stop=lambda: bool(self.stop))
+            out, complete, stats = (
+                made(els) if made is not None else self.enrichment.run(els, deadline, stop=lambda: bool(self.stop))
+            )
             return self.review.apply(source, out), complete, stats
 
         try:

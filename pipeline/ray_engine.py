@@ -98,7 +98,9 @@ def init_ray(address: str | None, num_cpus: int | None = None) -> None:
         if address:
             ray.init(address=address, **kw)
         else:
-            ray.init(num_cpus=num_cpus, include_dashboard=False, **kw)
+            # address="local": always a new cluster in this process; without it ray.init joins
+            # any cluster already running on this machine and then refuses num_cpus.
+            ray.init(address="local", num_cpus=num_cpus, include_dashboard=False, **kw)
 
 
 @contextlib.contextmanager

@@ -4,8 +4,6 @@ session (pipeline/ray_engine.py: workers partition and embed, the driver commits
 
 from __future__ import annotations
 
-import os
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +12,7 @@ import pytest
 from folio.config import ChunkSettings, Pipeline, RunSettings
 from pipeline.runner import Runner, RunOptions
 from tests.pipeline_fixtures import FakeEmbedder, make_corpus, make_pdf, pipeline_for, sentence
+from tests.ray_fixtures import ray_cluster  # noqa: F401  (fixture)
 from tests.s3_fixtures import moto_endpoint, s3_bucket  # noqa: F401  (fixtures)
 from tests.test_s3_index import assert_same, state
 
@@ -25,28 +24,13 @@ def fake_embedder(pipe: Pipeline) -> FakeEmbedder:
     return FakeEmbedder()
 
 
-@pytest.fixture(scope="session")
-def ray_cluster() -> Iterator[None]:
-    os.environ.setdefault("RAY_AUTH_MODE", "disabled")
-    import ray
-
-    # A small object store: /dev/shm is small on CI machines; rows are a few MB at most.
-    from pipeline.ray_engine import keep_signal_handlers
-
-    with keep_signal_handlers():  # later tests check that a run restores the default handlers
-        ray.init(num_cpus=2, include_dashboard=False, object_store_memory=96 * 1024 * 1024, log_to_driver=False,
-                 runtime_env={"env_vars": {"PYTHONPATH": str(REPO), "RAY_AUTH_MODE": "disabled"}})
-    yield
-    ray.shutdown()
-
-
 def run(pipe: Pipeline) -> Runner:
     runner = Runner(pipe, RunOptions(progress=False, embedder_factory=fake_embedder))
     runner.run()
     return runner
 
 
-def test_ray_engine_matches_local_engine(tmp_path: Path, ray_cluster: None) -> None:
+def test_ray_engine_matches_local_engine(tmp_path: Path, ray_cluster: None) -> None:  # noqa: F811
     src = tmp_path / "src"
     make_corpus(src, n_pdf=3)
     (src / "broken.pdf").write_bytes(b"%PDF-1.7\n not a pdf at all \n")
