@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from enrich.cache import EnrichCache
 from enrich.chunk import chunk_elements
 from index import schema as S
 from index.fragments import append, targets, write_document
@@ -85,3 +86,53 @@ def test_a_short_fragment_write_is_named(tmp_path: Path, emb: HashEmbedder) -> N
     assert w.short() == [] and w.rows[S.CHUNKS] > 0
     w.fragments[S.ELEMENTS] = []  # as if a retried write came back without its data file
     assert w.short() == [S.ELEMENTS]
+
+
+def test_an_index_actor_applies_the_drivers_enrichment_cache(tmp_path: Path) -> None:
+    """The Ray index actor, called in this process: with a copy of the driver's cache
+    (Enrichment.worker_spec) it commits the captions and summaries a local run made,
+    calling no model, and what it writes is what the local engine committed."""
+    import pickle
+
+    from folio.review import stamp_content_hashes
+    from pipeline.enrichment import Enrichment
+    from pipeline.plan import Task
+    from pipeline.ray_engine import IndexActor, Prepared
+    from pipeline.walk import walk_sources
+    from tests.pipeline_fixtures import FakeEmbedder
+    from tests.test_pipeline_enrich import FakePartition, corpus, enrich_pipe, fake_ocr
+    from tests.test_pipeline_enrich import run as run_local
+    from tests.test_pipeline_phases import SlowLLM
+
+    corpus(tmp_path, n=1)
+    pipe = enrich_pipe(tmp_path)
+    llm = SlowLLM(0.0)
+    with pytest.MonkeyPatch.context() as mp:
+        from folio import llm as folio_llm
+
+        mp.setattr(folio_llm, "load_llm", lambda *a, **kw: llm)
+        runner = run_local(pipe, FakePartition())
+    assert runner.report.status == "ok" and len(llm.calls) == 2  # a caption and a summary
+    store = Store(pipe.index)
+    committed = sorted(r["text"] for r in rows(store, "chunks"))
+    spec = Enrichment(pipe, fake_ocr).worker_spec()
+    assert spec.cache and EnrichCache.loads(spec.cache).count() == 2
+
+    entry = next(iter(walk_sources(pipe.sources, None).values()))
+    sha = store.documents()[entry.source].sha256
+    els = stamp_content_hashes(FakePartition()(Task(entry, "new", sha, None), sha, pipe), pipe.assets_dir)
+    actor = IndexActor(pickle.dumps(pipe), lambda p: FakeEmbedder(), 1, pickle.dumps(spec),
+                       targets(Store(pipe.index, dim=FakeEmbedder().dim)), None)
+    out = actor({"i": [0], "prepared": [pickle.dumps(Prepared(source=entry.source, elements=els, sha256=sha))],
+                 "overlays": [pickle.dumps({})]})
+    prepared: Prepared = pickle.loads(out["prepared"][0])
+    assert prepared.error is None and prepared.complete and prepared.stats is not None
+    assert prepared.stats.cache_hits == 2 and prepared.stats.made == 0 and len(llm.calls) == 2
+    assert prepared.written is not None and not prepared.written.short()
+    # committed as the driver does, the document reads back as the local engine wrote it
+    writable = Store(pipe.index, dim=FakeEmbedder().dim)
+    append(writable, prepared.written.fragments)
+    writable.commit_documents([(writable.documents()[entry.source], prepared.write_id)])
+    after = rows(writable, "chunks")
+    assert {r["write_id"] for r in after} == {prepared.write_id}
+    assert sorted(r["text"] for r in after) == committed
