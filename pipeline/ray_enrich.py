@@ -40,7 +40,7 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from pipeline.assets import save_assets
 from pipeline.reuse import stored_elements
@@ -52,11 +52,27 @@ if TYPE_CHECKING:
     from folio.element import Element
     from folio.models import ModelFile
     from folio.storage import Blobs
+    from index.store import Store
     from pipeline.backfill import EnrichFn
-    from pipeline.phases import TwoPhases
+    from pipeline.enrichment import Enrichment
+    from pipeline.options import RunOptions
     from pipeline.plan import Task
 
 log = logging.getLogger(__name__)
+
+
+class Phases(Protocol):
+    """What this module uses of the run (pipeline/phases.TwoPhases; named here, not
+    imported: phases.py calls this module)."""
+
+    pipe: Pipeline
+    enrichment: Enrichment
+    opts: RunOptions
+
+    def store(self, writable: bool = False) -> Store: ...
+    def _stop_reason(self, deadline: float | None) -> str | None: ...
+    def _note(self, text: str) -> None: ...
+    def _stopping(self, key: str, left: int, what: str) -> None: ...
 
 PER_ACTOR = 2  # documents sent to an actor at a time: the next one waits while the driver commits
 # After a stop, how long the documents on actors may take to come back (an actor finishes
@@ -201,7 +217,7 @@ def pictures(pipe: Pipeline, blobs: Blobs, elements: list[Element]) -> dict[str,
 
 
 def backfill(
-    runner: TwoPhases,
+    runner: Phases,
     tasks: list[Task],
     deadline: float | None,
     work: Callable[[Task, EnrichFn], None],
@@ -282,7 +298,7 @@ def backfill(
         runner._stopping(stop_key, len(rest), "documents to enrich")
 
 
-def _pool(runner: TwoPhases, items: int | None) -> tuple[Any, list[Any]]:
+def _pool(runner: Phases, items: int | None) -> tuple[Any, list[Any]]:
     """The gate and the actors (created at the first document that needs a model)."""
     import ray
 
@@ -303,7 +319,7 @@ def _pool(runner: TwoPhases, items: int | None) -> tuple[Any, list[Any]]:
 Made = tuple["list[Element]", bool, "EnrichStats"]
 
 
-def _job(runner: TwoPhases, task: Task, blobs: Blobs, end: float | None, send: bool) -> Job | Made | None:
+def _job(runner: Phases, task: Task, blobs: Blobs, end: float | None, send: bool) -> Job | Made | None:
     """A Job when the document has items the cache does not hold (and ``send``); else what
     the cache made of it, or None when backfill_document has nothing to enrich (it sees why
     itself)."""
