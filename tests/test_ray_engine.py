@@ -102,6 +102,60 @@ def test_ray_engine_with_the_index_on_s3_matches_local(
     assert_same(state(remote), state(local))
 
 
+
+KILLED_DRIVER = r"""
+import os, signal, sys
+sys.path.insert(0, {repo!r})
+from pathlib import Path
+from folio.config import RunSettings
+from index.store import Store
+from pipeline.runner import Runner, RunOptions
+from tests.pipeline_fixtures import pipeline_for
+from tests.test_ray_engine import fake_embedder
+
+def die(self, committed, failed=()):  # the first batch's fragments are appended: kill -9
+    os.kill(os.getpid(), signal.SIGKILL)
+
+Store.commit_documents = die
+pipe = pipeline_for(Path({src!r}), {uri!r}, run=RunSettings(engine="ray", ray_address={address!r}))
+Runner(pipe, RunOptions(progress=False, embedder_factory=fake_embedder)).run()
+"""
+
+
+def test_driver_killed_between_append_and_commit_on_s3(
+    tmp_path: Path, ray_cluster: None, s3_bucket: str, monkeypatch: pytest.MonkeyPatch,  # noqa: F811
+) -> None:
+    """kill -9 of the Ray driver after its first batch's fragments are appended to the
+    tables on S3, before the documents rows: the re-run takes the lock over, repairs the
+    uncommitted rows and ends as the local engine does, every document once."""
+    import signal
+    import subprocess
+    import sys
+
+    import ray
+
+    from index.store import open_index
+    from tests.s3_fixtures import s3_env
+
+    monkeypatch.setenv("FOLIO_CACHE_DIR", str(tmp_path / "cache"))
+    src = tmp_path / "src"
+    make_corpus(src, n_pdf=3)
+    uri = f"{s3_bucket}/idx"
+    address = ray.get_runtime_context().gcs_address
+    script = KILLED_DRIVER.format(repo=str(REPO), src=str(src), uri=uri, address=address)
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300,
+                          cwd=REPO, env=s3_env())
+    assert proc.returncode == -signal.SIGKILL, proc.stderr[-3000:]
+    remote = pipeline_for(src, uri, run=RunSettings(engine="ray"))  # type: ignore[arg-type]
+    store = open_index(remote)
+    assert store.count_chunks() > 0 and store.documents() == {}  # appended, never committed
+
+    local = pipeline_for(src, tmp_path / "local")
+    a, b = run(local), run(remote)
+    assert b.report.repaired_rows > 0 and b.report.counts == a.report.counts
+    assert_same(state(remote), state(local))
+
+
 NODE_LOSS = r"""
 import json, os, sys, threading
 sys.path.insert(0, {repo!r})
