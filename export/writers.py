@@ -61,13 +61,29 @@ def _dumps(record: dict[str, Any]) -> str:
     return json.dumps(record, ensure_ascii=False, separators=(",", ":"))
 
 
-class JsonWriter:
-    """One JSON object: the header's keys, then the four arrays, then ``counts``."""
+class _TextWriter:
+    """A text file written as ``<out>.part`` and renamed into place once complete."""
 
-    def __init__(self, out: Path, header: dict[str, Any]) -> None:
+    def __init__(self, out: Path) -> None:
         self.out = out
         out.parent.mkdir(parents=True, exist_ok=True)
         self._f: IO[str] = _part(out).open("w", encoding="utf-8", buffering=1 << 20)
+
+    def _finish(self, tail: str) -> None:
+        self._f.write(tail)
+        self._f.close()
+        _part(self.out).replace(self.out)
+
+    def abort(self) -> None:
+        self._f.close()
+        _part(self.out).unlink(missing_ok=True)
+
+
+class JsonWriter(_TextWriter):
+    """One JSON object: the header's keys, then the four arrays, then ``counts``."""
+
+    def __init__(self, out: Path, header: dict[str, Any]) -> None:
+        super().__init__(out)
         self._f.write("{" + _dumps(header)[1:-1])
         self._section = -1
         self._first = True
@@ -90,36 +106,22 @@ class JsonWriter:
 
     def close(self, counts: dict[str, int]) -> None:
         self._enter(len(SECTIONS) - 1)
-        self._f.write(f'],"counts":{_dumps(counts)}}}\n')
-        self._f.close()
-        _part(self.out).replace(self.out)
-
-    def abort(self) -> None:
-        self._f.close()
-        _part(self.out).unlink(missing_ok=True)
+        self._finish(f'],"counts":{_dumps(counts)}}}\n')
 
 
-class JsonlWriter:
+class JsonlWriter(_TextWriter):
     """One record per line: a ``header`` line, the records (``type`` says which), an ``end``
     line with the counts (a file without it was cut short)."""
 
     def __init__(self, out: Path, header: dict[str, Any]) -> None:
-        self.out = out
-        out.parent.mkdir(parents=True, exist_ok=True)
-        self._f: IO[str] = _part(out).open("w", encoding="utf-8", buffering=1 << 20)
+        super().__init__(out)
         self._f.write(_dumps({"type": "header", **header}) + "\n")
 
     def write(self, section: str, record: dict[str, Any]) -> None:
         self._f.write(_dumps(record) + "\n")
 
     def close(self, counts: dict[str, int]) -> None:
-        self._f.write(_dumps({"type": "end", "counts": counts}) + "\n")
-        self._f.close()
-        _part(self.out).replace(self.out)
-
-    def abort(self) -> None:
-        self._f.close()
-        _part(self.out).unlink(missing_ok=True)
+        self._finish(_dumps({"type": "end", "counts": counts}) + "\n")
 
 
 class ParquetWriter:

@@ -117,3 +117,17 @@ def chunk_rows(index: Path) -> list[dict[str, Any]]:
     if tbl is None:
         return []
     return list(tbl.to_arrow().select(["id", "source", "doc_sha256"]).to_pylist())
+
+
+def kill_after_first_commit(cmd: list[str], **popen: Any) -> int:
+    """Run ``cmd`` (an ``ingest.py -v run``) and SIGKILL it once its log says a document
+    was committed; returns its exit status (-9 when it really was killed mid-run)."""
+    import subprocess
+
+    proc = subprocess.Popen(cmd, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True, **popen)
+    assert proc.stderr is not None
+    for line in proc.stderr:
+        if "committed" in line:
+            proc.kill()
+            break
+    return proc.wait()

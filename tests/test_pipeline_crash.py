@@ -14,7 +14,7 @@ import ingest
 from index.store import Store
 from pipeline.cli import exit_code
 from pipeline.report import DocResult
-from tests.pipeline_fixtures import REPO, Counters, chunk_rows, make_corpus, pipeline_for, run
+from tests.pipeline_fixtures import REPO, Counters, chunk_rows, kill_after_first_commit, make_corpus, pipeline_for, run
 
 
 def _ingest(*args: str) -> list[str]:
@@ -28,14 +28,7 @@ def test_sigkill_mid_run_then_rerun_is_complete(tmp_path: Path) -> None:
     src, index = tmp_path / "src", tmp_path / "idx"
     files = make_corpus(src, n_pdf=6, with_docx=False)
     cmd = _ingest("-v", "run", "--source", str(src), "--db", str(index))
-    proc = subprocess.Popen(cmd, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True, cwd=tmp_path)
-    assert proc.stderr is not None
-    for line in proc.stderr:
-        if "committed" in line:
-            proc.kill()
-            break
-    proc.wait()
-    assert proc.returncode == -signal.SIGKILL
+    assert kill_after_first_commit(cmd, cwd=tmp_path) == -signal.SIGKILL
     interrupted = Store(index).documents()
     assert 1 <= len(interrupted) < len(files)  # really killed in the middle
 

@@ -20,7 +20,17 @@ from folio.storage import S3Blobs, resolve_options
 from index.search import search
 from index.store import open_index
 from pipeline.lock import LockedError, ObjectLock
-from tests.pipeline_fixtures import REPO, Counters, FakeEmbedder, make_corpus, make_pdf, pipeline_for, run, sentence
+from tests.pipeline_fixtures import (
+    REPO,
+    Counters,
+    FakeEmbedder,
+    kill_after_first_commit,
+    make_corpus,
+    make_pdf,
+    pipeline_for,
+    run,
+    sentence,
+)
 from tests.s3_fixtures import moto_endpoint, s3_bucket, s3_env  # noqa: F401  (fixtures)
 
 QUERIES = ("alpha0 results", "gamma report", "zeta details", "beta2 paragraph")
@@ -208,15 +218,7 @@ def test_sigkill_mid_run_on_s3_then_rerun_is_complete(tmp_path: Path, s3_bucket:
     uri = f"{s3_bucket}/idx"
     cmd = [sys.executable, str(REPO / "ingest.py"), "--config", "/nonexistent.toml", "-v",
            "run", "--source", str(src), "--db", uri]
-    proc = subprocess.Popen(cmd, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True,
-                            cwd=tmp_path, env=s3_env())
-    assert proc.stderr is not None
-    for line in proc.stderr:
-        if "committed" in line:
-            proc.kill()
-            break
-    proc.wait()
-    assert proc.returncode == -signal.SIGKILL
+    assert kill_after_first_commit(cmd, cwd=tmp_path, env=s3_env()) == -signal.SIGKILL
     pipe = pipeline_for(src, uri)  # type: ignore[arg-type]
     assert 1 <= len(open_index(pipe).documents()) < len(files)
     assert S3Blobs(uri, resolve_options()).read("run.lock")  # left behind by the killed run
