@@ -120,13 +120,15 @@ class EnrichCache:
         if self.journal is not None:
             self.journal.append(("put", (kind, chash, model_id, prompt_version, value)))
 
-    def merge(self, data: bytes) -> int:
+    def merge(self, data: bytes) -> tuple[int, int]:
         """Add the entries of another cache (``dump`` bytes) this one lacks; an entry both
-        hold keeps the newer value. Returns how many entries were added or updated."""
+        hold keeps the newer value. Returns (entries added or updated, entries the other
+        cache holds)."""
         other = sqlite3.connect(":memory:")
         try:
             other.deserialize(data)
-            rows = other.execute("SELECT kind, content_hash, model_id, prompt_version, value, created FROM enrich")
+            rows = other.execute(
+                "SELECT kind, content_hash, model_id, prompt_version, value, created FROM enrich").fetchall()
             with self._lock:
                 before = self._db.total_changes
                 self._db.executemany(
@@ -136,7 +138,7 @@ class EnrichCache:
                     rows,
                 )
                 self._db.commit()
-                return self._db.total_changes - before
+                return self._db.total_changes - before, len(rows)
         finally:
             other.close()
 

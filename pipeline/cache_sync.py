@@ -33,15 +33,8 @@ class SharedCache:
     def pull(self) -> int:
         """Merge the shared copy into the local cache; returns the entries it added."""
         data = self.blobs.read(KEY)
-        added = self.cache.merge(data) if data else 0
-        if data:
-            from enrich.cache import EnrichCache
-
-            shared = EnrichCache.loads(data)
-            self._ahead = self.cache.count() > shared.count()
-            shared.close()
-        else:
-            self._ahead = self.cache.count() > 0
+        added, shared = self.cache.merge(data) if data else (0, 0)
+        self._ahead = self.cache.count() > shared
         self._writes = self.cache.writes
         if added:
             log.info("enrichment cache: %d entries from the index's shared copy", added)

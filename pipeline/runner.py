@@ -82,8 +82,9 @@ class Runner(TwoPhases, RayDriver):
         self._enrich_stats: dict[str, EnrichStats] = {}
         self._unoptimized = 0  # commits and deletes not yet covered by Store.optimize()
         self._shared_cache: SharedCache | None = None
+        # Ray engine: (seconds, documents, rows) per batch commit; workers' seconds by stage
         self.commits: list[tuple[float, int, int]] = []
-        self.stage_seconds: dict[str, float] = {}  # Ray engine: (seconds, documents, rows) per batch
+        self.stage_seconds: dict[str, float] = {}
 
     # -- lazily opened resources ------------------------------------------------------
     def embedder(self) -> TextEmbedder:
