@@ -5,6 +5,9 @@
   if every figure is in that block. When the figures are all in another block, the
   citation moves there (small models often cite the neighbour: "off by one"); when they
   are in no block, the sentence loses its citations and is reported as unsupported.
+- A sentence without figures keeps a citation only if the cited block holds at least half
+  of its own words (those not in the question); else it moves to the one block that holds
+  most of them, or loses its citations and is reported as unsupported.
 - A sentence with no citation gets one when its figures, or most of its words, are in
   exactly one best block; a sentence that only restates the question gets none.
 - An answer whose every claim is unsupported is replaced by a plain "not found": the
@@ -47,6 +50,7 @@ _LEAD_IN_RE = re.compile(
 _QUOTED_RE = re.compile(r"[\"“'‘]([^\"”'’]{3,60})[\"”'’]")
 _CODE_RE = re.compile(r"\b(?=\w*\d)(?=\w*[A-Za-z])\w{5,}\b")  # letters and digits mixed: "5bda1dd6"
 AUTO_CITE_OVERLAP = 0.6  # share of a sentence's content words a block must hold to be cited
+SUPPORT_OVERLAP = 0.5  # share a cited block must hold for a sentence without figures to keep it
 
 
 @dataclass
@@ -101,6 +105,7 @@ def check(answer: str, blocks: list[Block], question: str) -> Checked:
         return Checked(NOT_FOUND, [], {}, abstained=True, draft=answer if answer.strip() != NOT_FOUND else None)
     values = {b.n: figure_values(f"{b.label}\n{b.text}") for b in blocks}
     words = {b.n: content_words(b.text) for b in blocks}
+    labelled = {b.n: words[b.n] | content_words(b.label) for b in blocks}
     asked = set(figures(question))
     result = Checked("", [], {})
     parts: list[str] = []
@@ -130,6 +135,17 @@ def check(answer: str, blocks: list[Block], question: str) -> Checked:
                 result.unsupported.append({"sentence": s.text, "figures": missing or figs, "cited": valid})
         elif not valid:
             cites = _by_words(s.text, words, question)
+        else:
+            # No figure to check: the cited block must hold the sentence's words. A model
+            # (or an instruction in a document) citing a source that does not say it
+            # would otherwise lend the sentence that source's authority.
+            cites = [n for n in valid if supports(s.text, labelled[n], question)]
+            if not cites:
+                cites = _by_words(s.text, words, question)
+                result.moved += bool(cites)
+            if not cites:
+                result.unsupported.append({"sentence": s.text, "figures": [], "cited": valid,
+                                           "reason": "its words are not in the cited source"})
         parts.append(_with_markers(s.text, cites))
         for n in cites:
             if n not in result.cited:
@@ -158,6 +174,13 @@ def injected_strings(blocks: list[Block], question: str) -> set[str]:
                 found |= {m.lower() for m in _CODE_RE.findall(sent)}
                 out |= {f for f in found if len(f) >= 3 and f not in asked}
     return out
+
+
+def supports(sentence: str, block_words: set[str], question: str) -> bool:
+    """The block holds at least half of what the sentence says beyond the question (a
+    sentence that only restates the question claims nothing and keeps its citation)."""
+    own = content_words(sentence) - content_words(question)
+    return not own or len(own & block_words) / len(own) >= SUPPORT_OVERLAP
 
 
 def _with_markers(text: str, cites: list[int]) -> str:

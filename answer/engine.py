@@ -17,7 +17,8 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterator
+from collections.abc import AsyncGenerator, Iterator
+from contextlib import aclosing
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -26,8 +27,8 @@ from answer.checks import check
 from answer.citations import citation, source_card
 from answer.context import build_blocks
 from answer.pages import Renderer
-from answer.queue import FairQueue
 from answer.sessions import Sessions
+from answer.worker import ModelWorker, Slot
 from folio.config import Pipeline
 from folio.element import KINDS
 from folio.errors import FolioError
@@ -62,6 +63,25 @@ class Ask:
     # The conversation so far as (question, answer) pairs, when the caller holds it (the
     # OpenAI endpoint); otherwise it is read from the session.
     history: list[tuple[str, str]] | None = None
+    # The prompt holds the system prompt and every source: sent back only when asked.
+    show_prompt: bool = False
+
+
+@dataclass
+class _Turn:
+    """One question on its way through the engine."""
+
+    req: Ask
+    question: str
+    session_id: str
+    history: list[tuple[str, str]]
+    query: str
+    blocks: list[Block] = field(default_factory=list)
+    prompt: Prompt | None = None
+    retrieve_ms: float = 0.0
+    raw: str = ""
+    ttft: float | None = None
+    t0: float = field(default_factory=time.perf_counter)
 
 
 @dataclass
@@ -92,6 +112,11 @@ def validate(req: Ask, pipe: Pipeline) -> None:
     source = req.filters.get("source")
     if source is not None and not isinstance(source, str):
         raise AskError("filters.source: must be a document path as listed by /api/documents")
+    if req.history is not None:
+        # The earlier turns of an OpenAI-style chat reach the model too (the rewrite).
+        size = sum(len(q) + len(a) for q, a in req.history)
+        if size > limit * 10:
+            raise AskError(f"messages: the conversation is {size} characters, the limit is {limit * 10}", 413)
     if req.session_id is not None and (not isinstance(req.session_id, str) or len(req.session_id) > 64):
         raise AskError("session_id: must be a session id string")
 
@@ -110,7 +135,10 @@ class Engine:
 
             remote = blobs_for(pipe.remote, pipe.store_options())
         self.renderer = Renderer(pipe.assets_dir, store, remote)
-        self.queue = FairQueue(pipe.serve.queue_size)
+        serve = pipe.serve
+        self.worker = ModelWorker(backend.stream, serve.queue_size, serve.max_questions_per_user,
+                                  serve.queue_timeout_s)
+        self._blocking: Any = None
         self.system = self.settings.system_prompt or prompts.SYSTEM
 
     @classmethod
@@ -128,45 +156,98 @@ class Engine:
     def validate(self, req: Ask) -> None:
         validate(req, self.pipe)
 
-    def ask(self, req: Ask) -> Iterator[Event]:
+    def admit(self, req: Ask) -> Slot:
+        """A place in the line for ``req`` or ``Busy`` at once (429 with Retry-After)."""
+        return self.worker.admit(req.owner)
+
+    def _begin(self, req: Ask) -> _Turn:
+        """Checks and the conversation so far (a SQLite read): before any model work."""
         self.validate(req)
-        t0 = time.perf_counter()
         question = " ".join(req.question.split())
+        if req.session_id and not self.sessions.owned(req.session_id, req.owner):
+            # Someone else's id, or one the server never issued: the same answer for both,
+            # so ids cannot be probed.
+            raise AskError(f"session_id: no session {req.session_id!r}", 404)
         session_id = req.session_id or self.sessions.new_id()
         if req.history is not None:
             history = req.history[-self.settings.history_turns:] if self.settings.history_turns else []
+        elif req.session_id and self.settings.history_turns:
+            history = self.sessions.history(session_id, self.settings.history_turns)
         else:
-            history = self.sessions.history(session_id, self.settings.history_turns) if req.session_id else []
-        query = question
-        if history and self.settings.history_turns:
-            yield from self._queued()
-            query = self._rewrite(history, question)
-            yield Event("query", {"standalone_query": query})
-        t_retrieve = time.perf_counter()
-        blocks = self.retrieve(query, req.k or self.settings.k, req.filters)
-        retrieve_ms = (time.perf_counter() - t_retrieve) * 1000
-        prompt = self.backend.prompt(prompts.answer_messages(self.system, blocks, question))
-        yield Event("sources", {"standalone_query": query, "sources": [source_card(b) for b in blocks],
-                                "retrieve_ms": round(retrieve_ms, 1), "prompt": prompt.text,
-                                "prompt_tokens": prompt.tokens if blocks else 0})
-        raw, ttft = "", None
-        if blocks:
-            yield from self._queued()
-            with self.queue.turn():
-                for piece in self.backend.stream(prompt, self.settings.max_tokens):
-                    if ttft is None:
-                        ttft = (time.perf_counter() - t0) * 1000
-                    raw += piece
-                    yield Event("token", piece)
-        else:
-            raw = prompts.NOT_FOUND  # nothing retrieved: no model call, no guess
-            yield Event("token", raw)
-        total_ms = (time.perf_counter() - t0) * 1000
-        result = self._finish(question, query, blocks, raw, prompt, session_id, req.owner, {
-            "retrieve_ms": round(retrieve_ms, 1), "ttft_ms": round(ttft if ttft is not None else total_ms, 1),
-            "total_ms": round(total_ms, 1),
-        })
-        yield Event("done", result)
+            history = []
+        return _Turn(req, question, session_id, history if self.settings.history_turns else [], question)
+
+    def _rewrite_prompt(self, turn: _Turn) -> Prompt:
+        return self.backend.prompt(prompts.rewrite_messages(self.system, turn.history, turn.question))
+
+    def _retrieve(self, turn: _Turn) -> Event:
+        t = time.perf_counter()
+        turn.blocks = self.retrieve(turn.query, turn.req.k or self.settings.k, turn.req.filters)
+        turn.retrieve_ms = (time.perf_counter() - t) * 1000
+        turn.prompt = self.backend.prompt(prompts.answer_messages(self.system, turn.blocks, turn.question))
+        data: dict[str, Any] = {"standalone_query": turn.query, "sources": [source_card(b) for b in turn.blocks],
+                                "retrieve_ms": round(turn.retrieve_ms, 1),
+                                "prompt_tokens": turn.prompt.tokens if turn.blocks else 0}
+        if turn.req.show_prompt:  # the system prompt and every source: only to who asked for it
+            data["prompt"] = turn.prompt.text
+        return Event("sources", data)
+
+    def _token(self, turn: _Turn, kind: str, data: Any) -> Event:
+        if kind == "queued":
+            return Event("queued", {"ahead": data})
+        if turn.ttft is None:
+            turn.ttft = (time.perf_counter() - turn.t0) * 1000
+        turn.raw += data
+        return Event("token", data)
+
+    def ask(self, req: Ask) -> Iterator[Event]:
+        """The events of one question, for a caller without an event loop (CLI, tests)."""
+        turn = self._begin(req)
+        with self.worker.admit(req.owner):
+            if turn.history:
+                pieces = self.worker.generate_sync(self._rewrite_prompt(turn), REWRITE_MAX_TOKENS)
+                out = "".join(d for k, d in pieces if k == "token")
+                turn.query = prompts.clean_rewrite(out, turn.question)
+                yield Event("query", {"standalone_query": turn.query})
+            yield self._retrieve(turn)
+            if turn.blocks:
+                assert turn.prompt is not None
+                for kind, data in self.worker.generate_sync(turn.prompt, self.settings.max_tokens):
+                    yield self._token(turn, kind, data)
+            else:
+                yield self._no_blocks(turn)
+            yield Event("done", self._finish(turn))
+
+    async def ask_async(self, req: Ask, slot: Slot | None = None) -> AsyncGenerator[Event, None]:
+        """The same events for the server: waiting for the model holds no thread, and the
+        place in the line is taken first, so a full line is refused (``Busy``) before any
+        work (front ends that must answer 429 before a stream starts take the ``slot``
+        themselves with ``admit``). Blocking steps (SQLite, retrieval, rendering) run in a small thread pool of
+        their own; cancelling the caller (a client gone) stops its generation."""
+        import anyio.to_thread
+
+        slot = slot or self.worker.admit(req.owner)
+        try:
+            turn = await anyio.to_thread.run_sync(self._begin, req, limiter=self._limiter())
+            if turn.history:
+                prompt = await anyio.to_thread.run_sync(self._rewrite_prompt, turn, limiter=self._limiter())
+                out = ""
+                async with aclosing(self.worker.generate(prompt, REWRITE_MAX_TOKENS)) as pieces:
+                    async for kind, data in pieces:
+                        out += data if kind == "token" else ""
+                turn.query = prompts.clean_rewrite(out, turn.question)
+                yield Event("query", {"standalone_query": turn.query})
+            yield await anyio.to_thread.run_sync(self._retrieve, turn, limiter=self._limiter())
+            if turn.blocks:
+                assert turn.prompt is not None
+                async with aclosing(self.worker.generate(turn.prompt, self.settings.max_tokens)) as pieces:
+                    async for kind, data in pieces:
+                        yield self._token(turn, kind, data)
+            else:
+                yield self._no_blocks(turn)
+            yield Event("done", await anyio.to_thread.run_sync(self._finish, turn, limiter=self._limiter()))
+        finally:
+            slot.release()
 
     def answer(self, req: Ask) -> dict[str, Any]:
         """The whole answer at once (the last event's data)."""
@@ -176,16 +257,27 @@ class Engine:
                 result = ev.data
         return result
 
-    def _queued(self) -> Iterator[Event]:
-        ahead = self.queue.waiting()
-        if ahead:
-            yield Event("queued", {"ahead": ahead})
+    async def answer_async(self, req: Ask, slot: Slot | None = None) -> dict[str, Any]:
+        result: dict[str, Any] = {}
+        async with aclosing(self.ask_async(req, slot)) as events:
+            async for ev in events:
+                if ev.kind == "done":
+                    result = ev.data
+        return result
 
-    def _rewrite(self, history: list[tuple[str, str]], question: str) -> str:
-        prompt = self.backend.prompt(prompts.rewrite_messages(self.system, history, question))
-        with self.queue.turn():
-            out = "".join(self.backend.stream(prompt, REWRITE_MAX_TOKENS))
-        return prompts.clean_rewrite(out, question)
+    def _limiter(self) -> Any:
+        # Retrieval embeds and searches on the CPU the model also needs: two at a time is
+        # what 2 cores use well, and it leaves the shared thread pool to everything else.
+        import anyio
+
+        if self._blocking is None:
+            self._blocking = anyio.CapacityLimiter(2)
+        return self._blocking
+
+    @staticmethod
+    def _no_blocks(turn: _Turn) -> Event:
+        turn.raw = prompts.NOT_FOUND  # nothing retrieved: no model call, no guess
+        return Event("token", turn.raw)
 
     def retrieve(self, query: str, k: int, filters: dict[str, Any] | None = None) -> list[Block]:
         return self.blocks(self.search(query, k, filters), query)
@@ -205,29 +297,32 @@ class Engine:
         elements = self.store.elements_by_id(ids)
         return build_blocks(hits, elements, query, self.settings.context_tokens, self.backend.count_tokens)
 
-    def _finish(
-        self, question: str, query: str, blocks: list[Block], raw: str, prompt: Prompt,
-        session_id: str, owner: str | None, timings: dict[str, float],
-    ) -> dict[str, Any]:
-        checked = check(raw, blocks, question)
+    def _finish(self, turn: _Turn) -> dict[str, Any]:
+        blocks, prompt = turn.blocks, turn.prompt
+        assert prompt is not None
+        total_ms = (time.perf_counter() - turn.t0) * 1000
+        checked = check(turn.raw, blocks, turn.question)
         by_n = {b.n: b for b in blocks}
         cites = [citation(by_n[n], checked.elements.get(n, [])) for n in checked.cited]
         result: dict[str, Any] = {
-            "question": question,
-            "standalone_query": query,
+            "question": turn.question,
+            "standalone_query": turn.query,
             "answer": checked.text,
             "citations": cites,
             "unsupported": checked.unsupported,
             "abstained": checked.abstained,
-            "session_id": session_id,
-            "timings": timings,
+            "session_id": turn.session_id,
+            "timings": {"retrieve_ms": round(turn.retrieve_ms, 1),
+                        "ttft_ms": round(turn.ttft if turn.ttft is not None else total_ms, 1),
+                        "total_ms": round(total_ms, 1)},
             "prompt_tokens": prompt.tokens if blocks else 0,
             "model": self.backend.model_id,
-            "prompt": prompt.text,
         }
+        if turn.req.show_prompt:
+            result["prompt"] = prompt.text
         if checked.draft:
             result["draft"] = checked.draft
-        self.sessions.add_turn(session_id, result, owner)
+        self.sessions.add_turn(turn.session_id, result, turn.req.owner)
         self.snapshot(cites)
         return result
 
@@ -244,8 +339,9 @@ class Engine:
     def current_documents(self) -> dict[str, str]:
         return {d.source: d.sha256 for d in self.store.documents().values() if d.status != "error"}
 
-    def session(self, session_id: str) -> dict[str, Any]:
-        return self.sessions.get(session_id, self.current_documents())
+    def session(self, session_id: str, owner: str | None = None) -> dict[str, Any]:
+        """The conversation, for its owner only (anyone else gets ``SessionError``)."""
+        return self.sessions.get(session_id, self.current_documents(), owner)
 
     def element(self, element_id: str) -> dict[str, Any] | None:
         from answer.pages import crop_path, page_path
@@ -275,5 +371,5 @@ class Engine:
             "chunks": self.store.count_chunks(),
             "models": {"embedder": self.embedder.model_id, "llm": self.backend.model_id,
                        "backend": self.backend.kind},
-            "queue": self.queue.waiting(),
+            "queue": self.worker.in_line(),
         }
