@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Awaitable
+from collections.abc import AsyncGenerator, Awaitable
 from typing import Any, TypeVar
 
 from fastapi.responses import JSONResponse
@@ -55,26 +55,41 @@ async def until_disconnect(request: Request, work: Awaitable[T]) -> T | None:
             task.cancel()
 
 
-async def watched(request: Request, items: AsyncIterator[T]) -> AsyncIterator[T]:
-    """``items`` until the client goes away; then ``items`` is closed, which cancels its
-    place in the line or its generation."""
+async def watched(request: Request, items: AsyncGenerator[T, None]) -> AsyncGenerator[T, None]:
+    """``items`` until the client goes away; then ``items`` is cancelled, which takes its
+    question out of the line or stops its generation.
+
+    ``items`` runs whole in one task of its own: a generator advanced step by step from
+    different tasks cannot be cancelled cleanly (closing it while a cancelled step still
+    unwinds fails with "already running", and its place in the line stayed taken)."""
+    out: asyncio.Queue[tuple[str, Any]] = asyncio.Queue()
+
+    async def produce() -> None:
+        try:
+            async with contextlib.aclosing(items):
+                async for item in items:
+                    out.put_nowait(("item", item))
+            out.put_nowait(("end", None))
+        except asyncio.CancelledError:
+            raise
+        except BaseException as e:  # handed to the reader, who reports it
+            out.put_nowait(("error", e))
+
+    producer = asyncio.ensure_future(produce())
     watch = asyncio.ensure_future(_disconnected(request))
     try:
         while True:
-            step = asyncio.ensure_future(anext(items))
-            await asyncio.wait({step, watch}, return_when=asyncio.FIRST_COMPLETED)
-            if not step.done():  # the client went away while we waited for the next item
-                step.cancel()
-                with contextlib.suppress(asyncio.CancelledError, StopAsyncIteration):
-                    await step
+            get = asyncio.ensure_future(out.get())
+            await asyncio.wait({get, watch}, return_when=asyncio.FIRST_COMPLETED)
+            if not get.done():  # the client went away
+                get.cancel()
                 return
-            try:
-                item = step.result()
-            except StopAsyncIteration:
+            kind, value = get.result()
+            if kind == "end":
                 return
-            yield item
+            if kind == "error":
+                raise value
+            yield value
     finally:
         watch.cancel()
-        aclose = getattr(items, "aclose", None)
-        if aclose is not None:
-            await aclose()
+        producer.cancel()  # unwinds in its own task: the slot is released there
