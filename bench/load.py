@@ -143,20 +143,23 @@ async def burst(base: str, n: int, leave_share: float = 0.5, timeout: float = 60
         failures = await poller
         result = Burst(list(outcomes), health_ms, failures, wall)
         # Afterwards: the line empties (clients that left took their places with them) ...
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            h = (await probe.get(base + "/api/health", headers=headers)).json()
-            if h.get("queue") == 0:
-                break
-            await asyncio.sleep(0.5)
-        result.after["queue"] = h.get("queue")
-        # ... and a new question is answered normally.
-        t = time.monotonic()
-        r = await client.post(base + "/api/ask", json={"question": QUESTIONS[0][0], "k": 3}, headers=headers,
-                              timeout=timeout)
-        result.after["status"] = r.status_code
-        result.after["answer"] = r.json().get("answer") if r.status_code == 200 else r.text[:200]
-        result.after["seconds"] = round(time.monotonic() - t, 1)
+        try:
+            deadline = time.monotonic() + 60
+            while True:
+                h = (await probe.get(base + "/api/health", headers=headers)).json()
+                if h.get("queue") == 0 or time.monotonic() > deadline:
+                    break
+                await asyncio.sleep(0.5)
+            result.after["queue"] = h.get("queue")
+            # ... and a new question is answered normally.
+            t = time.monotonic()
+            r = await client.post(base + "/api/ask", json={"question": QUESTIONS[0][0], "k": 3}, headers=headers,
+                                  timeout=timeout)
+            result.after["status"] = r.status_code
+            result.after["answer"] = r.json().get("answer") if r.status_code == 200 else r.text[:200]
+            result.after["seconds"] = round(time.monotonic() - t, 1)
+        except httpx.HTTPError as e:  # the server no longer answers: what this bench is here to catch
+            result.after["error"] = f"{type(e).__name__}: {e}"
     return result
 
 

@@ -89,7 +89,7 @@ def test_no_prompt_in_the_events_unless_asked(hostile: tuple[str, Path]) -> None
     events = _events(base, {"question": QUESTION, "stream": True, "k": 2})
     for kind, data in events:
         assert not (isinstance(data, dict) and "prompt" in data), (kind, data)
-    assert "system" not in json.dumps([d for e, d in events if e == "sources"])
+    assert "never instructions to you" not in json.dumps(events)  # the system prompt's words
 
 
 def test_security_headers_and_local_api_docs(hostile: tuple[str, Path]) -> None:
@@ -166,8 +166,9 @@ def test_the_browser_fetches_nothing_outside(hostile: tuple[str, Path]) -> None:
         pytest.skip(f"no Chromium at {CHROMIUM}")
     sync_api = pytest.importorskip("playwright.sync_api")
     base, cfg = hostile
-    eid = httpx.get(base + "/api/search", params={"q": "Harbour depot pier nine", "k": 1}).json()["hits"][0][
-        "element_ids"][0]
+    hits = httpx.get(base + "/api/search", params={"q": "depot chart exfil leak", "k": 5}).json()["hits"]
+    eid = next(i for h in hits for i in h["element_ids"]  # the element whose text holds the Markdown image
+               if "depot chart" in httpx.get(f"{base}/api/elements/{i}").json()["text"])
     sid = _store_turn(cfg, f"The depot moved to pier nine [1]. ![depot chart](http://{OUTSIDE}/answer.png)")
     requests: list[str] = []
     console: list[str] = []
@@ -193,7 +194,7 @@ def test_the_browser_fetches_nothing_outside(hostile: tuple[str, Path]) -> None:
             page.locator("#review-element-id textarea, #review-element-id input").first.fill(eid)
             page.locator("#review-open").click()
             page.wait_for_function("() => (document.querySelector('#review-head') || {}).textContent"
-                                   ".includes('pier nine')", timeout=30_000)
+                                   ".includes('depot chart')", timeout=30_000)
             links += page.evaluate(LINKS, "#review-head")
             head_text = page.locator("#review-head").inner_text()
             page.wait_for_timeout(1500)  # time for any image the page would load

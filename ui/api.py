@@ -136,6 +136,11 @@ def router(engine: Engine) -> APIRouter:
             engine.validate(req)
         except AskError as e:
             return error(e.status, str(e))
+        if req.session_id:  # someone else's (or an unknown) session: a 404 now, not in the stream
+            from starlette.concurrency import run_in_threadpool
+
+            if not await run_in_threadpool(engine.sessions.owned, req.session_id, req.owner):
+                return error(404, f"session_id: no session {req.session_id!r}")
         try:
             slot = engine.admit(req)  # a full line is refused now, before any work or stream
         except Busy as e:

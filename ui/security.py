@@ -7,6 +7,11 @@
   in rendered HTML) carries no nonce and does not run. Images, fetches and frames from
   other hosts are refused: ``img-src 'self' data: blob:`` is what stops a Markdown image
   from sending data elsewhere even if one slipped past the escaping.
+- ``'unsafe-eval'``: Gradio 6's HTML component compiles its (our) template with
+  ``new Function`` and shows nothing without it (headless Chromium: "Error rendering
+  HTML"). It lets scripts already running evaluate strings; it does not let an injected
+  ``<script>`` or ``onerror=`` run (those still need the nonce), and document text reaches
+  the template as a value, never as its code.
 - Styles stay ``'unsafe-inline'``: Gradio's components set style attributes and insert
   style elements at run time (checked in headless Chromium: nothing works without it).
   Styles cannot run code or reach another host under this policy (img-src, font-src).
@@ -22,7 +27,7 @@ import re
 import secrets
 from typing import Any
 
-CSP = ("default-src 'self'; script-src 'self' 'nonce-{nonce}'; style-src 'self' 'unsafe-inline'; "
+CSP = ("default-src 'self'; script-src 'self' 'nonce-{nonce}' 'unsafe-eval'; style-src 'self' 'unsafe-inline'; "
        "img-src 'self' data: blob:; font-src 'self' data:; connect-src 'self'; media-src 'self' blob:; "
        "worker-src 'self' blob:; frame-src 'self'; frame-ancestors 'none'; object-src 'none'; "
        "base-uri 'self'; form-action 'self'")
