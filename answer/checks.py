@@ -145,7 +145,7 @@ def check(answer: str, blocks: list[Block], question: str) -> Checked:
 def injected_strings(blocks: list[Block], question: str) -> set[str]:
     """Strings that instruction-like source sentences ask a model to repeat, lower-cased,
     minus anything the question itself mentions."""
-    from enrich.prompts import looks_like_instructions
+    from folio.sanitize import looks_like_instructions
 
     asked = question.lower()
     out: set[str] = set()

@@ -24,13 +24,13 @@ from pathlib import PurePath
 from typing import TYPE_CHECKING
 
 from answer.text import content_words, sentences
+from folio.filetype import page_unit
 
 if TYPE_CHECKING:
     from folio.element import Element
     from index.search import Hit
 
 CountTokens = Callable[[str], int]
-SLIDE_SUFFIXES = {".pptx", ".ppt", ".odp"}
 MIN_BLOCK_TOKENS = 24  # a block cut below this says nothing useful: left out
 # Fewer, fuller blocks beat many slivers: with a small budget the lowest-ranked blocks go
 # until each remaining one can have at least this many tokens.
@@ -77,7 +77,7 @@ def where(source: str, page: int | None, page_label: str | None) -> str:
     """"slide 4" / "page 12 (printed 10)", the way people ask and read."""
     if page is None:
         return ""
-    unit = "slide" if PurePath(source).suffix.lower() in SLIDE_SUFFIXES else "page"
+    unit = page_unit(source)
     out = f"{unit} {page}"
     if page_label and page_label != str(page):
         out += f" (printed {page_label})"
@@ -99,7 +99,7 @@ def block_label(hit: Hit, elements: dict[str, Element]) -> str:
 
 def _units(hit: Hit, elements: dict[str, Element]) -> list[Unit]:
     """The chunk's body as units mapped to elements. The chunk's first line is its context
-    (document | section | page, enrich/chunk.py), which the block label says better."""
+    (document | section | page, index/chunk.py), which the block label says better."""
     _, _, body = hit.text.partition("\n")
     lines = [ln.strip() for ln in (body or hit.text).splitlines() if ln.strip()]
     els = [elements[i] for i in hit.element_ids if i in elements]

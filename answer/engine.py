@@ -25,7 +25,7 @@ from answer import prompts
 from answer.checks import check
 from answer.citations import citation, source_card
 from answer.context import build_blocks
-from answer.pages import Renderer
+from index.pages import Renderer
 from answer.queue import FairQueue
 from answer.sessions import Sessions
 from folio.config import Pipeline
@@ -117,7 +117,7 @@ class Engine:
     def load(cls, pipe: Pipeline) -> Engine:
         """Open the index and load the embedder and the answer model, once."""
         from answer.backends import load_backend
-        from pipeline.query import open_index
+        from index.reader import open_index
 
         store, embedder = open_index(pipe, "hybrid")
         assert embedder is not None
@@ -248,7 +248,7 @@ class Engine:
         return self.sessions.get(session_id, self.current_documents())
 
     def element(self, element_id: str) -> dict[str, Any] | None:
-        from answer.pages import crop_path, page_path
+        from index.pages import crop_path, page_path
 
         el = self.store.elements_by_id([element_id]).get(element_id)
         if el is None:

@@ -74,7 +74,7 @@ def correct(answer: str, gold: str) -> bool:
 
 
 def cited_evidence(cites: list[dict[str, Any]], q: dict[str, Any]) -> bool:
-    from pipeline.eval import same_document
+    from commands.eval import same_document
 
     pages = q["evidence_page"] if isinstance(q["evidence_page"], list) else [q["evidence_page"]]
     return any(same_document(c["source"], q["doc"]) and c.get("page") in pages for c in cites)
@@ -177,7 +177,7 @@ def main() -> int:
     from answer.backends import load_backend
     from answer.engine import Ask, Engine
     from folio.config import Pipeline, Source
-    from pipeline.query import open_index
+    from index.reader import open_index
 
     base = Pipeline(name="bench", sources=[Source(path=args.db)], index=args.db.resolve())
     base = base.model_copy(update={"models": base.models.model_copy(update={"llm": args.llm})})
@@ -230,7 +230,7 @@ def load(path: Path, limit: int | None) -> list[dict[str, Any]]:
 def sources_only(recipes: dict[str, Any], path: Path, limit: int | None) -> int:
     """The share of questions whose evidence page is among the blocks the engine would give
     the model, per budget: the ceiling retrieval puts on the citation hit rate."""
-    from pipeline.eval import Question, is_hit
+    from commands.eval import Question, is_hit
 
     questions = load(path, limit)
     for name, eng in recipes.items():

@@ -32,7 +32,7 @@ import numpy as np
 from _scratch import bench_dir
 from engine import moto
 
-from enrich.chunk import Chunk
+from index.chunk import Chunk
 from folio.element import Element, element_id
 from folio.offline import enforce_offline
 from index.fragments import append, targets, write_document

@@ -40,8 +40,8 @@ sys.path.insert(0, str(REPO))
 from folio.config import EmbedSettings, load_config
 from folio.offline import enforce_offline
 from index.search import Hit, search
-from pipeline.eval import DEPTH, Question, format_result, load_questions, run_eval, same_document
-from pipeline.query import citation, snippet
+from commands.eval import DEPTH, Question, format_result, load_questions, run_eval, same_document
+from index.reader import citation, snippet
 
 QUESTIONS = REPO.parent / "shared" / "eval-dev" / "questions.jsonl"
 NAIVE_CHARS = 1000

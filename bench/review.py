@@ -33,7 +33,7 @@ def main() -> int:
     enforce_offline()
     from folio.config import load_config
     from index.embed import load_embedder
-    from index.review import Reviewer
+    from review.reviewer import Reviewer
     from index.search import search
     from index.store import Store
 

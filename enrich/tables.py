@@ -17,7 +17,7 @@ from typing import Any
 from enrich.cache import EnrichCache, content_hash
 from enrich.engines import EnrichModels
 from enrich.prompts import TABLE_SUMMARY_VERSION, check_summary, table_summary_messages
-from enrich.sanitize import sanitize_table_html, table_rows
+from folio.sanitize import sanitize_table_html, table_rows
 from folio.config import EnrichSettings
 from folio.element import Element
 

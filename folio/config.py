@@ -99,7 +99,7 @@ class EmbedSettings(_Strict):
 
 
 class ChunkSettings(_Strict):
-    """How elements are grouped into chunks (enrich/chunk.py)."""
+    """How elements are grouped into chunks (index/chunk.py)."""
 
     max_tokens: int | None = Field(default=None, ge=16)  # None = the embedder's limit
 

@@ -20,7 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
-from enrich.chunk import Chunk, CountTokens, chunk_elements
+from index.chunk import Chunk, CountTokens, chunk_elements
 from folio.review import is_hidden
 from index.store import chunk_table, element_row, sql_str
 

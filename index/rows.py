@@ -11,7 +11,7 @@ if TYPE_CHECKING:
     import numpy as np
     import pyarrow as pa
 
-    from enrich.chunk import Chunk
+    from index.chunk import Chunk
     from folio.element import Element
 
 log = logging.getLogger(__name__)

@@ -8,7 +8,7 @@ from typing import Any
 
 from folio.element import BBox, Element
 from partition.context import PartitionContext
-from partition.table_grid import html_to_cells, to_html, to_text
+from folio.table_grid import html_to_cells, to_html, to_text
 
 log = logging.getLogger(__name__)
 

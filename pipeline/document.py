@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     import numpy as np
 
-    from enrich.chunk import Chunk
+    from index.chunk import Chunk
     from enrich.stage import EnrichStats
     from folio.element import Element
     from folio.review import Overlay

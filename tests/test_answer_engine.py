@@ -58,7 +58,7 @@ def test_an_uncommitted_write_is_never_retrieved(tmp_path: Path) -> None:
     # A nightly run between adding rows and committing them: rows with a write_id that no
     # documents row names.
     els = make_doc("pumps.pdf", ["the new turbine costs 9,999 euros"], sha="e" * 64)
-    from enrich.chunk import chunk_elements
+    from index.chunk import chunk_elements
     from index.store import chunk_table
 
     chunks = chunk_elements(els, emb.count_tokens, emb.max_tokens)

@@ -1,4 +1,4 @@
-"""enrich/chunk.py: grouping, token limits, table splitting, context, stable ids."""
+"""index/chunk.py: grouping, token limits, table splitting, context, stable ids."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import random
 
 import pytest
 
-from enrich.chunk import Chunk, chunk_elements
+from index.chunk import Chunk, chunk_elements
 from folio.element import Element, element_id
 
 SHA = "ab" * 32

@@ -11,10 +11,10 @@ from enrich.prompts import (
     check_caption,
     fallback_caption,
     fence,
-    looks_like_instructions,
     low_information,
 )
 from folio.config import EnrichSettings
+from folio.sanitize import looks_like_instructions
 from folio.element import Element
 
 SLIDE6_OCR = (

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from enrich import tables
 from enrich.prompts import check_summary
-from enrich.sanitize import sanitize_table_html, table_rows
+from folio.sanitize import sanitize_table_html, table_rows
 from folio.element import Element
 
 NASTY = (

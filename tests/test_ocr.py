@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 
 from folio.config import PartitionSettings
-from partition import ocr, partition_file
+from folio import ocr
+from partition import partition_file
 
 pymupdf = pytest.importorskip("pymupdf")
 pytest.importorskip("rapidocr")

@@ -15,7 +15,7 @@ from folio.config import PartitionSettings
 from folio.element import Element
 from folio.errors import DocumentError
 from partition import partition_file
-from partition.table_grid import html_to_grid
+from folio.table_grid import html_to_grid
 
 ROOT = Path(__file__).resolve().parents[1]
 CORPUS = ROOT.parent / "shared" / "corpus"

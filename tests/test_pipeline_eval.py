@@ -11,7 +11,7 @@ import pytest
 
 from folio.config import Source
 from folio.errors import ConfigError
-from pipeline.eval import Question, first_rank, load_questions, run_eval
+from commands.eval import Question, first_rank, load_questions, run_eval
 from pipeline.plan import changed_parts, make_plan
 from pipeline.report import DocResult, RunReport
 from pipeline.snapshot import DocState

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from index.overlays import OverlayStore, overlays_for
-from index.review import Conflict, Reviewer, ReviewError
+from review.overlays import OverlayStore, overlays_for
+from review.reviewer import Conflict, Reviewer, ReviewError
 from index.search import search
 from index.store import Store
 from tests.pipeline_fixtures import Counters, FakeEmbedder, pipeline_for, run

@@ -7,7 +7,7 @@ from pathlib import Path
 from folio.config import PartitionSettings
 from folio.element import Element
 from partition import partition_file
-from partition.table_grid import html_to_grid
+from folio.table_grid import html_to_grid
 
 DOCS = Path(__file__).resolve().parents[1] / "samples" / "docs"
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from enrich.chunk import Chunk, chunk_elements
+from index.chunk import Chunk, chunk_elements
 from folio.element import Element, element_id
 from index.store import DocRecord, Store
 

@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     from fastapi import FastAPI
 
     from answer.engine import Engine
-    from index.review import Reviewer
+    from review.reviewer import Reviewer
     from ui.auth import Authenticator
 
 Scope = MutableMapping[str, Any]
@@ -134,7 +134,7 @@ def build_blocks(engine: Engine, review: Reviewer | None = None, auth: Authentic
                 user, allowed = role_of(request)
                 if not allowed:
                     raise gr.Error(f"user {user!r} has the reader role: editing needs the reviewer role")
-                from index.review import ReviewError
+                from review.reviewer import ReviewError
 
                 try:
                     out = rv.edit(element_id, field, value, user)
@@ -154,7 +154,7 @@ def build_app(engine: Engine, auth: Authenticator | None = None) -> FastAPI:
     from ui.assets import asset_response
 
     app = FastAPI(title="Folio", docs_url="/api/docs", redoc_url=None, openapi_url="/api/openapi.json")
-    from index.review import Reviewer
+    from review.reviewer import Reviewer
     from ui import review_api
 
     review = Reviewer(engine.pipe, engine.store, engine.embedder)
