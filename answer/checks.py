@@ -95,48 +95,82 @@ def is_abstention(text: str) -> bool:
     return not t or (NOT_FOUND.lower() in t.lower()) or (len(t) < 240 and bool(_ABSTAIN_RE.search(t)))
 
 
-def check(answer: str, blocks: list[Block], question: str) -> Checked:
-    by_n = {b.n: b for b in blocks}
-    if is_abstention(answer) and not figures(_MARKERS_RE.sub("", answer)):
-        return Checked(NOT_FOUND, [], {}, abstained=True, draft=answer if answer.strip() != NOT_FOUND else None)
-    values = {b.n: figure_values(f"{b.label}\n{b.text}") for b in blocks}
-    words = {b.n: content_words(b.text) for b in blocks}
-    asked = set(figures(question))
-    result = Checked("", [], {})
-    parts: list[str] = []
-    claims = 0
-    planted = injected_strings(blocks, question)
-    for s in _split(answer):
-        hit = [p for p in planted if p in s.text.lower()]
+@dataclass
+class SentenceCheck:
+    text: str  # the sentence with its checked markers
+    cites: list[int]
+    claim: bool  # it states figures
+    unsupported: dict[str, object] | None = None
+    dropped: bool = False  # it repeats what an instruction in a document asks for
+
+
+class SentenceChecker:
+    """The per-sentence checks, with what they need from the blocks computed once: the
+    whole-answer check and the sentence-by-sentence stream use the same rules."""
+
+    def __init__(self, blocks: list[Block], question: str) -> None:
+        self.by_n = {b.n: b for b in blocks}
+        self.values = {b.n: figure_values(f"{b.label}\n{b.text}") for b in blocks}
+        self.words = {b.n: content_words(b.text) for b in blocks}
+        self.asked = set(figures(question))
+        self.question = question
+        self.planted = injected_strings(blocks, question)
+
+    def check(self, s: _Sentence) -> SentenceCheck:
+        by_n, values = self.by_n, self.values
+        hit = [p for p in self.planted if p in s.text.lower()]
         if hit:
-            result.unsupported.append({"sentence": s.text, "figures": hit, "cited": s.cites,
-                                       "reason": "repeats what an instruction inside a document asks for"})
-            continue
+            why = "repeats what an instruction inside a document asks for"
+            return SentenceCheck(s.text, [], False, {"sentence": s.text, "figures": hit, "cited": s.cites,
+                                                     "reason": why}, dropped=True)
         valid = list(dict.fromkeys(n for n in s.cites if n in by_n))
-        figs = [f for f in figures(s.text) if f not in asked]
+        figs = [f for f in figures(s.text) if f not in self.asked]
         cites = valid
+        unsupported: dict[str, object] | None = None
         if figs:
-            claims += 1
             holds = [n for n in by_n if all(has_figure(values[n], f) for f in figs)]
             ok = [n for n in valid if n in holds]
             if ok:
                 cites = ok
             elif holds:
                 cites = holds[:1]
-                result.moved += bool(valid)
             else:
                 cites = []
                 missing = [f for f in figs if not any(has_figure(values[n], f) for n in by_n)]
-                result.unsupported.append({"sentence": s.text, "figures": missing or figs, "cited": valid})
+                unsupported = {"sentence": s.text, "figures": missing or figs, "cited": valid}
         elif not valid:
-            cites = _by_words(s.text, words, question)
-        parts.append(_with_markers(s.text, cites))
-        for n in cites:
+            cites = _by_words(s.text, self.words, self.question)
+        return SentenceCheck(_with_markers(s.text, cites), cites, bool(figs), unsupported)
+
+
+def check(answer: str, blocks: list[Block], question: str) -> Checked:
+    if is_abstention(answer) and not figures(_MARKERS_RE.sub("", answer)):
+        return Checked(NOT_FOUND, [], {}, abstained=True, draft=answer if answer.strip() != NOT_FOUND else None)
+    checker = SentenceChecker(blocks, question)
+    result = Checked("", [], {})
+    parts: list[str] = []
+    claims = 0
+    for s in _split(answer):
+        c = checker.check(s)
+        if c.unsupported is not None:
+            result.unsupported.append(c.unsupported)
+        if c.dropped:
+            continue
+        claims += c.claim
+        valid = [n for n in s.cites if n in checker.by_n]
+        result.moved += bool(c.claim and c.cites and valid and not set(c.cites) & set(valid))
+        parts.append(c.text)
+        for n in c.cites:
             if n not in result.cited:
                 result.cited.append(n)
     result.text = " ".join(parts)
     if claims and len(result.unsupported) == claims and not result.cited:
         return Checked(NOT_FOUND, [], {}, unsupported=result.unsupported, abstained=True, draft=answer)
+    return finish(result, checker.by_n)
+
+
+def finish(result: Checked, by_n: dict[int, Block]) -> Checked:
+    """Name, for each cited block, the elements whose units say what the answer says."""
     sentence_of = _citing_sentences(result.text)
     result.elements = {n: pick_elements(by_n[n], sentence_of.get(n, "")) for n in result.cited}
     return result

@@ -181,6 +181,11 @@ class AnswerSettings(_Strict):
     threads: int | None = Field(default=None, ge=1)  # None = models.threads, else all cores
     n_gpu_layers: int = Field(default=0, ge=-1)
     openai: OpenAIBackend = OpenAIBackend()
+    # How answers are made (answer/paths.py), tried in this order: "computed" (the model
+    # names operands, Python computes), "lookup" (the model names a table's row and column,
+    # the value comes from the grid), "extract" (the model picks the sentences that answer,
+    # then writes from them). What no path answers is one plain generation over the sources.
+    paths: list[Literal["computed", "lookup", "extract"]] = ["computed", "lookup", "extract"]
 
 
 class ServeSettings(_Strict):
