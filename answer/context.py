@@ -55,6 +55,7 @@ class Unit:
     tokens: int = 0
     score: float = 0.0
     bonus: float = 0.0  # added to the question-overlap score when the budget is tight
+    record: bool = False  # a table row as a record (answer/records.py)
 
 
 @dataclass
@@ -143,7 +144,8 @@ def _table_units(lines: list[str], el: Element | None, eid: str | None, query: s
     header = table_rows(el)[0] if el is not None and el.html else []
     if el is not None and el.html:
         view = table_view(el)
-        body = {ln for ln in lines if ln not in header}
+        rows = set(view.lines)
+        body = {ln for ln in lines if ln in rows}
     else:
         # No grid: the chunk's own lines, title lines first, then the header row.
         at = next((i for i, ln in enumerate(lines)
@@ -167,7 +169,7 @@ def _table_units(lines: list[str], el: Element | None, eid: str | None, query: s
         if r in shown.label_rows:
             continue  # their text heads the labels of the rows below them
         in_chunk = bool(shown.lines) and shown.lines[r] in body
-        out.append(Unit(shown.record(r), eid, bonus=CHUNK_BONUS if in_chunk else 0.0))
+        out.append(Unit(shown.record(r), eid, bonus=CHUNK_BONUS if in_chunk else 0.0, record=True))
     return out
 
 

@@ -19,7 +19,7 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 
-from answer.text import overlap_scores
+from answer.text import content_words, overlap_scores
 from folio.element import Element
 from folio.table_grid import Cell, grid_shape, header_rows, html_to_cells, normalize_cells, to_dense
 from index.table_context import context_line, row_text, units_of
@@ -95,6 +95,21 @@ class TableView:
         )
 
 
+def named(labels: Sequence[str], words: set[str]) -> set[int]:
+    """Indices of the labels a text names, given its content words: at least half (one at
+    the least) of the label's distinctive words, those not in every label (a column's
+    "Three months ended June 30" says nothing, its "2023" does). A row's section prefix
+    is left out ("Inventories" names "Current assets › Inventories")."""
+    sets = [content_words(lb.split(NEST)[-1]) for lb in labels]
+    common = set.intersection(*sets) if len(sets) > 1 else set()
+    out = set()
+    for i, ws in enumerate(sets):
+        own = (ws - common) or ws
+        if own and len(own & words) >= max(1, len(own) // 2):
+            out.add(i)
+    return out
+
+
 def _top(scores: Sequence[float], n: int) -> list[int]:
     best = sorted(range(len(scores)), key=lambda i: (-scores[i], i))[: max(0, n)]
     return sorted(best)
@@ -143,7 +158,7 @@ def view_from_cells(cells: list[Cell], title: str = "", section: tuple[str, ...]
     for r in body:
         labels = [grid[r][k] for k in range(stubs)]
         # A numeric key ("6" under "# enc-layers") means nothing without its header.
-        parts = [f"{head[k]} {v}" if is_number(v) and head[k] else v
+        parts = [f"{head[k]} {v}" if _NUMBER_RE.match(v) and head[k] else v
                  for k, v in zip(range(stubs), labels) if v]
         label = SEP.join(dict.fromkeys(parts))
         vals = {j: grid[r][k] for j, k in enumerate(value_cols) if _starts(cover, r, k) and grid[r][k]}
