@@ -34,7 +34,11 @@ SIM_WEIGHT = 2.0  # a cosine of 1.0 counts like two rare shared words
 # A number as tables print it: "1,234.5", "(3.2)", "$ 12", "7.5%", "-", "—", with a footnote mark.
 _NUMBER_RE = re.compile(r"^[(\[]?[-–—+]?\s*(?:US)?[$€£¥]?\s*[-–—]?\d[\d,.\s]*%?[)\]]?\s*(?:\*+|\([a-z0-9]\))?$")
 _NIL = frozenset({"-", "–", "—", "n/a", "na", "nm", "n.m.", "*", "x"})
-_TOTAL_RE = re.compile(r"^\s*total\b", re.IGNORECASE)
+# Rows that conclude a section ("Total current assets", "Net cash provided by ...",
+# "Income before income taxes"): not members of the section above them, and its end.
+_CLOSES_RE = re.compile(r"^\s*(?:total|subtotal|net\b|(?:income|earnings|loss|profit)\s+before)\b", re.IGNORECASE)
+_YEAR_RE = re.compile(r"^(?:19|20)\d\d$")
+GROUP_WORDS = 6  # a long section label is cut in the labels it prefixes
 
 
 def is_number(text: str) -> bool:
@@ -142,7 +146,7 @@ def view_from_cells(cells: list[Cell], title: str = "", section: tuple[str, ...]
         return TableView(title=title)
     grid = [[" ".join(v.split()) for v in row] for row in to_dense(cells)]
     # The same header count as the chunk text (index/table_context.py table_rows).
-    n_head = header_rows(cells, n_rows) or (1 if n_rows > 1 else 0)
+    n_head = header_rows(cells, n_rows) or (1 if n_rows > 1 and not _data_row(grid[0]) else 0)
     cover: dict[tuple[int, int], Cell] = {}
     for c in cells:
         for r in range(c.row, c.row + c.row_span):
@@ -177,18 +181,33 @@ def view_from_cells(cells: list[Cell], title: str = "", section: tuple[str, ...]
             if not (units_of(label) and len(label.split()) <= 6):
                 group = label.rstrip(":").strip()
             continue
-        if group and group.lower() not in label.lower():
-            label = f"{group}{NEST}{label}" if label else group
+        closes = bool(_CLOSES_RE.match(label))
+        if group and not closes and group.lower() not in label.lower():
+            label = f"{_cut(group)}{NEST}{label}" if label else group
         view.rows.append(label)
         view.lines.append(line)
         view.cells.update({(i, j): v for j, v in vals.items()})
-        if _TOTAL_RE.match(label.split(NEST)[-1]):
-            group = ""  # "Total current assets" closes "Current assets:"
+        if closes:
+            group = ""
     header_lines = [row_text(head[k] for k in range(n_cols))] if n_head else []
     first = " ".join(view.rows[:3])
     view.units = units_of(" ".join([title, *head, first]))
     view.context = context_line(title, header_lines, view.lines, section)
     return view
+
+
+def _data_row(row: list[str]) -> bool:
+    """A first row with no <th> that holds values, not headings: amounts ("$5,471",
+    "(12.5)", "7%") or only placeholders ("-"); years alone are headings."""
+    vals = [v for v in row[1:] if v]
+    if not row[0] or not vals or not all(map(is_number, vals)):
+        return False
+    return not any(_YEAR_RE.match(v) for v in vals)
+
+
+def _cut(text: str, words: int = GROUP_WORDS) -> str:
+    w = text.split()
+    return text if len(w) <= words else " ".join(w[:words]) + " …"
 
 
 def _row_cells(cells: list[Cell], r: int) -> list[Cell]:
