@@ -12,6 +12,9 @@
 - A sentence that repeats what an instruction inside a document asks for (a quoted string
   or code the question did not mention, from a source sentence that addresses a model)
   is dropped: the prompt says sources are data, and this catches a model that obeys anyway.
+- A figure cited to a table must sit in a row or a column that the sentence names (its
+  row label's or column header's distinctive words are in the sentence), not merely
+  somewhere in the table: a small model that read the neighbouring cell is caught.
 - Each citation names the elements of its block whose sentences or rows share the most
   words with the sentences that cite it, so the box drawn is the one that says it.
 """
@@ -23,6 +26,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from answer.prompts import NOT_FOUND
+from answer.records import named
 from answer.text import content_words, figure_values, figures, has_figure, sentences
 
 if TYPE_CHECKING:
@@ -128,7 +132,8 @@ class SentenceChecker:
         cites = valid
         unsupported: dict[str, object] | None = None
         if figs:
-            holds = [n for n in by_n if all(has_figure(values[n], f) for f in figs)]
+            holds = [n for n in by_n if all(has_figure(values[n], f) for f in figs)
+                     and not misplaced(by_n[n], s.text, figs)]
             ok = [n for n in valid if n in holds]
             if ok:
                 cites = ok
@@ -138,6 +143,8 @@ class SentenceChecker:
                 cites = []
                 missing = [f for f in figs if not any(has_figure(values[n], f) for n in by_n)]
                 unsupported = {"sentence": s.text, "figures": missing or figs, "cited": valid}
+                if not missing:
+                    unsupported["reason"] = "not in a row or column of the table that the sentence names"
         elif not valid:
             cites = _by_words(s.text, self.words, self.question)
         return SentenceCheck(_with_markers(s.text, cites), cites, bool(figs), unsupported)
@@ -174,6 +181,30 @@ def finish(result: Checked, by_n: dict[int, Block]) -> Checked:
     sentence_of = _citing_sentences(result.text)
     result.elements = {n: pick_elements(by_n[n], sentence_of.get(n, "")) for n in result.cited}
     return result
+
+
+def misplaced(block: Block, sentence: str, figs: list[str]) -> list[str]:
+    """The figures of ``sentence`` that ``block``'s tables hold only in cells whose row and
+    column the sentence does not name. A figure also in the block's other text (title,
+    units, summary, a label, another element) is not judged here."""
+    if not block.tables:
+        return []
+    free = figure_values("\n".join([block.label, *(u.text for u in block.units if not u.record),
+                                     *(" ".join([v.head(), *v.rows, *v.columns]) for v in block.tables.values())]))
+    words = content_words(sentence)
+    out = []
+    for f in figs:
+        if has_figure(free, f):
+            continue
+        placed: bool | None = None
+        for v in block.tables.values():
+            cells = [rc for rc, text in v.cells.items() if has_figure(figure_values(text), f)]
+            if cells:
+                rows, cols = named(v.rows, words), named(v.columns, words)
+                placed = bool(placed) or any(r in rows or c in cols for r, c in cells)
+        if placed is False:
+            out.append(f)
+    return out
 
 
 def injected_strings(blocks: list[Block], question: str) -> set[str]:

@@ -107,9 +107,9 @@ class Answerer:
         res = lookup(self.backend, self.system, self.blocks, self.question)
         if res is None:
             return None
-        detail = {"row": res.row, "column": res.column, "value": res.value, "n": res.block,
-                  "element_id": res.element_id}
-        return (yield from self._written(res.text, {res.block: [res.element_id]}, "lookup", detail))
+        detail = {"row": res.row, "column": res.column, "value": res.value, "units": res.units, "n": res.n,
+                  "element_id": res.element_id, "page": res.page, "bbox": list(res.bbox) if res.bbox else None}
+        return (yield from self._written(res.answer, {res.n: [res.element_id]}, "lookup", detail))
 
     def _written(self, text: str, cited: dict[int, list[str]], path: str,
                  detail: dict[str, Any]) -> Generator[str, None, Outcome]:
