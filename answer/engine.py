@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Generator, Iterator
+from collections.abc import Callable, Generator, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -154,7 +154,8 @@ class Engine:
         if blocks:
             yield from self._queued()
             with self.queue.turn():
-                answerer = Answerer(self.backend, self.system, self.settings, blocks, question, prompt)
+                answerer = Answerer(self.backend, self.system, self.settings, blocks, question, prompt,
+                                    self._similarity(query))
                 outcome = yield from _tokens(answerer.run())
         else:
             yield Event("token", prompts.NOT_FOUND)  # nothing retrieved: no model call, no guess
@@ -213,6 +214,15 @@ class Engine:
     def _committed(self, hits: list[Hit]) -> list[Hit]:
         committed = self.store.committed_writes()
         return [h for h in hits if committed.get(h.source) == h.write_id or not h.write_id]
+
+    def _similarity(self, query: str) -> Callable[[Sequence[str]], list[float]]:
+        """Cosine of texts (a table's rows) to the query, with the index's own embedder."""
+        qv = self.embedder.embed_query(query)
+
+        def similarity(texts: Sequence[str]) -> list[float]:
+            return [float(x) for x in self.embedder.embed(list(texts)) @ qv] if texts else []
+
+        return similarity
 
     def _wants_figures(self, query: str) -> bool:
         paths = set(self.settings.paths)

@@ -30,6 +30,7 @@ from answer.stream import CheckedStream
 if TYPE_CHECKING:
     from answer.backends import Backend, Prompt
     from answer.context import Block
+    from answer.records import Similarity
     from folio.config import AnswerSettings
 
 log = logging.getLogger(__name__)
@@ -52,8 +53,9 @@ class Answerer:
     Outcome (``outcome = yield from answerer.run()``)."""
 
     def __init__(self, backend: Backend, system: str, settings: AnswerSettings, blocks: list[Block],
-                 question: str, prompt: Prompt) -> None:
+                 question: str, prompt: Prompt, similarity: Similarity | None = None) -> None:
         self.backend, self.system, self.settings = backend, system, settings
+        self.similarity = similarity  # texts -> cosine to the question (row selection in tables)
         self.blocks, self.question, self.prompt = blocks, question, prompt
         self.t0 = time.perf_counter()
         self.calls = 0
@@ -104,7 +106,7 @@ class Answerer:
         if not any(b.hit.kind == "table" for b in self.blocks) or not asks_for_value(self.question):
             return None
         self.calls += 1
-        res = lookup(self.backend, self.system, self.blocks, self.question)
+        res = lookup(self.backend, self.system, self.blocks, self.question, similarity=self.similarity)
         if res is None:
             return None
         detail = {"row": res.row, "column": res.column, "value": res.value, "units": res.units, "n": res.n,
