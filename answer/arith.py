@@ -77,7 +77,8 @@ def _parse(expression: str) -> ast.Expression:
     try:
         tree = ast.parse(text, mode="eval")
     except (SyntaxError, ValueError) as e:
-        raise ArithError(f"not an arithmetic expression: {expression!r} ({e.msg if isinstance(e, SyntaxError) else e})") from None
+        why = e.msg if isinstance(e, SyntaxError) else str(e)
+        raise ArithError(f"not an arithmetic expression: {expression!r} ({why})") from None
     count = sum(1 for _ in ast.walk(tree))
     if count > MAX_NODES:
         raise ArithError(f"expression too complex ({count} parts, at most {MAX_NODES})")

@@ -213,12 +213,16 @@ def find_measure(question: str, catalogue: Catalogue | None = None) -> Measure |
         return own
     cat = catalogue or load_catalogue()
     q = f" {_norm(question)} "
-    for phrase, m in cat.phrases:
-        if re.search(rf"(?<![a-z0-9]){re.escape(phrase)}(?![a-z0-9])", q):
-            return m
+    found = [m for phrase, m in cat.phrases if re.search(rf"(?<![a-z0-9]){re.escape(phrase)}(?![a-z0-9])", q)]
+    named = next((m for m in found if not m.generic), None)
+    if named is not None:
+        return named
+    # The cues say more than a generic phrase: "change in ..., in percent" is a percent change.
     for rx, name in _CUES:
         if rx.search(question):
             return cat.get(name)
+    if found:
+        return found[0]
     if _GROWTH.search(question) and re.search(r"\bgrowth\b", question, re.I) and _PERIODS.search(question):
         return cat.get("year-over-year growth")
     return None
