@@ -19,6 +19,7 @@ import logging
 import math
 import re
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from answer import prompts
@@ -46,7 +47,7 @@ MAX_OPERANDS = 6
 _NAME_PATTERN = "^[a-z][a-z0-9_]{0,39}$"
 # What a printed figure may look like: sign or parentheses, currency, digits, percent or
 # a scale word. Keeps a small model from writing words where a number goes.
-_VALUE_PATTERN = r"^[-(]?[$€£]?[0-9][0-9,.]{0,17}[)%]?( ?(million|billion|thousand|bn|mm|k))?$"
+_VALUE_PATTERN = r"^[-(]?[$€£]?[0-9][0-9,]{0,14}([.][0-9]{1,6})?[)%]?( ?(million|billion|thousand|bn|mm|k))?$"
 _EXPR_PATTERN = r"^[a-z0-9_ +*/().,-]{1,160}$"
 
 
@@ -202,19 +203,43 @@ def _is_year(op: Operand) -> bool:
     return n.scale == 1 and not n.percent and n.value.is_integer() and 1900 <= n.value <= 2100 and "," not in n.raw
 
 
+def _scaled(op: Operand) -> bool:
+    return not op.number.percent and not _is_year(op) and op.block != QUESTION
+
+
+def _times(value: float, factor: float) -> float:
+    """value * factor in decimal: 4.1 * 1000 must be 4100, not 4099.999999999999."""
+    return float(Decimal(repr(value)) * Decimal(repr(factor)))
+
+
 def common_scale(operands: list[Operand]) -> tuple[float, bool]:
-    """Bring amounts to one scale: the largest any of them is printed in (a table in
-    millions beside a sentence in thousands). Percentages and years keep theirs.
-    Returns the scale and whether anything was converted."""
-    scaled = [o for o in operands if not o.number.percent and not _is_year(o) and o.block != QUESTION]
+    """Bring amounts to one scale: the smallest any of them is printed in ("$4.1 billion"
+    beside "3,850 million" becomes 4,100 million; no figure loses digits). Percentages and
+    years keep theirs. Returns the scale and whether anything was converted."""
+    scaled = [o for o in operands if _scaled(o)]
     scales = {o.number.scale for o in scaled}
     if len(scales) <= 1:
         return (scales.pop() if scales else 1.0), False
-    # The smallest scale: "$4.1 billion" becomes 4,100 million, no figure loses digits.
     low = min(scales)
     for o in scaled:
-        o.value = o.number.amount / low
+        o.value = _times(o.number.value, o.number.scale / low)
     return low, True
+
+
+def result_dimension(expr: str, operands: list[Operand]) -> int | None:
+    """How the result scales with the amounts: 1 for a sum or difference of amounts (it is
+    in millions when they are), 0 for a ratio (no scale left), None when mixed or unknown.
+    Found by evaluating again with every amount ten times larger."""
+    base = {o.name: o.value for o in operands}
+    probe = {o.name: o.value * 10.0 if _scaled(o) else o.value for o in operands}
+    try:
+        r1, r2 = evaluate(expr, base), evaluate(expr, probe)
+    except ArithError:
+        return None
+    if r1 == 0 or r2 / r1 <= 0:
+        return None
+    d = math.log10(r2 / r1)
+    return round(d) if abs(d - round(d)) < 1e-6 else None
 
 
 # ---- the answer text ----------------------------------------------------------------------
@@ -295,12 +320,19 @@ def from_output(data: dict[str, Any], blocks: list[Block], question: str, measur
     scale, converted = common_scale(operands)
     decimals, wants_percent = rounding_asked(question)
     unit, expr = _unit(measure, expr, wants_percent)
+    dim = result_dimension(expr, operands)
+    if dim not in (0, 1) and scale != 1.0:
+        # A product of amounts or a mix: compute in whole units, where every form is right.
+        for o in operands:
+            if _scaled(o):
+                o.value = _times(o.number.value, o.number.scale)
+        scale, converted = 1.0, True
+    elif dim == 0:
+        scale, converted = 1.0, False  # a ratio of amounts has no scale left
     try:
         result = evaluate(expr, {o.name: o.value for o in operands})
     except ArithError as e:
         raise ComputeError(f"expression {expr!r}: {e}") from None
-    if unit in ("ratio", "percent", "times", "days") or all(o.number.percent for o in operands):
-        scale = 1.0  # a ratio of amounts has no scale left
     asked = scale_asked(question)
     if asked and unit in ("currency", "number") and scale != 1.0:
         result, scale = result * scale / asked, asked

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
-from answer.arith import ArithError, is_name, names
+from answer.arith import ArithError, is_name, validate
 from folio.errors import FolioError
 
 CATALOGUE_FILE = Path(__file__).with_name("measures.toml")
@@ -83,7 +83,7 @@ def _measure(entry: dict[str, object], where: str) -> Measure:
             raise MeasureError(f"{where} ({name}): operand {k!r} must list line-item names")
         ops[k] = tuple(items)
     try:
-        used = names(formula)
+        used = validate(formula)
     except ArithError as e:
         raise MeasureError(f"{where} ({name}): formula {formula!r}: {e}") from None
     if used != set(ops):
@@ -168,7 +168,9 @@ def question_definition(question: str) -> Measure | None:
     body = re.split(r",|\s+(?:for|in) (?:fy)?\d{4}\b", definition)[0]
     for rx, op, tail in _OPS:
         parts = rx.split(body)
-        if len(parts) == 2 and all(p.strip() for p in parts):
+        # One operation between two plain phrases; anything more is left to the model.
+        simple = all(p.strip() and not any(r.search(f" {p} ") for r, _, _ in _OPS) for p in parts)
+        if len(parts) == 2 and simple:
             a, b = _slug(parts[0]), _slug(parts[1])
             if a != b and is_name(a) and is_name(b):
                 unit = "percent" if tail else "number"
@@ -185,7 +187,7 @@ _CUES: tuple[tuple[re.Pattern[str], str], ...] = tuple((re.compile(rx, re.I), na
     (r"\b(?:grow|grew|grown|increas\w*|decreas\w*|declin\w*|rise|rose|fall|fell|drop\w*|chang\w*)\b[^?]*"
      r"\b(?:in|by|as a) (?:percent|percentage|%)", "percent change"),
     (r"\bhow much (?:did|has|have|does|do|was|were|is)\b[^?]*\b(?:increas|decreas|grow|grew|rise|rose|fall|fell|"
-     r"declin|drop|chang|differ)", "difference"),
+     r"declin|drop|chang|differ|exceed)", "difference"),
     (r"\bdifference (?:between|in)\b", "difference"),
     (r"\baverage\b[^?]*\b(?:over|across|between)\b", "average"),
 ))

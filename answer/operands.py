@@ -22,8 +22,12 @@ if TYPE_CHECKING:
 
 QUESTION = 0  # the block number for a figure printed in the question itself (years, a rate)
 _YEAR_RE = re.compile(r"(?<!\d)(19\d{2}|20\d{2})(?!\d)")
-_EXCEPT_RE = re.compile(r"\bexcept\b[^)\n]*\b(?:per[ -]share|share)", re.I)
-_PER_SHARE_RE = re.compile(r"\bper[ _-]?share\b|\beps\b|\bshares?\b", re.I)
+# "(in millions, except per share data)": per-share amounts are in units; "except share
+# and per share data": share counts too.
+_EXCEPT_PER_RE = re.compile(r"\bexcept\b[^)\n]*\bper[ -]share", re.I)
+_EXCEPT_SHARES_RE = re.compile(r"\bexcept\b[^)\n]*?(?<!per )(?<!per-)\bshares?\b", re.I)
+_PER_SHARE_RE = re.compile(r"\bper[ _-]?share\b|\beps\b|\bearnings per\b|\bdividends? per\b", re.I)
+_SHARES_RE = re.compile(r"\bshares?\b", re.I)
 
 
 @dataclass
@@ -92,7 +96,7 @@ def locate(name: str, value_text: str, block: Block) -> Located | None:
         return None
     # A table states its scale once for all rows; a sentence prints it with the figure.
     hint = block_scale_hint(block) if block.hit.kind == "table" else ""
-    excepts_shares = bool(_EXCEPT_RE.search(hint))
+    except_per, except_shares = bool(_EXCEPT_PER_RE.search(hint)), bool(_EXCEPT_SHARES_RE.search(hint))
     name_words = _words(name)
     best: tuple[tuple[int, int, int], Located] | None = None
     for pos, unit in enumerate(block.units):
@@ -100,8 +104,9 @@ def locate(name: str, value_text: str, block: Block) -> Located | None:
         if not found:
             continue
         label = _label(unit.text, block.hit.kind)
-        if excepts_shares and _PER_SHARE_RE.search(f"{label} {name}"):
-            # "(in millions, except per share data)": a per-share or share-count row is in units.
+        what = f"{label} {name.replace('_', ' ')}"
+        per_share = bool(_PER_SHARE_RE.search(what))
+        if (per_share and except_per) or (not per_share and except_shares and _SHARES_RE.search(what)):
             found = [Number(n.value, n.percent, 1.0, n.raw) if not re.search(r"[a-z]", n.raw, re.I) else n
                      for n in found]
         n = found[0]
