@@ -24,7 +24,8 @@ from folio.errors import FolioError, report  # noqa: E402
 COMMAND_MODULES = [
     "partition.cli",
     "pipeline.cli",
-    "pipeline.models_cli",
+    "commands.cli",
+    "commands.models",
     "answer.cli",
     "export.cli",
 ]

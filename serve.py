@@ -81,7 +81,7 @@ def main(argv: list[str] | None = None) -> int:
         import uvicorn
 
         from answer.engine import Engine
-        from pipeline.cli import resolve_pipeline
+        from folio.targets import resolve_pipeline
         from ui.app import build_app
         from ui.auth import Authenticator, AuthError, is_loopback, load_users
 

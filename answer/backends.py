@@ -41,6 +41,20 @@ class Backend(Protocol):
 
     def stream(self, prompt: Prompt, max_tokens: int) -> Iterator[str]: ...
 
+    def complete_json(self, prompt: Prompt, schema: dict[str, Any], max_tokens: int) -> dict[str, Any]:
+        """One short structured output: JSON of the schema's shape, parsed (BackendError if not)."""
+        ...
+
+
+def parse_json(text: str, where: str) -> dict[str, Any]:
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as e:
+        raise BackendError(f"{where}: the model's structured output is not JSON ({e}): {text[:200]!r}") from None
+    if not isinstance(data, dict):
+        raise BackendError(f"{where}: the model's structured output is not a JSON object: {text[:200]!r}")
+    return data
+
 
 class LlamaCppBackend:
     kind = "llama-cpp"
@@ -67,6 +81,12 @@ class LlamaCppBackend:
         if room < 16:
             raise BackendError(f"prompt of {prompt.tokens} tokens does not fit n_ctx={self.llm.n_ctx}")
         return self.llm.stream(prompt.text, prompt.stop, min(max_tokens, room))
+
+    def complete_json(self, prompt: Prompt, schema: dict[str, Any], max_tokens: int) -> dict[str, Any]:
+        room = self.llm.n_ctx - prompt.tokens - 8
+        if room < 16:
+            raise BackendError(f"prompt of {prompt.tokens} tokens does not fit n_ctx={self.llm.n_ctx}")
+        return parse_json(self.llm.complete_json(prompt.text, schema, min(max_tokens, room)), self.model_id)
 
 
 class OpenAIBackend:
@@ -112,6 +132,27 @@ class OpenAIBackend:
                         yield str(delta["content"])
         except httpx.HTTPError as e:
             raise BackendError(f"{url}: {e}") from e
+
+    def complete_json(self, prompt: Prompt, schema: dict[str, Any], max_tokens: int) -> dict[str, Any]:
+        """OpenAI-style structured output (``response_format`` with the JSON schema); llama.cpp
+        server, vLLM and Ollama accept it."""
+        import httpx
+
+        headers = {"Content-Type": "application/json"}
+        key = os.environ.get(self.cfg.api_key_env)
+        if key:
+            headers["Authorization"] = f"Bearer {key}"
+        body = {"model": self.cfg.model, "messages": prompt.messages, "temperature": 0, "max_tokens": max_tokens,
+                "response_format": {"type": "json_schema", "json_schema": {"name": "answer", "schema": schema}}}
+        url = self.cfg.base_url.rstrip("/") + "/chat/completions"
+        try:
+            r = httpx.post(url, json=body, headers=headers, timeout=self.cfg.timeout_s)
+        except httpx.HTTPError as e:
+            raise BackendError(f"{url}: {e}") from e
+        if r.status_code != 200:
+            raise BackendError(f"{url}: HTTP {r.status_code}: {r.text[:300]}")
+        content = r.json()["choices"][0]["message"].get("content") or ""
+        return parse_json(str(content), url)
 
 
 BACKENDS: dict[str, Callable[[ModelSettings, AnswerSettings], Any]] = {

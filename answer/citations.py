@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from answer.pages import crop_path, page_path
+from index.pages import crop_path, page_path
 
 if TYPE_CHECKING:
     from answer.context import Block
@@ -22,7 +22,7 @@ MAX_TEXT_CHARS = 4000  # an element's text in a citation (a 500-row table stays 
 def _clean_html(html: str | None) -> str | None:
     if not html:
         return None
-    from enrich.sanitize import sanitize_table_html
+    from folio.sanitize import sanitize_table_html
 
     return sanitize_table_html(html)
 

@@ -28,7 +28,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 
 def _ask(args: argparse.Namespace) -> int:
     from answer.engine import Ask, AskError, Engine, validate
-    from pipeline.cli import resolve_pipeline
+    from folio.targets import resolve_pipeline
 
     pipe = resolve_pipeline(args)
     filters = {k: v for k, v in (("source", args.doc), ("kind", args.kind), ("page", args.page)) if v is not None}

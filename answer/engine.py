@@ -16,32 +16,28 @@ are dropped: a question during a run answers from the last committed state.
 from __future__ import annotations
 
 import logging
-import time
-from collections.abc import AsyncGenerator, Iterator
+from collections.abc import AsyncGenerator, Callable, Iterator, Sequence
 from contextlib import aclosing
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from answer import prompts
-from answer.checks import check
-from answer.citations import citation, source_card
 from answer.context import build_blocks
-from answer.pages import Renderer
 from answer.sessions import Sessions
 from answer.worker import ModelWorker, Slot
 from folio.config import Pipeline
 from folio.element import KINDS
 from folio.errors import FolioError
+from index.pages import Renderer
 
 if TYPE_CHECKING:
-    from answer.backends import Backend, Prompt
+    from answer.backends import Backend
     from answer.context import Block
     from index.embed import Embedder
     from index.search import Hit
     from index.store import Store
 
 log = logging.getLogger(__name__)
-REWRITE_MAX_TOKENS = 48
 _OVERFETCH = 2  # extra hits fetched in case some belong to an uncommitted write
 
 
@@ -65,23 +61,6 @@ class Ask:
     history: list[tuple[str, str]] | None = None
     # The prompt holds the system prompt and every source: sent back only when asked.
     show_prompt: bool = False
-
-
-@dataclass
-class _Turn:
-    """One question on its way through the engine."""
-
-    req: Ask
-    question: str
-    session_id: str
-    history: list[tuple[str, str]]
-    query: str
-    blocks: list[Block] = field(default_factory=list)
-    prompt: Prompt | None = None
-    retrieve_ms: float = 0.0
-    raw: str = ""
-    ttft: float | None = None
-    t0: float = field(default_factory=time.perf_counter)
 
 
 @dataclass
@@ -136,7 +115,7 @@ class Engine:
             remote = blobs_for(pipe.remote, pipe.store_options())
         self.renderer = Renderer(pipe.assets_dir, store, remote)
         serve = pipe.serve
-        self.worker = ModelWorker(backend.stream, serve.queue_size, serve.max_questions_per_user,
+        self.worker = ModelWorker(serve.queue_size, serve.max_questions_per_user,
                                   serve.queue_timeout_s)
         self._blocking: Any = None
         self.system = self.settings.system_prompt or prompts.SYSTEM
@@ -145,7 +124,7 @@ class Engine:
     def load(cls, pipe: Pipeline) -> Engine:
         """Open the index and load the embedder and the answer model, once."""
         from answer.backends import load_backend
-        from pipeline.query import open_index
+        from index.reader import open_index
 
         store, embedder = open_index(pipe, "hybrid")
         assert embedder is not None
@@ -160,94 +139,18 @@ class Engine:
         """A place in the line for ``req`` or ``Busy`` at once (429 with Retry-After)."""
         return self.worker.admit(req.owner)
 
-    def _begin(self, req: Ask) -> _Turn:
-        """Checks and the conversation so far (a SQLite read): before any model work."""
-        self.validate(req)
-        question = " ".join(req.question.split())
-        if req.session_id and not self.sessions.owned(req.session_id, req.owner):
-            # Someone else's id, or one the server never issued: the same answer for both,
-            # so ids cannot be probed.
-            raise AskError(f"session_id: no session {req.session_id!r}", 404)
-        session_id = req.session_id or self.sessions.new_id()
-        if req.history is not None:
-            history = req.history[-self.settings.history_turns:] if self.settings.history_turns else []
-        elif req.session_id and self.settings.history_turns:
-            history = self.sessions.history(session_id, self.settings.history_turns)
-        else:
-            history = []
-        return _Turn(req, question, session_id, history if self.settings.history_turns else [], question)
-
-    def _rewrite_prompt(self, turn: _Turn) -> Prompt:
-        return self.backend.prompt(prompts.rewrite_messages(self.system, turn.history, turn.question))
-
-    def _retrieve(self, turn: _Turn) -> Event:
-        t = time.perf_counter()
-        turn.blocks = self.retrieve(turn.query, turn.req.k or self.settings.k, turn.req.filters)
-        turn.retrieve_ms = (time.perf_counter() - t) * 1000
-        turn.prompt = self.backend.prompt(prompts.answer_messages(self.system, turn.blocks, turn.question))
-        data: dict[str, Any] = {"standalone_query": turn.query, "sources": [source_card(b) for b in turn.blocks],
-                                "retrieve_ms": round(turn.retrieve_ms, 1),
-                                "prompt_tokens": turn.prompt.tokens if turn.blocks else 0}
-        if turn.req.show_prompt:  # the system prompt and every source: only to who asked for it
-            data["prompt"] = turn.prompt.text
-        return Event("sources", data)
-
-    def _token(self, turn: _Turn, kind: str, data: Any) -> Event:
-        if kind == "queued":
-            return Event("queued", {"ahead": data})
-        if turn.ttft is None:
-            turn.ttft = (time.perf_counter() - turn.t0) * 1000
-        turn.raw += data
-        return Event("token", data)
-
     def ask(self, req: Ask) -> Iterator[Event]:
         """The events of one question, for a caller without an event loop (CLI, tests)."""
-        turn = self._begin(req)
-        with self.worker.admit(req.owner):
-            if turn.history:
-                pieces = self.worker.generate_sync(self._rewrite_prompt(turn), REWRITE_MAX_TOKENS)
-                out = "".join(d for k, d in pieces if k == "token")
-                turn.query = prompts.clean_rewrite(out, turn.question)
-                yield Event("query", {"standalone_query": turn.query})
-            yield self._retrieve(turn)
-            if turn.blocks:
-                assert turn.prompt is not None
-                for kind, data in self.worker.generate_sync(turn.prompt, self.settings.max_tokens):
-                    yield self._token(turn, kind, data)
-            else:
-                yield self._no_blocks(turn)
-            yield Event("done", self._finish(turn))
+        from answer.turns import ask_sync
 
-    async def ask_async(self, req: Ask, slot: Slot | None = None) -> AsyncGenerator[Event, None]:
-        """The same events for the server: waiting for the model holds no thread, and the
-        place in the line is taken first, so a full line is refused (``Busy``) before any
-        work (front ends that must answer 429 before a stream starts take the ``slot``
-        themselves with ``admit``). Blocking steps (SQLite, retrieval, rendering) run in a small thread pool of
-        their own; cancelling the caller (a client gone) stops its generation."""
-        import anyio.to_thread
+        return ask_sync(self, req)
 
-        slot = slot or self.worker.admit(req.owner)
-        try:
-            turn = await anyio.to_thread.run_sync(self._begin, req, limiter=self._limiter())
-            if turn.history:
-                prompt = await anyio.to_thread.run_sync(self._rewrite_prompt, turn, limiter=self._limiter())
-                out = ""
-                async with aclosing(self.worker.generate(prompt, REWRITE_MAX_TOKENS)) as pieces:
-                    async for kind, data in pieces:
-                        out += data if kind == "token" else ""
-                turn.query = prompts.clean_rewrite(out, turn.question)
-                yield Event("query", {"standalone_query": turn.query})
-            yield await anyio.to_thread.run_sync(self._retrieve, turn, limiter=self._limiter())
-            if turn.blocks:
-                assert turn.prompt is not None
-                async with aclosing(self.worker.generate(turn.prompt, self.settings.max_tokens)) as pieces:
-                    async for kind, data in pieces:
-                        yield self._token(turn, kind, data)
-            else:
-                yield self._no_blocks(turn)
-            yield Event("done", await anyio.to_thread.run_sync(self._finish, turn, limiter=self._limiter()))
-        finally:
-            slot.release()
+    def ask_async(self, req: Ask, slot: Slot | None = None) -> AsyncGenerator[Event, None]:
+        """The same events for the server; waiting for the model holds no thread, and a
+        full line is refused (``Busy``) before any work (answer/turns.py)."""
+        from answer.turns import ask_async
+
+        return ask_async(self, req, slot)
 
     def answer(self, req: Ask) -> dict[str, Any]:
         """The whole answer at once (the last event's data)."""
@@ -265,7 +168,7 @@ class Engine:
                     result = ev.data
         return result
 
-    def _limiter(self) -> Any:
+    def blocking_limiter(self) -> Any:
         # Retrieval embeds and searches on the CPU the model also needs: two at a time is
         # what 2 cores use well, and it leaves the shared thread pool to everything else.
         import anyio
@@ -274,57 +177,61 @@ class Engine:
             self._blocking = anyio.CapacityLimiter(2)
         return self._blocking
 
-    @staticmethod
-    def _no_blocks(turn: _Turn) -> Event:
-        turn.raw = prompts.NOT_FOUND  # nothing retrieved: no model call, no guess
-        return Event("token", turn.raw)
-
     def retrieve(self, query: str, k: int, filters: dict[str, Any] | None = None) -> list[Block]:
         return self.blocks(self.search(query, k, filters), query)
 
     def search(self, query: str, k: int, filters: dict[str, Any] | None = None) -> list[Hit]:
-        """The top ``k`` chunks of the committed index (hybrid search)."""
-        from index.search import search
+        """The top ``k`` chunks of the committed index (hybrid search); a question that
+        needs figures also gets the statements it is built from and one search per period
+        it compares (answer/packs.py)."""
+        from answer.packs import merge, period_queries, statement_hits
 
         f = filters or {}
+        hits = self._search(query, k, f)
+        if not f and self._wants_figures(query):
+            extra = statement_hits(self.store, self.embedder, query, self.pipe.search.rrf_k)
+            for q in period_queries(query):
+                extra += self._search(q, 2, f)
+            hits = merge(hits, self._committed(extra), k)
+        return hits
+
+    def _search(self, query: str, k: int, f: dict[str, Any]) -> list[Hit]:
+        from index.search import search
+
         hits = search(self.store, self.embedder, query, k + _OVERFETCH, source=f.get("source"),
                       kind=f.get("kind"), page=f.get("page"), rrf_k=self.pipe.search.rrf_k)
+        return self._committed(hits)[:k]
+
+    def _committed(self, hits: list[Hit]) -> list[Hit]:
         committed = self.store.committed_writes()
-        return [h for h in hits if committed.get(h.source) == h.write_id or not h.write_id][:k]
+        return [h for h in hits if committed.get(h.source) == h.write_id or not h.write_id]
+
+    def similarity(self, query: str) -> Callable[[Sequence[str]], list[float]]:
+        """Cosine of texts (a table's rows) to the query, with the index's own embedder."""
+        qv = self.embedder.embed_query(query)
+
+        def similarity(texts: Sequence[str]) -> list[float]:
+            return [float(x) for x in self.embedder.embed(list(texts)) @ qv] if texts else []
+
+        return similarity
+
+    def _wants_figures(self, query: str) -> bool:
+        paths = set(self.settings.paths)
+        if "computed" in paths:
+            from answer.measures import catalogue_for, needs_arithmetic
+
+            if needs_arithmetic(query, catalogue_for(self.settings)):
+                return True
+        if "lookup" in paths:
+            from answer.lookup import asks_for_value
+
+            return asks_for_value(query)
+        return False
 
     def blocks(self, hits: list[Hit], query: str) -> list[Block]:
         ids = [i for h in hits for i in h.element_ids]
         elements = self.store.elements_by_id(ids)
         return build_blocks(hits, elements, query, self.settings.context_tokens, self.backend.count_tokens)
-
-    def _finish(self, turn: _Turn) -> dict[str, Any]:
-        blocks, prompt = turn.blocks, turn.prompt
-        assert prompt is not None
-        total_ms = (time.perf_counter() - turn.t0) * 1000
-        checked = check(turn.raw, blocks, turn.question)
-        by_n = {b.n: b for b in blocks}
-        cites = [citation(by_n[n], checked.elements.get(n, [])) for n in checked.cited]
-        result: dict[str, Any] = {
-            "question": turn.question,
-            "standalone_query": turn.query,
-            "answer": checked.text,
-            "citations": cites,
-            "unsupported": checked.unsupported,
-            "abstained": checked.abstained,
-            "session_id": turn.session_id,
-            "timings": {"retrieve_ms": round(turn.retrieve_ms, 1),
-                        "ttft_ms": round(turn.ttft if turn.ttft is not None else total_ms, 1),
-                        "total_ms": round(total_ms, 1)},
-            "prompt_tokens": prompt.tokens if blocks else 0,
-            "model": self.backend.model_id,
-        }
-        if turn.req.show_prompt:
-            result["prompt"] = prompt.text
-        if checked.draft:
-            result["draft"] = checked.draft
-        self.sessions.add_turn(turn.session_id, result, turn.req.owner)
-        self.snapshot(cites)
-        return result
 
     def snapshot(self, cites: list[dict[str, Any]]) -> None:
         """Render the crops and pages an answer cites now, while its documents are as
@@ -344,7 +251,7 @@ class Engine:
         return self.sessions.get(session_id, self.current_documents(), owner)
 
     def element(self, element_id: str) -> dict[str, Any] | None:
-        from answer.pages import crop_path, page_path
+        from index.pages import crop_path, page_path
 
         el = self.store.elements_by_id([element_id]).get(element_id)
         if el is None:
@@ -373,3 +280,4 @@ class Engine:
                        "backend": self.backend.kind},
             "queue": self.worker.in_line(),
         }
+

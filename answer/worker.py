@@ -21,17 +21,16 @@ import math
 import queue
 import threading
 import time
-from collections.abc import AsyncGenerator, Callable, Iterator
+from collections.abc import AsyncGenerator, Callable, Generator, Iterator
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
-
-if TYPE_CHECKING:
-    from answer.backends import Prompt
+from typing import Any
 
 log = logging.getLogger(__name__)
-Stream = Callable[["Prompt", int], Iterator[str]]
+# What a job runs in the worker thread: a generator of the text to show, whose return
+# value (the answer path's outcome) is handed back with the last item.
+Work = Callable[[], Generator[str, None, Any] | Iterator[str]]
 QUEUED_TICK_S = 2.0
-Item = tuple[str, Any]  # ("start", None) | ("token", text) | ("end", None) | ("error", exc)
+Item = tuple[str, Any]  # ("start", None) | ("token", text) | ("end", returned) | ("error", exc)
 
 
 class Busy(RuntimeError):
@@ -46,8 +45,7 @@ class Busy(RuntimeError):
 
 @dataclass
 class Job:
-    prompt: Prompt
-    max_tokens: int
+    work: Work
     put: Callable[[Item], None]
     cancelled: threading.Event = field(default_factory=threading.Event)
 
@@ -78,8 +76,7 @@ class Slot:
 
 
 class ModelWorker:
-    def __init__(self, stream: Stream, max_line: int, per_user: int = 0, wait_timeout: float = 300.0) -> None:
-        self._stream = stream
+    def __init__(self, max_line: int, per_user: int = 0, wait_timeout: float = 300.0) -> None:
         self.max_line = max_line  # questions admitted at once (one generating, the rest waiting)
         self.per_user = per_user  # 0: no per-user limit
         self.wait_timeout = wait_timeout
@@ -135,8 +132,8 @@ class ModelWorker:
 
     # ---- generation ---------------------------------------------------------------------
 
-    def submit(self, prompt: Prompt, max_tokens: int, put: Callable[[Item], None]) -> Job:
-        job = Job(prompt, max_tokens, put)
+    def submit(self, work: Work, put: Callable[[Item], None]) -> Job:
+        job = Job(work, put)
         with self._cv:
             if self._closed:
                 raise Busy("the server is shutting down", 5, 503)
@@ -151,9 +148,9 @@ class ModelWorker:
         with self._cv, contextlib.suppress(ValueError):
             self._jobs.remove(job)
 
-    async def generate(self, prompt: Prompt, max_tokens: int) -> AsyncGenerator[Item, None]:
-        """("queued", n ahead) while waiting, then ("token", text)...; the caller's
-        cancellation (a client that went away) cancels the job."""
+    async def generate(self, work: Work) -> AsyncGenerator[Item, None]:
+        """("queued", n ahead) while waiting, then ("token", text)..., then ("result", what
+        ``work`` returned); the caller's cancellation (a client that went away) cancels the job."""
         loop = asyncio.get_running_loop()
         q: asyncio.Queue[Item] = asyncio.Queue()
 
@@ -163,7 +160,7 @@ class ModelWorker:
             except RuntimeError:  # the loop is gone (shutdown): nobody reads this job
                 job.cancelled.set()
 
-        job = self.submit(prompt, max_tokens, put)
+        job = self.submit(work, put)
         try:
             ahead = self.ahead(job)
             if ahead:
@@ -189,15 +186,16 @@ class ModelWorker:
                 elif kind == "error":
                     raise data
                 elif kind == "end":
+                    yield ("result", data)
                     return
                 item = await q.get()
         finally:
             self.cancel(job)
 
-    def generate_sync(self, prompt: Prompt, max_tokens: int) -> Iterator[Item]:
+    def generate_sync(self, work: Work) -> Iterator[Item]:
         """The same for a caller with no event loop (the CLI, tests)."""
         q: queue.Queue[Item] = queue.Queue()
-        job = self.submit(prompt, max_tokens, q.put)
+        job = self.submit(work, q.put)
         try:
             ahead = self.ahead(job)
             if ahead:
@@ -214,6 +212,7 @@ class ModelWorker:
                 elif kind == "error":
                     raise data
                 elif kind == "end":
+                    yield ("result", data)
                     return
                 item = q.get()
         finally:
@@ -258,9 +257,15 @@ class ModelWorker:
         t0 = time.perf_counter()
         job.put(("start", None))
         try:
-            it = self._stream(job.prompt, job.max_tokens)
+            it = job.work()
+            returned = None
             try:
-                for piece in it:
+                while True:
+                    try:
+                        piece = next(it)
+                    except StopIteration as stop:
+                        returned = stop.value
+                        break
                     if job.cancelled.is_set():
                         log.debug("generation stopped: its client went away")
                         break
@@ -269,7 +274,7 @@ class ModelWorker:
                 close = getattr(it, "close", None)
                 if close is not None:
                     close()  # releases the model at once (LocalLLM.stream holds it while open)
-            job.put(("end", None))
+            job.put(("end", returned))
         except Exception as e:  # the request reports it; the worker goes on with the next job
             log.warning("generation failed: %s", e)
             job.put(("error", e))

@@ -207,7 +207,7 @@ def routed_latency(store: Store, embedder, queries: list[str], rows: int,  # typ
                    rng: np.random.Generator) -> None:
     """Queries that name one document (routing on: two more legs within it) against the same
     queries with routing off; routing itself (the profile match) timed apart."""
-    from enrich.profile import DocProfile
+    from index.profile import DocProfile
     from index.routing import Router
 
     n_docs = max(1, rows // 200)

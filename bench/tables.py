@@ -5,7 +5,7 @@
 
 For every ground-truth table the document goes through Folio's partitioner
 (partition.partition_file); predicted structure is the table Element's HTML read back
-with partition.table_grid.html_to_cells (what users see). Matching: PDF by page and best
+with folio.table_grid.html_to_cells (what users see). Matching: PDF by page and best
 bbox IoU; DOCX/PPTX by best content overlap in document order. Scores:
 
 - content F1: multiset of non-empty cell texts (case and whitespace normalized);
@@ -14,7 +14,7 @@ bbox IoU; DOCX/PPTX by best content overlap in document order. Scores:
 
 PyMuPDF's ``page.find_tables()`` with default arguments is scored on the PDF tables in
 the same run. When a partitioner is not available yet (module missing), PDFs fall back
-to calling partition.pdf_tables directly and other formats score 0 with a note.
+to calling partition.pdf.tables directly and other formats score 0 with a note.
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from partition.table_grid import Cell, html_to_cells, to_dense
+from folio.table_grid import Cell, html_to_cells, to_dense
 
 CORPUS = Path("/work/shared/corpus")
 GT_PATH = Path("/work/shared/eval-dev/tables.jsonl")
@@ -188,8 +188,8 @@ def direct_pdf_tables(path: Path) -> DocPreds:
     import pymupdf
 
     from folio.config import PartitionSettings
-    from partition.pdf_tables import find_ocr_tables, find_page_tables
-    from partition.table_grid import to_html
+    from folio.table_grid import to_html
+    from partition.pdf.tables import find_ocr_tables, find_page_tables
 
     out = DocPreds()
     settings = PartitionSettings()
@@ -199,13 +199,13 @@ def direct_pdf_tables(path: Path) -> DocPreds:
                 found = find_page_tables(page, settings)
             else:
                 try:
-                    from partition.ocr import ocr_image
+                    from folio.ocr import ocr_image
 
                     zoom = 2.0
                     png = page.get_pixmap(matrix=pymupdf.Matrix(zoom, zoom)).tobytes("png")
                     found = find_ocr_tables(ocr_image(png, zoom), tuple(page.rect))
                 except NotImplementedError:
-                    out.note = "partition.ocr not written yet: scanned pages skipped"
+                    out.note = "folio.ocr not written yet: scanned pages skipped"
                     continue
             for t in found:
                 out.tables.append(Pred(page.number + 1, t.bbox, html_to_cells(to_html(t.cells))))
@@ -286,7 +286,7 @@ def speed(name: str, pages: int) -> None:
     import pymupdf
 
     from folio.config import PartitionSettings
-    from partition.pdf_tables import find_page_tables, page_words
+    from partition.pdf.tables import find_page_tables, page_words
 
     path = CORPUS / name
     doc = pymupdf.open(path)

@@ -20,7 +20,7 @@ log = logging.getLogger(__name__)
 
 
 def _rapidocr_text(png: bytes) -> str:
-    from partition.ocr import ocr_image
+    from folio.ocr import ocr_image
 
     return "\n".join(b.text for b in ocr_image(png) if b.text.strip())
 

@@ -19,6 +19,8 @@ import logging
 import re
 from dataclasses import dataclass
 
+from folio.sanitize import looks_like_instructions, too_little_text
+
 CAPTION_OCR_VERSION = "caption-ocr-v1"
 CAPTION_VLM_VERSION = "caption-vlm-v1"
 TABLE_SUMMARY_VERSION = "table-summary-v4"  # v4: key figures with their row and column labels
@@ -142,20 +144,6 @@ def table_summary_messages(table_text: str, title: str, note: str) -> list[dict[
 
 # --- output checks -------------------------------------------------------------------
 
-_INSTRUCTION_RES = [
-    re.compile(p, re.IGNORECASE)
-    for p in (
-        r"\bignore (all |any |the )?(previous|prior|above|earlier|other)\b",
-        r"\b(disregard|forget) (all |any |the |your )?(previous |prior |above )?(instructions|rules|prompt)",
-        r"\bwhen (describing|summari[sz]ing|captioning|answering|reading)\b",
-        r"\bbe sure to (mention|say|include|write|note|state)\b",
-        r"\b(you are|act as|pretend to be) (now )?(an? )?(ai|assistant|chatbot|language model|llm)\b",
-        r"\b(respond|reply|answer|output) (only )?with\b",
-        r"\b(system prompt|new instructions?)\b",
-        r"\binstead,? (say|write|output|print)\b",
-        r"\b(dear|attention|note to) (ai|assistant|model|llm|chatgpt)\b",
-    )
-]
 # A description reports what the text says; compliance just says it.
 _REPORTING_RE = re.compile(
     r"\b(instruct\w*|ask(s|ing)?|request\w*|tell(s|ing)?|say(s|ing)?|direct(s|ing)?|"
@@ -176,12 +164,6 @@ _LABEL_RE = re.compile(
 )
 _SENTENCE_RE = re.compile(r"(?<=[.!?])\s+")
 _NUMBER_RE = re.compile(r"(?<![\w.])[-+]?\$?\d[\d,]*(?:\.\d+)?%?")
-
-
-def looks_like_instructions(text: str) -> bool:
-    """Text that addresses a model or gives it orders (a prompt injection, or just a
-    document quoting one); such text must be described, not obeyed."""
-    return any(r.search(text) for r in _INSTRUCTION_RES)
 
 
 def _tidy(output: str, max_chars: int) -> str:
@@ -262,15 +244,6 @@ def check_caption(output: str, source_text: str, *, saw_image: bool, max_chars: 
     if looks_like_instructions(source_text) and (_COMPLIANCE_RE.search(text) or not _REPORTING_RE.search(text)):
         return None
     return text
-
-
-# Letters and digits a picture's OCR text needs before an LLM can say anything about the
-# picture itself (a logo's name, a few stray glyphs of a photo are below it).
-MIN_PICTURE_TEXT = 20
-
-
-def too_little_text(text: str) -> bool:
-    return sum(ch.isalnum() for ch in text) < MIN_PICTURE_TEXT
 
 
 def low_information(ocr_text: str, ctx: CaptionContext) -> bool:

@@ -30,7 +30,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 
 def _export(args: argparse.Namespace) -> int:
     from export.run import ExportOptions, write_export
-    from pipeline.cli import resolve_pipeline
+    from folio.targets import resolve_pipeline
 
     pipe = resolve_pipeline(args)
     opts = ExportOptions(fmt=args.format, images=args.images, with_vectors=args.with_vectors, since=args.since,

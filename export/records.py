@@ -25,9 +25,6 @@ _ELEMENT_FIELDS = ("id", "doc_id", "source", "doc_sha256", "kind", "role", "text
                    "caption", "summary", "page", "page_label", "bbox", "section", "order", "embed_text")
 _CHUNK_FIELDS = ("id", "doc_id", "source", "doc_sha256", "kind", "text", "section", "element_ids",
                  "pages", "order", "embed_model")
-# library that does the work of each partitioner module (partition/PARTITIONERS)
-_LIBRARIES = {"partition.pdf": "pymupdf", "partition.docx": "python-docx", "partition.pptx": "python-pptx",
-              "partition.other": "unstructured"}
 
 
 def prompt_versions() -> dict[str, str]:
@@ -51,7 +48,7 @@ def partitioner(row: dict[str, Any], pipe: Pipeline) -> tuple[str | None, str | 
     """(partitioner, library version) for a documents row: the type is sniffed from the file
     when it is still there (a PDF named .docx is parsed as a PDF), else taken from its suffix."""
     from folio.filetype import TEXT_SUFFIXES, sniff
-    from partition import PARTITIONERS
+    from partition import FORMATS
 
     kind: str | None = None
     path = Path(row.get("path") or "")
@@ -61,12 +58,12 @@ def partitioner(row: dict[str, Any], pipe: Pipeline) -> tuple[str | None, str | 
         kind = None
     if kind is None:
         suffix = Path(row["source"]).suffix.lower()
-        kind = suffix.lstrip(".") if suffix in (".pdf", ".docx", ".pptx") else TEXT_SUFFIXES.get(suffix)
-    module = PARTITIONERS.get(kind or "")
-    if module is None:
+        kind = TEXT_SUFFIXES.get(suffix) or suffix.lstrip(".")
+    fmt = FORMATS.get(kind or "")
+    if fmt is None:
         return None, None
-    lib = _LIBRARIES[module]
-    name = module
+    lib = fmt.library
+    module = name = fmt.module
     if module == "partition.pdf":
         engine = pipe.partition.pdf_engine
         name = f"{module}:{engine}"

@@ -26,10 +26,10 @@ from export.records import (
     prompt_versions,
     tombstone,
 )
-from export.review_state import ReviewStates, element_key, load_review_states
 from export.versions import Diff, ExportError, Moment, base_moment, diff, ids_of_writes, moment, parse_since, scan
 from export.writers import Writer, check_writable, open_writer
 from folio.config import Pipeline
+from review.state import ReviewStates, element_key, load_review_states
 
 CROPPED_KINDS = ("image", "table")  # --images: the visual elements (a text crop adds little)
 
@@ -221,7 +221,7 @@ class _Job:
         return element_record(r, prov, self.review.get(element_key(r)), crop, change)
 
     def _crop(self, r: dict[str, Any]) -> dict[str, Any] | None:
-        from answer.pages import Renderer, crop_path
+        from index.pages import Renderer, crop_path
 
         if self._renderer is None:
             from index.store import Store

@@ -40,7 +40,7 @@ def write_table_csv(folder: Path, row: dict[str, Any]) -> Path | None:
 def _write_html(html: str, target: Path) -> bool:
     import pandas as pd
 
-    from enrich.sanitize import sanitize_table_html
+    from folio.sanitize import sanitize_table_html
 
     try:
         frames = pd.read_html(io.StringIO(sanitize_table_html(html)), keep_default_na=False)

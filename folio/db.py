@@ -1,7 +1,7 @@
 """The small transactional database beside the index: ``<index>/folio.sqlite`` (SQLite, WAL).
 
 Conversations (answer/sessions.py) and review overlays with their audit log
-(index/overlays.py) live here. Why SQLite and not LanceDB: these are small rows written
+(review/overlays.py) live here. Why SQLite and not LanceDB: these are small rows written
 per click, read back by key, under concurrent requests; every LanceDB write makes a table
 version (fine for nightly batches, wasteful per click). WAL gives many readers beside one
 writer, atomic commits, and survives a kill, in the standard library.

@@ -1,13 +1,29 @@
-"""Detect a file's real type from its bytes, not its name."""
+"""Format facts, in one place: a file's real type from its bytes (not its name), and what
+a format's unit is (a page or a slide) and what kind of document it makes."""
 
 from __future__ import annotations
 
 import zipfile
-from pathlib import Path
+from pathlib import Path, PurePath
 
 # Formats we hand to unstructured when no native partitioner exists.
 TEXT_SUFFIXES = {".html": "html", ".htm": "html", ".md": "md", ".markdown": "md", ".txt": "txt",
                  ".eml": "eml", ".xlsx": "xlsx"}
+# Formats whose physical unit is a slide: citations say "slide 3", chunks never cross one.
+SLIDE_SUFFIXES = frozenset({".pptx", ".ppt", ".odp"})
+# What a file's suffix says about the document (routing describes documents with it).
+DOC_KIND_BY_SUFFIX = {".pptx": "presentation", ".ppt": "presentation", ".odp": "presentation",
+                      ".docx": "document", ".doc": "document"}
+
+
+def page_unit(source: str) -> str:
+    """'slide' for a presentation, else 'page'."""
+    return "slide" if PurePath(source).suffix.lower() in SLIDE_SUFFIXES else "page"
+
+
+def doc_kind(source: str) -> str:
+    """'presentation', 'document' or '' from the file's suffix."""
+    return DOC_KIND_BY_SUFFIX.get(PurePath(source).suffix.lower(), "")
 
 
 def sniff(path: Path) -> str | None:

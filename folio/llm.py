@@ -10,6 +10,8 @@ from __future__ import annotations
 import atexit
 import base64
 import ctypes
+import functools
+import json
 import logging
 import os
 import re
@@ -210,8 +212,30 @@ class LocalLLM:
             finally:
                 it.close()
 
+    def complete_json(self, prompt: str, schema: dict[str, Any], max_tokens: int = 128) -> str:
+        """Greedy completion of a formatted prompt constrained by a JSON schema (llama.cpp
+        grammar): a small model then always returns parseable JSON of that shape, and an
+        ``enum`` in the schema limits a field to given strings (row labels, block numbers)."""
+        # The schema's own key order, not sorted: the grammar makes the model write fields in
+        # that order, and "operands" must come before the "expression" over them.
+        grammar = _grammar(json.dumps(schema))
+        _count_call()
+        with self._lock:
+            out: Any = self._llama.create_completion(
+                prompt, max_tokens=max_tokens, temperature=0.0, top_k=1, seed=0, grammar=grammar,
+            )
+        return str(out["choices"][0]["text"] or "")
+
     def close(self) -> None:
         self._llama.close()
+
+
+@functools.lru_cache(maxsize=64)
+def _grammar(schema_json: str) -> Any:
+    """Compiled grammars by schema: building one costs milliseconds, questions repeat shapes."""
+    from llama_cpp import LlamaGrammar
+
+    return LlamaGrammar.from_json_schema(schema_json, verbose=False)
 
 
 class VisionLLM(LocalLLM):

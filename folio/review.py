@@ -70,7 +70,7 @@ class Overlay:
         return dataclasses.asdict(self)
 
 
-# Export reads review state through this name (index/overlays.py: overlays_for).
+# Export reads review state through this name (review/overlays.py: overlays_for).
 OverlayState = Overlay
 
 

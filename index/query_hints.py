@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from enrich.table_context import statements_asked
+from index.table_context import statements_asked
 
 _PAGE = re.compile(r"\b(?:slide|page|p\.|pg\.?)\s*(\d{1,4})\b", re.IGNORECASE)
 # "Table 3", "Figure 4-68", "Exhibit 2.3.59-10" (manuals number exhibits by section)
@@ -32,7 +32,7 @@ PAGE_BONUS = 1.0
 KIND_BONUS = 0.5
 REF_BONUS = 1.0
 # A question about a financial measure ("gross margin", "quick ratio", "capex") and a table
-# chunk of the statement that holds its inputs (enrich/table_context.py labels them). A
+# chunk of the statement that holds its inputs (index/table_context.py labels them). A
 # quarter vote re-orders close candidates only: at a full vote, statement tables overtook
 # the text that ranked first in both legs (bench/retrieval.py, dev and own sets: 0.25
 # gained on both, 0.5 and 1.0 lost recall on the own set).

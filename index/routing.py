@@ -3,7 +3,7 @@
 A question such as "What was Boeing's effective tax rate in FY2022?" names an issuer, a
 year and (often) a form; the chunks that answer it share few words with it, and similar
 filings of other companies compete for the words they do share. Each document's profile
-(enrich/profile.py: issuer names, form, years, title) is matched against the question;
+(index/profile.py: issuer names, form, years, title) is matched against the question;
 hybrid search then runs its two legs once more restricted to the routed documents and
 fuses them with the others (index/search.py), so the named filing's chunks get votes
 without any other document being filtered out. A question that names no document is
@@ -22,7 +22,7 @@ import threading
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from enrich.profile import DocProfile, name_keys
+from index.profile import DocProfile, name_keys
 
 if TYPE_CHECKING:
     from index.store import Store

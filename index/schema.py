@@ -102,7 +102,7 @@ DOCUMENTS_SCHEMA = pa.schema(
     ]
 )
 
-# One row per document: who issued it, its form and period (enrich/profile.py), read by
+# One row per document: who issued it, its form and period (index/profile.py), read by
 # query routing (index/routing.py). Same write_id protocol as chunks and elements.
 PROFILES_SCHEMA = pa.schema(
     [

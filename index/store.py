@@ -34,9 +34,9 @@ if TYPE_CHECKING:
     import numpy as np
     import pyarrow as pa
 
-    from enrich.chunk import Chunk
     from folio.config import Pipeline
     from folio.element import Element
+    from index.chunk import Chunk
 
 log = logging.getLogger(__name__)
 
@@ -276,7 +276,7 @@ class Store:
         return out
 
     def profiles(self) -> list[dict[str, Any]]:
-        """The committed documents' profiles (JSON dicts, see enrich/profile.py)."""
+        """The committed documents' profiles (JSON dicts, see index/profile.py)."""
         tbl = self._open(S.PROFILES)
         if tbl is None:
             return []

@@ -8,7 +8,10 @@ from __future__ import annotations
 
 import importlib
 import logging
+from collections.abc import Iterable
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol, cast
 
 from folio.config import PartitionSettings
 from folio.element import Element
@@ -22,17 +25,39 @@ log = logging.getLogger(__name__)
 # (1: the first version; 2: tables continued over a page break are one element).
 PARTITIONER_VERSION = 2
 
-# detected type -> module with ``partition(ctx) -> Iterable[Element]``
-PARTITIONERS: dict[str, str] = {
-    "pdf": "partition.pdf",
-    "docx": "partition.docx",
-    "pptx": "partition.pptx",
-    "html": "partition.other",
-    "md": "partition.other",
-    "txt": "partition.other",
-    "eml": "partition.other",
-    "xlsx": "partition.other",
+class Partitioner(Protocol):
+    """The contract of a partitioner module: one document in, its Elements out, in reading
+    order; raise DocumentError (naming the file and the reason) for what cannot be read."""
+
+    def partition(self, ctx: PartitionContext) -> Iterable[Element]: ...
+
+
+@dataclass(frozen=True)
+class Format:
+    """One supported format: the module that partitions it (a ``Partitioner``) and the
+    library that does the work (recorded with exported documents)."""
+
+    module: str
+    library: str
+
+
+# Detected type (folio.filetype.sniff) -> its partitioner. Adding a format is a module
+# under partition/ and one line here.
+FORMATS: dict[str, Format] = {
+    "pdf": Format("partition.pdf", "pymupdf"),
+    "docx": Format("partition.office.docx", "python-docx"),
+    "pptx": Format("partition.office.pptx", "python-pptx"),
+    "html": Format("partition.other", "unstructured"),
+    "md": Format("partition.other", "unstructured"),
+    "txt": Format("partition.other", "unstructured"),
+    "eml": Format("partition.other", "unstructured"),
+    "xlsx": Format("partition.other", "unstructured"),
 }
+PARTITIONERS: dict[str, str] = {kind: f.module for kind, f in FORMATS.items()}
+
+
+def load_partitioner(kind: str) -> Partitioner:
+    return cast(Partitioner, importlib.import_module(FORMATS[kind].module))
 
 
 def detect(path: Path) -> str:
@@ -69,7 +94,7 @@ def partition_file(
         settings=settings,
         assets_root=Path(assets_root),
     )
-    module = importlib.import_module(PARTITIONERS[kind])
+    module = load_partitioner(kind)
     try:
         elements = list(module.partition(ctx))
     except DocumentError:

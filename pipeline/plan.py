@@ -34,10 +34,10 @@ def settings_fingerprint(pipe: Pipeline, enrich: str | None = None) -> str:
     # A new export recipe is a new model as far as the vectors go: re-embed.
     embed["recipe"] = RECIPE_VERSION
     e = hashlib.sha256(json.dumps(embed, sort_keys=True).encode()).hexdigest()[:12]
-    from enrich.chunk import CHUNKER_VERSION
+    from index.chunk import CHUNKER_VERSION
 
     # The chunker's version joins its settings: better chunk text re-chunks stored elements.
-    from enrich.profile import PROFILE_VERSION
+    from index.profile import PROFILE_VERSION
 
     # A better document profile (routing) is written with the chunks: it re-commits too.
     c = hashlib.sha256(f"{pipe.fingerprint('chunk')}:{CHUNKER_VERSION}:{PROFILE_VERSION}".encode()).hexdigest()[:12]

@@ -22,7 +22,7 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from pipeline.assets import save_assets, upload_assets
+from index.pages import save_assets, upload_assets
 from pipeline.plan import Task
 
 if TYPE_CHECKING:
@@ -31,9 +31,9 @@ if TYPE_CHECKING:
     from index.store import DocRecord, Store
     from pipeline.enrichment import Enrichment
     from pipeline.options import RunOptions
-    from pipeline.overlays import ReviewStep
     from pipeline.ray_engine import Prepared
     from pipeline.report import DocResult, RunReport
+    from review.step import ReviewStep
 
 log = logging.getLogger(__name__)
 

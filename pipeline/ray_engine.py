@@ -206,11 +206,11 @@ class IndexActor:
     def _write(self, prepared: Prepared, overlays: dict[str, Any]) -> None:
         import uuid
 
-        from enrich.profile import build_profile
         from index.fragments import write_document
+        from index.profile import build_profile
         from index.rows import document_tables
         from pipeline.document import make_ready
-        from pipeline.overlays import content_hashes
+        from review.step import content_hashes
 
         t0 = time.time()
         emb = self.embedder

@@ -42,7 +42,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
-from pipeline.assets import save_assets
+from index.pages import save_assets
 from pipeline.reuse import stored_elements
 
 if TYPE_CHECKING:

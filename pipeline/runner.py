@@ -21,11 +21,10 @@ from typing import TYPE_CHECKING, Any
 from folio.config import Pipeline
 from folio.errors import ConfigError, DocumentError
 from folio.storage import blobs_for
-from pipeline.assets import upload_assets
+from index.pages import upload_assets
 from pipeline.enrichment import Enrichment
 from pipeline.lock import ObjectLock, RunLock
 from pipeline.options import RunOptions
-from pipeline.overlays import ReviewStep, content_hashes
 from pipeline.phases import TwoPhases
 from pipeline.plan import Plan, Task, changed_parts, make_plan, settings_fingerprint
 from pipeline.ray_driver import RayDriver
@@ -46,6 +45,7 @@ from pipeline.stages import (
     open_store,
 )
 from pipeline.walk import FileEntry, fetch, walk_sources
+from review.step import ReviewStep, content_hashes
 
 if TYPE_CHECKING:
     import numpy as np
@@ -307,9 +307,9 @@ class Runner(TwoPhases, RayDriver):
                  rec.source, rec.pages, rec.elements, rec.chunks, rec.seconds)
 
     def commit(self, rec: DocRecord, elements: list[Element], chunks: list[Any], vectors: np.ndarray) -> None:
-        """One document's rows, its profile (routing, enrich/profile.py), then its overlays'
+        """One document's rows, its profile (routing, index/profile.py), then its overlays'
         state (active / orphaned); phase 1 and the backfill of phase 2 both commit here."""
-        from enrich.profile import build_profile
+        from index.profile import build_profile
 
         profile = build_profile(elements)
         store = self.store(writable=True)

@@ -43,7 +43,7 @@ def file_sha256(path: Path) -> str:
 
 def partition_isolated(task: Task, sha: str, pipe: Pipeline) -> list[Element]:
     """Partition one document in a child process with the pipeline's time limit."""
-    # The forked partitioner reads this for its PDF page pool (partition/pdf_pool.py);
+    # The forked partitioner reads this for its PDF page pool (partition/pdf/pool.py);
     # an env var rather than set_workers() so the parent never imports the PDF stack.
     os.environ["FOLIO_PDF_WORKERS"] = str(pipe.run.workers)
     with warnings.catch_warnings():

@@ -57,7 +57,7 @@ def test_an_uncommitted_write_is_never_retrieved(tmp_path: Path) -> None:
     # A nightly run between adding rows and committing them: rows with a write_id that no
     # documents row names.
     els = make_doc("pumps.pdf", ["the new turbine costs 9,999 euros"], sha="e" * 64)
-    from enrich.chunk import chunk_elements
+    from index.chunk import chunk_elements
     from index.store import chunk_table
 
     chunks = chunk_elements(els, emb.count_tokens, emb.max_tokens)
@@ -148,7 +148,7 @@ def test_the_model_worker_serves_in_arrival_order_and_bounds_the_line() -> None:
         order.append(prompt.text)
         yield prompt.text
 
-    w = ModelWorker(stream, max_line=3, per_user=2)
+    w = ModelWorker(max_line=3, per_user=2)
     slots = [w.admit("ann"), w.admit("ann"), w.admit("bob")]
     with pytest.raises(Busy) as full:
         w.admit("carl")
@@ -158,7 +158,7 @@ def test_the_model_worker_serves_in_arrival_order_and_bounds_the_line() -> None:
         w.admit("ann")  # the line has room, ann does not
     outs: list[list[str]] = [[], [], []]
     threads = [threading.Thread(target=lambda i=i: outs[i].extend(
-        d for k, d in w.generate_sync(_prompt(str(i)), 4) if k == "token")) for i in range(3)]
+        d for k, d in w.generate_sync(lambda i=i: stream(_prompt(str(i)), 4)) if k == "token")) for i in range(3)]
     for th in threads:
         th.start()
         time.sleep(0.05)
@@ -184,18 +184,18 @@ def test_a_cancelled_job_leaves_the_line_and_a_running_one_stops() -> None:
             time.sleep(0.01)
             yield f"{prompt.text}{i} "
 
-    w = ModelWorker(stream, max_line=4)
+    w = ModelWorker(max_line=4)
 
     async def scenario() -> tuple[list[str], list[str]]:
-        gen = w.generate(_prompt("a"), 1000)
+        gen = w.generate(lambda: stream(_prompt("a"), 1000))
         first = [(await anext(gen))[1]]  # "a" is generating
-        waiting = w.generate(_prompt("b"), 1000)
+        waiting = w.generate(lambda: stream(_prompt("b"), 1000))
         assert await anext(waiting) == ("queued", 1)
         await waiting.aclose()  # the client of "b" left while waiting
         while len(first) < 3:
             first.append((await anext(gen))[1])
         await gen.aclose()  # the client of "a" left mid-answer
-        got = [d async for k, d in w.generate(_prompt("c"), 3) if k == "token"]
+        got = [d async for k, d in w.generate(lambda: stream(_prompt("c"), 3)) if k == "token"]
         return first, got
 
     first, got = asyncio.run(scenario())

@@ -1,4 +1,4 @@
-"""enrich/chunk.py: grouping, token limits, table splitting, context, stable ids."""
+"""index/chunk.py: grouping, token limits, table splitting, context, stable ids."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ import random
 
 import pytest
 
-from enrich.chunk import Chunk, chunk_elements
 from folio.element import Element, element_id
+from index.chunk import Chunk, chunk_elements
 
 SHA = "ab" * 32
 

@@ -128,7 +128,7 @@ def test_parquet_layout_and_counts(samples_index: Path, tmp_path: Path) -> None:
 
 
 def test_tables_csv_hold_the_table_cells(samples_index: Path, tmp_path: Path) -> None:
-    from enrich.sanitize import table_rows
+    from folio.sanitize import table_rows
 
     _, elements = index_state(samples_index)
     tables = [r for r in elements.values() if r["kind"] == "table"]
@@ -216,11 +216,11 @@ def test_filter_exports_only_the_named_documents(samples_index: Path, tmp_path: 
 
 
 def test_review_state_from_the_overlay_store(samples_index: Path, tmp_path: Path) -> None:
-    """A caption edited and approved through the Review tab's engine (index/review.py) is
+    """A caption edited and approved through the Review tab's engine (review/reviewer.py) is
     in the export: the corrected caption, who, when, approved; a --since export after the
     edit carries exactly that element, as "reviewed"."""
-    from index.review import Reviewer
     from index.store import Store
+    from review.reviewer import Reviewer
     from tests.pipeline_fixtures import FakeEmbedder
 
     index = tmp_path / "index"

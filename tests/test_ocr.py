@@ -6,8 +6,9 @@ from pathlib import Path
 
 import pytest
 
+from folio import ocr
 from folio.config import PartitionSettings
-from partition import ocr, partition_file
+from partition import partition_file
 
 pymupdf = pytest.importorskip("pymupdf")
 pytest.importorskip("rapidocr")

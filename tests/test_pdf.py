@@ -264,7 +264,7 @@ def test_truncated_pdf_is_repaired(tmp_path: Path) -> None:
 def test_unstructured_engine_is_delegated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     src = tmp_path / "doc.pdf"
     _structured_pdf(src)
-    fake = types.ModuleType("partition.pdf_unstructured")
+    fake = types.ModuleType("partition.pdf.unstructured")
     seen = []
 
     def fake_partition(ctx):
@@ -272,7 +272,7 @@ def test_unstructured_engine_is_delegated(tmp_path: Path, monkeypatch: pytest.Mo
         return [ctx.make("text", "from unstructured", page=1)]
 
     fake.partition = fake_partition  # type: ignore[attr-defined]
-    monkeypatch.setitem(sys.modules, "partition.pdf_unstructured", fake)
+    monkeypatch.setitem(sys.modules, "partition.pdf.unstructured", fake)
     els = _run(src, tmp_path, pdf_engine="unstructured-fast")
     assert seen == ["unstructured-fast"] and els[0].text == "from unstructured"
 
@@ -304,7 +304,7 @@ def test_corpus_multi_column_paper(tmp_path: Path) -> None:
 
 
 def test_reading_order_columns_versus_label_rows() -> None:
-    from partition.pdf_order import reading_order
+    from partition.pdf.order import reading_order
 
     # "Item 1A." labels beside their text: narrow runs are not columns, read row by row.
     labels = [(72, y, 110, y + 10) for y in (100, 140, 180)]

@@ -9,9 +9,9 @@ import pytest
 
 from bench.tables import adjacency_relations, prf
 from folio.config import PartitionSettings
-from partition.ocr import OcrBox
-from partition.pdf_tables import find_ocr_tables, find_page_tables
-from partition.table_grid import Cell, html_to_cells, to_dense, to_html
+from folio.ocr import OcrBox
+from folio.table_grid import Cell, html_to_cells, to_dense, to_html
+from partition.pdf.tables import find_ocr_tables, find_page_tables
 
 FAST = PartitionSettings(tables="fast")
 

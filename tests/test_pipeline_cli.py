@@ -61,7 +61,7 @@ def test_search_without_index_is_a_clear_error(tmp_path: Path, capsys: pytest.Ca
 def test_source_override_keeps_the_pipeline_globs(tmp_path: Path) -> None:
     import argparse
 
-    from pipeline.cli import resolve_pipeline
+    from folio.targets import resolve_pipeline
 
     cfg = tmp_path / "pipelines.toml"
     cfg.write_text('[pipelines.p]\nsources = [{path = ".", exclude = ["**/*.md"]}]\nindex = "idx"\n')

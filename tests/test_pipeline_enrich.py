@@ -132,7 +132,7 @@ def test_budget_cut_is_indexed_partial_and_finished_next_run(tmp_path: Path) -> 
     assert first.status == "ok"  # a budget cut of enrichment is not a failure
     assert docs["doc0.pdf"].chunks > 0  # searchable by its text already
 
-    from pipeline.status import format_status, gather_status
+    from commands.status import format_status, gather_status
 
     st = gather_status(pipe)
     assert st["enrich_pending"] == ["doc0.pdf", "doc1.pdf"] and st["failed"] == [] and st["documents_ok"] == 2

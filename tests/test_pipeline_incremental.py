@@ -162,7 +162,7 @@ def test_nothing_changed_run_imports_no_heavy_module(tmp_path: Path) -> None:
     assert "2 unchanged" in out.stdout
 
     # the run is in the runs table once a later run opens the store; status shows it before
-    from pipeline.status import gather_status
+    from commands.status import gather_status
 
     assert gather_status(pipeline_for(src, index))["runs"][0]["counts"]["unchanged"] == 2
     make_pdf(src / "extra.pdf", [sentence("kappa")])

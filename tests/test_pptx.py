@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from folio.errors import DocumentError
-from partition.table_grid import html_to_grid
+from folio.table_grid import html_to_grid
 from tests.office_fixtures import png, run_partition
 
 ROOT = Path(__file__).resolve().parents[1]

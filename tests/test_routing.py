@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from enrich.profile import DocProfile, build_profile
+from index.profile import DocProfile, build_profile
 from index.routing import Router, router_for
 from index.search import search
 from index.store import Store

@@ -92,7 +92,8 @@ def test_loopback_without_login_is_one_anonymous_owner(app_url: str) -> None:
 
 def test_no_cross_origin_grant_on_a_public_bind(login_server: str) -> None:
     """Gradio's own CORS answered any Origin, with credentials, off loopback."""
-    evil = {**ANN, "origin": "http://elsewhere.example"}
+    # Gradio grants only when the Host is not a localhost name: as reached through a name
+    evil = {**ANN, "origin": "http://elsewhere.example", "host": "folio.example"}
     for path in ("/config", "/gradio_api/info", "/api/health"):
         r = httpx.get(login_server + path, headers=evil, timeout=30)
         assert "access-control-allow-origin" not in r.headers, (path, dict(r.headers))

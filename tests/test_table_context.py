@@ -1,10 +1,10 @@
-"""Table chunks carry their statement, units and periods (enrich/table_context.py)."""
+"""Table chunks carry their statement, units and periods (index/table_context.py)."""
 
 from __future__ import annotations
 
-from enrich.chunk import chunk_elements
-from enrich.table_context import context_line, statement_of
 from folio.element import Element, element_id
+from index.chunk import chunk_elements
+from index.table_context import context_line, statement_of
 
 SHA = "7" * 64
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from partition.table_grid import Cell, html_to_cells, html_to_grid, to_html, to_text
+from folio.table_grid import Cell, html_to_cells, html_to_grid, to_html, to_text
 
 
 def sample() -> list[Cell]:

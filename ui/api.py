@@ -175,7 +175,7 @@ def router(engine: Engine) -> APIRouter:
     @r.get("/api/search")
     def search(q: str = "", k: int = 5) -> Any:
         """Retrieval only (no model): the hits a question would get, as ``ingest.py search --json``."""
-        from pipeline.query import hit_dict
+        from index.reader import hit_dict
 
         if not q.strip():
             return error(400, "q: empty; give the words to search for")

@@ -26,7 +26,7 @@ if TYPE_CHECKING:
     from fastapi import FastAPI
 
     from answer.engine import Engine
-    from index.review import Reviewer
+    from review.reviewer import Reviewer
     from ui.auth import Authenticator
 
 
@@ -84,7 +84,7 @@ def build_blocks(engine: Engine, review: Reviewer | None = None, auth: Authentic
                 user, allowed = role_of(request)
                 if not allowed:
                     raise gr.Error(f"user {user!r} has the reader role: editing needs the reviewer role")
-                from index.review import ReviewError
+                from review.reviewer import ReviewError
 
                 try:
                     out = rv.edit(element_id, field, value, user)
@@ -110,7 +110,7 @@ def build_app(engine: Engine, auth: Authenticator | None = None, hosts: set[str]
     # FastAPI's docs page would load Swagger UI from a CDN: ours serves it from the wheel.
     app = FastAPI(title="Folio", docs_url=None, redoc_url=None, openapi_url="/api/openapi.json")
     docs_page.mount(app)
-    from index.review import Reviewer
+    from review.reviewer import Reviewer
     from ui import review_api
 
     review = Reviewer(engine.pipe, engine.store, engine.embedder)

@@ -3,7 +3,7 @@
 A path that leaves the folder (``..``, its encoded forms, an absolute path, a symlink
 pointing out) is a 404, like a missing file: the response says nothing about what exists
 elsewhere. Pages and crops not rendered yet are rendered on first request
-(answer/pages.py); ``?box=x0,y0,x1,y1[;...]`` draws the cited boxes on a page.
+(index/pages.py); ``?box=x0,y0,x1,y1[;...]`` draws the cited boxes on a page.
 """
 
 from __future__ import annotations
@@ -15,10 +15,10 @@ from typing import TYPE_CHECKING
 from starlette.requests import Request
 from starlette.responses import FileResponse, Response
 
-from answer.pages import with_boxes
+from index.pages import with_boxes
 
 if TYPE_CHECKING:
-    from answer.pages import Renderer
+    from index.pages import Renderer
 
 _TYPES = {".png": "image/png", ".jpg": "image/jpeg", ".jpeg": "image/jpeg"}
 MAX_BOXES = 20

@@ -1,5 +1,5 @@
 """Citation cards as HTML. Document text is escaped (rendered as text, never as HTML);
-table HTML was sanitized to table tags only (enrich/sanitize.py, again in citations.py)."""
+table HTML was sanitized to table tags only (folio/sanitize.py, again in citations.py)."""
 
 from __future__ import annotations
 

@@ -29,13 +29,13 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from answer.engine import AskError
-from answer.pages import crop_path, page_path
-from index.review import AUDIT_FIELDS, ReviewError
+from index.pages import crop_path, page_path
+from review.reviewer import AUDIT_FIELDS, ReviewError
 from ui.api import error, read_json
 from ui.assets import url
 
 if TYPE_CHECKING:
-    from index.review import Reviewer
+    from review.reviewer import Reviewer
 
 REVIEWER = "reviewer"
 

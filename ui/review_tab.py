@@ -2,7 +2,7 @@
 beside its crop and its page (box drawn), edits (caption, summary, table cells), hide,
 approve; orphaned overlays (re-attach, dismiss); the audit log.
 
-Handlers are plain functions over ``index.review.Reviewer``; the Gradio wiring is in
+Handlers are plain functions over ``review.reviewer.Reviewer``; the Gradio wiring is in
 ``build``. With login on, only the reviewer role may change anything (``can_edit``).
 """
 
@@ -15,13 +15,13 @@ from typing import TYPE_CHECKING, Any
 import gradio as gr
 
 from folio.untrusted import md_text
-from index.review import ReviewError
+from review.reviewer import ReviewError
 from ui.review_api import with_asset_urls
 
 if TYPE_CHECKING:
     import pandas as pd
 
-    from index.review import Reviewer
+    from review.reviewer import Reviewer
 
 MODES = ("Needs review", "Browse document", "Orphans")
 ALL = "(all)"

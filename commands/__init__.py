@@ -1,0 +1,1 @@
+"""Read-only `ingest.py` commands over an index: status, search, eval, models."""

@@ -1,0 +1,1 @@
+"""Table structure from words and rules on a page: columns, ruled grids, repair, joins over page breaks."""

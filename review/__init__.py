@@ -1,0 +1,1 @@
+"""Review: overlays keyed by content hash, the queue, table edits, audit, and applying them in the nightly run."""
