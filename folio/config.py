@@ -185,7 +185,9 @@ class AnswerSettings(_Strict):
     # names operands, Python computes), "lookup" (the model names a table's row and column,
     # the value comes from the grid), "extract" (the model picks the sentences that answer,
     # then writes from them). What no path answers is one plain generation over the sources.
-    paths: list[Literal["computed", "lookup", "extract"]] = ["computed", "lookup", "extract"]
+    # "extract" is off by default: with the 1.5B model it abstained more often than one plain
+    # generation and added a second model call (README, bench/answer.py).
+    paths: list[Literal["computed", "lookup", "extract"]] = ["computed", "lookup"]
     # Extra measures for computed answers (TOML, the shape of answer/measures.toml); an
     # entry with a built-in name replaces it. None: the built-in catalogue only.
     measures_file: Path | None = None
