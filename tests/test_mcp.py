@@ -6,6 +6,7 @@ non-loopback bind, so login is on: no credentials are refused, a reader calls ev
 from __future__ import annotations
 
 import json
+import sqlite3
 import sys
 from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
@@ -19,6 +20,7 @@ from mcp.client.session import ClientSession
 from mcp.client.stdio import StdioServerParameters, stdio_client
 from mcp.client.streamable_http import streamable_http_client
 from mcp.shared._httpx_utils import create_mcp_http_client
+from mcp.shared.exceptions import MCPError
 
 from tests.app_fixtures import PIPELINE, REPO, server
 from ui.app import basic
@@ -31,6 +33,12 @@ CLEAN_ENV = {"PATH": "/usr/bin:/bin", "HOME": str(Path.home()), "HF_HUB_OFFLINE"
              "GRADIO_ANALYTICS_ENABLED": "False"}
 
 Connect = Callable[[], AbstractAsyncContextManager[Any]]
+
+
+def _leaves(e: BaseException) -> list[BaseException]:
+    if isinstance(e, BaseExceptionGroup):
+        return [leaf for sub in e.exceptions for leaf in _leaves(sub)]
+    return [e]
 
 
 def _indexed(cfg: Path) -> set[str]:
@@ -121,17 +129,29 @@ def test_http_behind_login(app_config: Path) -> None:
         wrong = {**accept, "Authorization": basic("ann", "wrong-pass")}
         assert httpx.post(url, json=init, headers=wrong).status_code == 401
 
-        def anonymous() -> AbstractAsyncContextManager[Any]:
-            return streamable_http_client(url)
+        statuses: list[int] = []
 
-        # The SDK's client without credentials cannot even initialise.
-        with pytest.raises(BaseException, match=r"401|[Uu]nauthori"):
+        async def seen(response: Any) -> None:
+            statuses.append(response.status_code)
+
+        def anonymous() -> AbstractAsyncContextManager[Any]:
+            client = create_mcp_http_client()
+            client.event_hooks["response"].append(seen)
+            return streamable_http_client(url, http_client=client)
+
+        # The SDK's client without credentials cannot even initialise: the Guard answers 401.
+        with pytest.raises(BaseException) as refused:
             anyio.run(_exercise, anonymous, _indexed(app_config))
+        assert any(isinstance(e, MCPError) for e in _leaves(refused.value)), refused.value
+        assert statuses == [401]
 
         def reader() -> AbstractAsyncContextManager[Any]:
             return streamable_http_client(url, http_client=create_mcp_http_client(headers=good))
 
         answer = anyio.run(_exercise, reader, _indexed(app_config))
-        # The conversation belongs to the logged-in reader, as with /api/ask.
+        # The conversation is kept, and belongs to the logged-in reader, as with /api/ask.
         s = httpx.get(f"{base}/api/sessions/{answer['session_id']}", headers=good)
         assert s.status_code == 200 and s.json()["turns"][0]["question"] == LATE_SHIFT
+    with sqlite3.connect(app_config.parent / "index" / "folio.sqlite") as db:
+        owner = db.execute("SELECT owner FROM sessions WHERE id = ?", (answer["session_id"],)).fetchone()
+    assert owner == ("ann",)
