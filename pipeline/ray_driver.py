@@ -31,9 +31,9 @@ if TYPE_CHECKING:
     from index.store import DocRecord, Store
     from pipeline.enrichment import Enrichment
     from pipeline.options import RunOptions
-    from review.step import ReviewStep
     from pipeline.ray_engine import Prepared
     from pipeline.report import DocResult, RunReport
+    from review.step import ReviewStep
 
 log = logging.getLogger(__name__)
 

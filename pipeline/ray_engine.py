@@ -206,8 +206,8 @@ class IndexActor:
     def _write(self, prepared: Prepared, overlays: dict[str, Any]) -> None:
         import uuid
 
-        from index.profile import build_profile
         from index.fragments import write_document
+        from index.profile import build_profile
         from index.rows import document_tables
         from pipeline.document import make_ready
         from review.step import content_hashes
