@@ -27,9 +27,6 @@ log = logging.getLogger(__name__)
 POLL_S = 0.5  # the longest the driver waits on Ray before it looks at the stop flag again
 LOG_LINES = 5  # lines of Ray's logs quoted in the error
 _LOG_TAIL = 256 * 1024  # bytes read from the end of each log file
-# C++ logs: "[2026-12-03 09:31:20,267 E 25187 25187] (raylet) worker_pool.cc:660: ...";
-# Python logs: "2026-12-03 09:30:20,221\tWARNING streaming_executor.py:215 -- ..."
-_LINE = re.compile(r"^\[?(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d),\d+(?: ([EWF]) \d+ \d+\]|\s+(ERROR|WARNING)\s)")
 
 
 class RayUnavailable(RuntimeError):
@@ -133,6 +130,9 @@ def explain(reason: str, since: float) -> str:
     lines = ray_log_lines(Path(session) / "logs", since)
     if lines:
         parts.append("Ray said: " + " | ".join(lines))
+    operators = ray_data_state(Path(session) / "logs", since)
+    if operators:
+        parts.append("Ray Data: " + " | ".join(operators))
     parts.append(f"Ray's logs: {session}/logs (this machine's; other nodes keep theirs in their own session dir)")
     return "; ".join(parts)
 
@@ -172,25 +172,66 @@ def session_dir() -> str | None:
 
 
 def ray_log_lines(logs: Path, since: float, limit: int = LOG_LINES) -> list[str]:
-    """The last ``limit`` distinct errors and warnings Ray wrote in ``logs`` since ``since``
-    (raylet, GCS, workers' stderr, Ray Data); each once, without its timestamp and pids."""
-    if not logs.is_dir():
-        return []
-    start = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(since))
+    """The last ``limit`` distinct errors Ray wrote in ``logs`` since ``since`` (raylet,
+    GCS, workers' logs and stderr), and the warnings that name a cause (authentication,
+    scheduling, workers that died); each once, without its timestamp and pids. Ray's
+    routine warnings (named actors looked up, reference counts) would bury them."""
     found: list[tuple[str, str]] = []
-    files = [p for p in logs.rglob("*") if p.is_file() and p.stat().st_mtime >= since - 1
-             and (p.suffix in (".out", ".err", ".log") or p.name.startswith("worker-"))]
-    for path in files:
-        with path.open("rb") as f:
-            f.seek(max(0, path.stat().st_size - _LOG_TAIL))
-            text = f.read().decode("utf-8", "replace")
-        for line in text.splitlines():
-            m = _LINE.match(line)
-            if m and m.group(1) >= start:
-                found.append((m.group(1), line[m.end():].strip()))
+    for stamp, level, message in _log_records(logs, since):
+        if _NOISE.search(message):
+            continue
+        if level in ("E", "F", "ERROR") or _CAUSE.search(message):
+            found.append((stamp, message))
     latest: dict[str, str] = {}  # the same message from another process or worker counts once
     for _, message in sorted(found):
         key = re.sub(r"[0-9a-f]{8,}|\d+", "#", message)
         latest.pop(key, None)
         latest[key] = message
-    return [m[:300] for m in list(latest.values())[-limit:]]
+    return [m[:400] for m in list(latest.values())[-limit:]]
+
+
+def ray_data_state(logs: Path, since: float) -> list[str]:
+    """Ray Data's last word on each operator of the dataset (its tasks and actors: running,
+    pending...), from ray-data/ray-data.log: what a stalled dataset is waiting for."""
+    last: dict[str, str] = {}
+    for _, _, message in _log_records(logs / "ray-data", since, debug=True):
+        m = _OPERATOR.search(message)
+        if m and m.group(2) != "Input":
+            last[m.group(1)] = f"{m.group(2)}: {m.group(3).strip().rstrip(';')}"
+    return [last[k][:300] for k in sorted(last)]
+
+
+# C++ logs: "[2026-12-03 09:31:20,267 E 25187 25187] (raylet) worker_pool.cc:660: ...";
+# Python logs: "2026-12-03 09:30:20,221\tWARNING streaming_executor.py:215 -- ..."
+_LINE = re.compile(r"^\[?(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d),\d+(?: ([DIWEF]) \d+ \d+\]|\s+(DEBUG|INFO|WARNING|ERROR)\s)")
+_CAUSE = re.compile(r"Unauthenticated|InvalidAuthToken|not registered|cannot be scheduled|infeasible|"
+                    r"[Oo]ut of memory|OOM|died|crashed|Failed to (?:connect|get cluster ID|start|register)")
+# what Ray logs on every run: an error for each Ray Data actor pool (ray-project/ray#53727),
+# a warning for each named actor Ray Data looks up before it makes it
+_NOISE = re.compile(r"has constructor arguments in the object store|Failed to look up actor with name")
+# "2: MapBatches(IndexActor) - Tasks: 0; Actors: 2 (running=0, restarting=0, pending=2, ...); Queued ..."
+_OPERATOR = re.compile(r"streaming_executor\.py:\d+ -- (\d+): (.+?) - (Tasks: [^;]*;(?: Actors: [^;]*;)?)")
+
+
+def _log_records(logs: Path, since: float, debug: bool = False) -> Iterator[tuple[str, str, str]]:
+    """(timestamp, level, message) of the log lines in ``logs`` (and below) since ``since``;
+    only the end of each file is read (Ray's logs grow for the cluster's whole life)."""
+    if not logs.is_dir():
+        return
+    start = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(since))
+    for path in sorted(logs.rglob("*")):
+        if not path.is_file() or path.stat().st_mtime < since - 1:
+            continue
+        if path.suffix not in (".out", ".err", ".log") and not path.name.startswith("worker-"):
+            continue
+        with path.open("rb") as f:
+            f.seek(max(0, path.stat().st_size - _LOG_TAIL))
+            text = f.read().decode("utf-8", "replace")
+        for line in text.splitlines():
+            m = _LINE.match(line)
+            if m is None or m.group(1) < start:
+                continue
+            level = m.group(2) or m.group(3)
+            if level in ("D", "I", "DEBUG", "INFO") and not debug:
+                continue
+            yield m.group(1), level, line[m.end():].strip()

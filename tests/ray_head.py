@@ -55,9 +55,9 @@ def ray_head(env: dict[str, str], num_cpus: int, timeout: float = 180.0) -> Iter
     cmd = [str(BIN / "ray"), "start", "--head", "--block", "--port", str(port), "--num-cpus", str(num_cpus),
            "--temp-dir", str(temp_dir), "--include-dashboard", "false", "--disable-usage-stats",
            "--object-store-memory", str(96 * 1024 * 1024)]
-    # Ports with fixed defaults (the dashboard's, the client server's, the agents'): free ones,
+    # Ports with fixed defaults (the dashboard's, its agent's, the metrics'): free ones,
     # so that the head does not clash with another cluster on this machine.
-    for flag in ("--dashboard-port", "--ray-client-server-port", "--dashboard-agent-listen-port",
+    for flag in ("--dashboard-port", "--dashboard-agent-listen-port",
                  "--metrics-export-port"):
         cmd += [flag, str(free_port())]
     with log.open("w") as out:
