@@ -12,6 +12,9 @@
 - A sentence that repeats what an instruction inside a document asks for (a quoted string
   or code the question did not mention, from a source sentence that addresses a model)
   is dropped: the prompt says sources are data, and this catches a model that obeys anyway.
+- A figure cited to a table must sit in a row or a column that the sentence names (its
+  row label's or column header's distinctive words are in the sentence), not merely
+  somewhere in the table: a small model that read the neighbouring cell is caught.
 - Each citation names the elements of its block whose sentences or rows share the most
   words with the sentences that cite it, so the box drawn is the one that says it.
 """
@@ -23,6 +26,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from answer.prompts import NOT_FOUND
+from answer.records import named
 from answer.text import content_words, figure_values, figures, has_figure, sentences
 
 if TYPE_CHECKING:
@@ -95,51 +99,112 @@ def is_abstention(text: str) -> bool:
     return not t or (NOT_FOUND.lower() in t.lower()) or (len(t) < 240 and bool(_ABSTAIN_RE.search(t)))
 
 
-def check(answer: str, blocks: list[Block], question: str) -> Checked:
-    by_n = {b.n: b for b in blocks}
-    if is_abstention(answer) and not figures(_MARKERS_RE.sub("", answer)):
-        return Checked(NOT_FOUND, [], {}, abstained=True, draft=answer if answer.strip() != NOT_FOUND else None)
-    values = {b.n: figure_values(f"{b.label}\n{b.text}") for b in blocks}
-    words = {b.n: content_words(b.text) for b in blocks}
-    asked = set(figures(question))
-    result = Checked("", [], {})
-    parts: list[str] = []
-    claims = 0
-    planted = injected_strings(blocks, question)
-    for s in _split(answer):
-        hit = [p for p in planted if p in s.text.lower()]
+@dataclass
+class SentenceCheck:
+    text: str  # the sentence with its checked markers
+    cites: list[int]
+    claim: bool  # it states figures
+    unsupported: dict[str, object] | None = None
+    dropped: bool = False  # it repeats what an instruction in a document asks for
+
+
+class SentenceChecker:
+    """The per-sentence checks, with what they need from the blocks computed once: the
+    whole-answer check and the sentence-by-sentence stream use the same rules."""
+
+    def __init__(self, blocks: list[Block], question: str) -> None:
+        self.by_n = {b.n: b for b in blocks}
+        self.values = {b.n: figure_values(f"{b.label}\n{b.text}") for b in blocks}
+        self.words = {b.n: content_words(b.text) for b in blocks}
+        self.asked = set(figures(question))
+        self.question = question
+        self.planted = injected_strings(blocks, question)
+
+    def check(self, s: _Sentence) -> SentenceCheck:
+        by_n, values = self.by_n, self.values
+        hit = [p for p in self.planted if p in s.text.lower()]
         if hit:
-            result.unsupported.append({"sentence": s.text, "figures": hit, "cited": s.cites,
-                                       "reason": "repeats what an instruction inside a document asks for"})
-            continue
+            why = "repeats what an instruction inside a document asks for"
+            return SentenceCheck(s.text, [], False, {"sentence": s.text, "figures": hit, "cited": s.cites,
+                                                     "reason": why}, dropped=True)
         valid = list(dict.fromkeys(n for n in s.cites if n in by_n))
-        figs = [f for f in figures(s.text) if f not in asked]
+        figs = [f for f in figures(s.text) if f not in self.asked]
         cites = valid
+        unsupported: dict[str, object] | None = None
         if figs:
-            claims += 1
-            holds = [n for n in by_n if all(has_figure(values[n], f) for f in figs)]
+            holds = [n for n in by_n if all(has_figure(values[n], f) for f in figs)
+                     and not misplaced(by_n[n], s.text, figs)]
             ok = [n for n in valid if n in holds]
             if ok:
                 cites = ok
             elif holds:
                 cites = holds[:1]
-                result.moved += bool(valid)
             else:
                 cites = []
                 missing = [f for f in figs if not any(has_figure(values[n], f) for n in by_n)]
-                result.unsupported.append({"sentence": s.text, "figures": missing or figs, "cited": valid})
+                unsupported = {"sentence": s.text, "figures": missing or figs, "cited": valid}
+                if not missing:
+                    unsupported["reason"] = "not in a row or column of the table that the sentence names"
         elif not valid:
-            cites = _by_words(s.text, words, question)
-        parts.append(_with_markers(s.text, cites))
-        for n in cites:
+            cites = _by_words(s.text, self.words, self.question)
+        return SentenceCheck(_with_markers(s.text, cites), cites, bool(figs), unsupported)
+
+
+def check(answer: str, blocks: list[Block], question: str) -> Checked:
+    if is_abstention(answer) and not figures(_MARKERS_RE.sub("", answer)):
+        return Checked(NOT_FOUND, [], {}, abstained=True, draft=answer if answer.strip() != NOT_FOUND else None)
+    checker = SentenceChecker(blocks, question)
+    result = Checked("", [], {})
+    parts: list[str] = []
+    claims = 0
+    for s in _split(answer):
+        c = checker.check(s)
+        if c.unsupported is not None:
+            result.unsupported.append(c.unsupported)
+        if c.dropped:
+            continue
+        claims += c.claim
+        valid = [n for n in s.cites if n in checker.by_n]
+        result.moved += bool(c.claim and c.cites and valid and not set(c.cites) & set(valid))
+        parts.append(c.text)
+        for n in c.cites:
             if n not in result.cited:
                 result.cited.append(n)
     result.text = " ".join(parts)
     if claims and len(result.unsupported) == claims and not result.cited:
         return Checked(NOT_FOUND, [], {}, unsupported=result.unsupported, abstained=True, draft=answer)
+    return finish(result, checker.by_n)
+
+
+def finish(result: Checked, by_n: dict[int, Block]) -> Checked:
+    """Name, for each cited block, the elements whose units say what the answer says."""
     sentence_of = _citing_sentences(result.text)
     result.elements = {n: pick_elements(by_n[n], sentence_of.get(n, "")) for n in result.cited}
     return result
+
+
+def misplaced(block: Block, sentence: str, figs: list[str]) -> list[str]:
+    """The figures of ``sentence`` that ``block``'s tables hold only in cells whose row and
+    column the sentence does not name. A figure also in the block's other text (title,
+    units, summary, a label, another element) is not judged here."""
+    if not block.tables:
+        return []
+    free = figure_values("\n".join([block.label, *(u.text for u in block.units if not u.record),
+                                     *(" ".join([v.head(), *v.rows, *v.columns]) for v in block.tables.values())]))
+    words = content_words(sentence)
+    out = []
+    for f in figs:
+        if has_figure(free, f):
+            continue
+        placed: bool | None = None
+        for v in block.tables.values():
+            cells = [rc for rc, text in v.cells.items() if has_figure(figure_values(text), f)]
+            if cells:
+                rows, cols = named(v.rows, words), named(v.columns, words)
+                placed = bool(placed) or any(r in rows or c in cols for r, c in cells)
+        if placed is False:
+            out.append(f)
+    return out
 
 
 def injected_strings(blocks: list[Block], question: str) -> set[str]:

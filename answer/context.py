@@ -16,15 +16,15 @@ the exact element and its box, not the whole chunk.
 
 from __future__ import annotations
 
-import math
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import PurePath
 from typing import TYPE_CHECKING
 
-from answer.text import content_words, sentences
+from answer.records import TableView, table_view, view_from_lines
+from answer.text import overlap_scores, sentences
 from folio.filetype import page_unit
+from index.table_context import table_rows
 
 if TYPE_CHECKING:
     from folio.element import Element
@@ -39,6 +39,12 @@ TITLE_WORDS = 20  # a table's title line in the prompt at most
 # Shares by rank: the best-ranked block may take more of the budget than the fifth.
 RANK_WEIGHTS = (1.6, 1.3, 1.0)
 _HEAD_PREFIXES = ("table", "chart", "summary", "figure", "picture", "description", "alt text")
+# The statement context line of a table chunk (index/table_context.py context_line).
+_CONTEXT_RE = re.compile(r"^(?:statement:|in (?:thousands|millions|billions)\b|periods:)", re.IGNORECASE)
+MAX_COLS = 6  # a wider table shows the columns the question names (when it names any)
+# A row of the retrieved part of a table outranks a row sharing no word with the question,
+# not one that shares a rare word (log 2 = 0.69).
+CHUNK_BONUS = 0.5
 
 
 @dataclass
@@ -48,6 +54,8 @@ class Unit:
     head: bool = False  # always kept (title, summary, header row)
     tokens: int = 0
     score: float = 0.0
+    bonus: float = 0.0  # added to the question-overlap score when the budget is tight
+    record: bool = False  # a table row as a record (answer/records.py)
 
 
 @dataclass
@@ -58,6 +66,8 @@ class Block:
     units: list[Unit]
     elements: dict[str, Element] = field(default_factory=dict)
     trimmed: bool = False
+    # Table element id -> its whole grid as records (the checks and the cell lookup read it).
+    tables: dict[str, TableView] = field(default_factory=dict)
 
     @property
     def text(self) -> str:
@@ -97,31 +107,22 @@ def block_label(hit: Hit, elements: dict[str, Element]) -> str:
     return ", ".join(parts)
 
 
-def _units(hit: Hit, elements: dict[str, Element]) -> list[Unit]:
+def _units(hit: Hit, elements: dict[str, Element], query: str,
+           tables: dict[str, TableView]) -> list[Unit]:
     """The chunk's body as units mapped to elements. The chunk's first line is its context
     (document | section | page, index/chunk.py), which the block label says better."""
     _, _, body = hit.text.partition("\n")
     lines = [ln.strip() for ln in (body or hit.text).splitlines() if ln.strip()]
     els = [elements[i] for i in hit.element_ids if i in elements]
+    if hit.kind == "table":
+        table = next((e for e in els if e.kind == "table"), None)
+        return _table_units(lines, table, hit.element_ids[0] if hit.element_ids else None, query, tables)
     if hit.kind != "text" or len(els) <= 1:
         eid = els[0].id if els else (hit.element_ids[0] if hit.element_ids else None)
         out = []
-        in_head = True
         for i, ln in enumerate(lines):
             lower = ln.lower()
-            if hit.kind == "table":
-                # Title lines, then the header row (the first line after them) are kept; a
-                # long title is cut (the label names the document and section) and the
-                # summary competes with the rows for the budget.
-                if in_head and not lower.startswith(_HEAD_PREFIXES):
-                    out.append(Unit(ln, eid, head=True))
-                    in_head = False
-                elif lower.startswith("summary"):
-                    out.append(Unit(ln, eid))
-                else:
-                    out.append(Unit(_cut(ln) if in_head else ln, eid, head=in_head))
-            else:
-                out.append(Unit(ln, eid, head=i == 0 or lower.startswith(_HEAD_PREFIXES[2:])))
+            out.append(Unit(ln, eid, head=i == 0 or lower.startswith(_HEAD_PREFIXES[2:])))
         if hit.kind == "image" and els:
             out += _ocr_units(els[0], hit.text)
         return out
@@ -131,6 +132,44 @@ def _units(hit: Hit, elements: dict[str, Element]) -> list[Unit]:
         eid = next((i for i, t in norm.items() if ln[:60] in t), None)
         for s in sentences(ln) if len(ln) > 200 else [ln]:
             out.append(Unit(s, eid))
+    return out
+
+
+def _table_units(lines: list[str], el: Element | None, eid: str | None, query: str,
+                 tables: dict[str, TableView]) -> list[Unit]:
+    """A table chunk as a head (title, units, statement context; always kept) and one
+    record per row, so the budget keeps whole rows that each read on their own. The
+    records come from the whole element's grid (the chunk may hold a part of a table
+    split by rows); the chunk's own rows get a bonus for when the budget is tight."""
+    header = table_rows(el)[0] if el is not None and el.html else []
+    if el is not None and el.html:
+        view = table_view(el)
+        rows = set(view.lines)
+        body = {ln for ln in lines if ln in rows}
+    else:
+        # No grid: the chunk's own lines, title lines first, then the header row.
+        at = next((i for i, ln in enumerate(lines)
+                   if not ln.lower().startswith(_HEAD_PREFIXES) and not _CONTEXT_RE.match(ln)), len(lines))
+        view = view_from_lines(lines[at:])
+        header, body = lines[at : at + 1], set(lines[at + 1 :])
+    head = [ln for ln in lines if ln not in body and ln not in header]
+    title = [ln for ln in head if not ln.lower().startswith("summary")]
+    view.title = view.title or (title[0] if title else "")
+    out = [Unit(_cut(ln) if _CONTEXT_RE.match(ln) is None else ln, eid, head=True) for ln in title]
+    if view.units and not any(view.units in ln.lower() for ln in title):
+        out.append(Unit(view.units.capitalize(), eid, head=True))
+    # The summary competes with the rows for the budget.
+    out += [Unit(ln, eid) for ln in head if ln.lower().startswith("summary")]
+    if eid is not None:
+        tables[eid] = view
+    shown = view
+    if len(view.columns) > MAX_COLS and any(overlap_scores(view.columns, query)):
+        shown = view.select(query, len(view.rows), MAX_COLS)
+    for r in range(len(shown.rows)):
+        if r in shown.label_rows:
+            continue  # their text heads the labels of the rows below them
+        in_chunk = bool(shown.lines) and shown.lines[r] in body
+        out.append(Unit(shown.record(r), eid, bonus=CHUNK_BONUS if in_chunk else 0.0, record=True))
     return out
 
 
@@ -149,17 +188,11 @@ def _ocr_units(el: Element, chunk_text: str) -> list[Unit]:
 
 
 def _score(units: list[Unit], query: str) -> None:
-    """Words and figures shared with the question, weighted by how rare they are among the
-    block's units (a word in every row, like a column name, says little)."""
-    q = content_words(query)
-    sets = [content_words(u.text) for u in units]
-    n = len(units)
-    for u, ws in zip(units, sets):
-        s = 0.0
-        for w in ws & q:
-            df = sum(1 for other in sets if w in other)
-            s += (2.0 if w[0].isdigit() else 1.0) * math.log(1 + n / df)
-        u.score = s
+    """Words and figures shared with the question, weighted by rarity among the block's
+    units (answer/text.py ``overlap_scores``), plus a unit's own bonus (a table row that
+    was in the retrieved part of its table)."""
+    for u, s in zip(units, overlap_scores([u.text for u in units], query)):
+        u.score = s + u.bonus
 
 
 def _fit(block: Block, allowance: int, query: str) -> None:
@@ -208,6 +241,7 @@ def _merge(blocks: list[Block]) -> list[Block]:
             continue
         seen = {u.text for u in into.units}
         into.units += [u for u in b.units if u.text not in seen]
+        into.tables.update(b.tables)
     return out
 
 
@@ -221,7 +255,8 @@ def build_blocks(
     together with their labels."""
     blocks: list[Block] = []
     for hit in hits:
-        units = _units(hit, elements)
+        tables: dict[str, TableView] = {}
+        units = _units(hit, elements, query, tables)
         for u in units:
             u.text = _WS.sub(" ", u.text)
             u.tokens = count_tokens(u.text) + 1  # + the newline
@@ -229,7 +264,7 @@ def build_blocks(
             continue
         label = block_label(hit, elements)
         els = {i: elements[i] for i in hit.element_ids if i in elements}
-        blocks.append(Block(0, hit, label, units, els))
+        blocks.append(Block(0, hit, label, units, els, tables=tables))
     blocks = _merge(blocks)
     if not blocks:
         return []

@@ -17,20 +17,21 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Generator, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from answer import prompts
-from answer.checks import check
+from answer.checks import Checked
 from answer.citations import citation, source_card
 from answer.context import build_blocks
-from index.pages import Renderer
+from answer.paths import Answerer, Outcome
 from answer.queue import FairQueue
 from answer.sessions import Sessions
 from folio.config import Pipeline
 from folio.element import KINDS
 from folio.errors import FolioError
+from index.pages import Renderer
 
 if TYPE_CHECKING:
     from answer.backends import Backend, Prompt
@@ -149,20 +150,18 @@ class Engine:
         yield Event("sources", {"standalone_query": query, "sources": [source_card(b) for b in blocks],
                                 "retrieve_ms": round(retrieve_ms, 1), "prompt": prompt.text,
                                 "prompt_tokens": prompt.tokens if blocks else 0})
-        raw, ttft = "", None
+        outcome: Outcome | None = None
         if blocks:
             yield from self._queued()
             with self.queue.turn():
-                for piece in self.backend.stream(prompt, self.settings.max_tokens):
-                    if ttft is None:
-                        ttft = (time.perf_counter() - t0) * 1000
-                    raw += piece
-                    yield Event("token", piece)
+                answerer = Answerer(self.backend, self.system, self.settings, blocks, question, prompt,
+                                    self._similarity(query))
+                outcome = yield from _tokens(answerer.run())
         else:
-            raw = prompts.NOT_FOUND  # nothing retrieved: no model call, no guess
-            yield Event("token", raw)
+            yield Event("token", prompts.NOT_FOUND)  # nothing retrieved: no model call, no guess
         total_ms = (time.perf_counter() - t0) * 1000
-        result = self._finish(question, query, blocks, raw, prompt, session_id, req.owner, {
+        ttft = outcome.ttft_s * 1000 + (answerer.t0 - t0) * 1000 if outcome and outcome.ttft_s is not None else None
+        result = self._finish(question, query, blocks, outcome, prompt, session_id, req.owner, {
             "retrieve_ms": round(retrieve_ms, 1), "ttft_ms": round(ttft if ttft is not None else total_ms, 1),
             "total_ms": round(total_ms, 1),
         })
@@ -191,14 +190,52 @@ class Engine:
         return self.blocks(self.search(query, k, filters), query)
 
     def search(self, query: str, k: int, filters: dict[str, Any] | None = None) -> list[Hit]:
-        """The top ``k`` chunks of the committed index (hybrid search)."""
-        from index.search import search
+        """The top ``k`` chunks of the committed index (hybrid search); a question that
+        needs figures also gets the statements it is built from and one search per period
+        it compares (answer/packs.py)."""
+        from answer.packs import merge, period_queries, statement_hits
 
         f = filters or {}
+        hits = self._search(query, k, f)
+        if not f and self._wants_figures(query):
+            extra = statement_hits(self.store, self.embedder, query, self.pipe.search.rrf_k)
+            for q in period_queries(query):
+                extra += self._search(q, 2, f)
+            hits = merge(hits, self._committed(extra), k)
+        return hits
+
+    def _search(self, query: str, k: int, f: dict[str, Any]) -> list[Hit]:
+        from index.search import search
+
         hits = search(self.store, self.embedder, query, k + _OVERFETCH, source=f.get("source"),
                       kind=f.get("kind"), page=f.get("page"), rrf_k=self.pipe.search.rrf_k)
+        return self._committed(hits)[:k]
+
+    def _committed(self, hits: list[Hit]) -> list[Hit]:
         committed = self.store.committed_writes()
-        return [h for h in hits if committed.get(h.source) == h.write_id or not h.write_id][:k]
+        return [h for h in hits if committed.get(h.source) == h.write_id or not h.write_id]
+
+    def _similarity(self, query: str) -> Callable[[Sequence[str]], list[float]]:
+        """Cosine of texts (a table's rows) to the query, with the index's own embedder."""
+        qv = self.embedder.embed_query(query)
+
+        def similarity(texts: Sequence[str]) -> list[float]:
+            return [float(x) for x in self.embedder.embed(list(texts)) @ qv] if texts else []
+
+        return similarity
+
+    def _wants_figures(self, query: str) -> bool:
+        paths = set(self.settings.paths)
+        if "computed" in paths:
+            from answer.measures import catalogue_for, needs_arithmetic
+
+            if needs_arithmetic(query, catalogue_for(self.settings)):
+                return True
+        if "lookup" in paths:
+            from answer.lookup import asks_for_value
+
+            return asks_for_value(query)
+        return False
 
     def blocks(self, hits: list[Hit], query: str) -> list[Block]:
         ids = [i for h in hits for i in h.element_ids]
@@ -206,10 +243,10 @@ class Engine:
         return build_blocks(hits, elements, query, self.settings.context_tokens, self.backend.count_tokens)
 
     def _finish(
-        self, question: str, query: str, blocks: list[Block], raw: str, prompt: Prompt,
+        self, question: str, query: str, blocks: list[Block], outcome: Outcome | None, prompt: Prompt,
         session_id: str, owner: str | None, timings: dict[str, float],
     ) -> dict[str, Any]:
-        checked = check(raw, blocks, question)
+        checked = outcome.checked if outcome else Checked(prompts.NOT_FOUND, [], {}, abstained=True)
         by_n = {b.n: b for b in blocks}
         cites = [citation(by_n[n], checked.elements.get(n, [])) for n in checked.cited]
         result: dict[str, Any] = {
@@ -223,8 +260,12 @@ class Engine:
             "timings": timings,
             "prompt_tokens": prompt.tokens if blocks else 0,
             "model": self.backend.model_id,
+            "path": outcome.path if outcome else "none",
+            "model_calls": outcome.model_calls if outcome else 0,
             "prompt": prompt.text,
         }
+        if outcome and outcome.detail:
+            result[outcome.path] = outcome.detail
         if checked.draft:
             result["draft"] = checked.draft
         self.sessions.add_turn(session_id, result, owner)
@@ -277,3 +318,14 @@ class Engine:
                        "backend": self.backend.kind},
             "queue": self.queue.waiting(),
         }
+
+
+def _tokens(run: Generator[str, None, Outcome]) -> Generator[Event, None, Outcome]:
+    """The answer's checked text as token events; returns the path's outcome."""
+    while True:
+        try:
+            text = next(run)
+        except StopIteration as stop:
+            outcome: Outcome = stop.value
+            return outcome
+        yield Event("token", text)

@@ -46,6 +46,42 @@ def answer_messages(system: str, blocks: Sequence[Block], question: str) -> list
     return [{"role": "system", "content": system}, {"role": "user", "content": user}]
 
 
+def numbered_sources_text(blocks: Sequence[Block]) -> str:
+    """The sources with every sentence or table row numbered "n.m" (block n, unit m)."""
+    return "\n\n".join(
+        f"[{b.n}] {b.label}\n<source>\n"
+        + "\n".join(f"({b.n}.{m}) {_data(u.text)}" for m, u in enumerate(b.units, 1))
+        + "\n</source>"
+        for b in blocks
+    )
+
+
+EXTRACT_TASK = (
+    "Which numbered sentences or rows of the sources answer the question? Give their "
+    "numbers (like 2.3), at most four, best first; none if no source answers it."
+)
+
+
+def extract_messages(system: str, blocks: Sequence[Block], question: str) -> list[dict[str, str]]:
+    user = f"Sources:\n\n{numbered_sources_text(blocks)}\n\nQuestion: {_data(question)}\n\n{EXTRACT_TASK}"
+    return [{"role": "system", "content": system}, {"role": "user", "content": user}]
+
+
+def phrase_request(picked: Sequence[tuple[Block, int]]) -> str:
+    """The second turn of the text path: answer from what was picked (quoted again, so a
+    small model's attention is on it), in the document's own words and figures."""
+    if not picked:
+        return ("None was picked. If a source still answers the question, answer from it with "
+                "its number in brackets; otherwise say that the documents do not say.")
+    quoted = "\n".join(f"[{b.n}] {_data(b.units[m].text)}" for b, m in picked)
+    return (
+        "Answer the question from these picked sentences:\n<source>\n" + quoted + "\n</source>\n"
+        "Write one or two sentences in the documents' own words and figures, with the source "
+        "number in brackets after each fact, like [1]. If the answer is a list (segments, drivers, "
+        "regions, customers, risks), give every item the sentences name."
+    )
+
+
 def rewrite_messages(system: str, history: Sequence[tuple[str, str]], question: str) -> list[dict[str, str]]:
     """Turn a follow-up into a question that can be searched on its own. The same system
     message as the answers keeps the KV cache warm; the task is in the user message."""

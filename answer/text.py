@@ -3,7 +3,9 @@ figures compared as numbers, sentences."""
 
 from __future__ import annotations
 
+import math
 import re
+from collections.abc import Sequence
 
 # Words that say nothing about which row or sentence holds an answer.
 STOPWORDS = frozenset({
@@ -38,6 +40,20 @@ def content_words(text: str) -> set[str]:
         elif len(w) > 2:
             out.add(w[:6])
     return out
+
+
+def overlap_scores(texts: Sequence[str], query: str) -> list[float]:
+    """Per text: the question's words and figures it shares, each weighted by how rare it
+    is among ``texts`` (a word in every row, like a column name, says little) and figures
+    twice (a year or an amount pins a row better than a word)."""
+    q = content_words(query)
+    sets = [content_words(t) & q for t in texts]
+    n = len(texts)
+    df: dict[str, int] = {}
+    for ws in sets:
+        for w in ws:
+            df[w] = df.get(w, 0) + 1
+    return [sum((2.0 if w[0].isdigit() else 1.0) * math.log(1 + n / df[w]) for w in ws) for ws in sets]
 
 
 def figure_value(token: str) -> float | None:

@@ -1,19 +1,25 @@
 #!/usr/bin/env python3
-"""Answer quality and speed: Folio at several context budgets vs a naive recipe, side by
-side in one run over the same questions, the same model and the same index.
+"""Answer quality and speed, side by side in one run: Folio with its answer paths (table
+lookup, computed, extract-then-phrase text) vs Folio with one plain generation (how it
+answered before) vs a naive recipe, over several question sets, the same model and index.
 
-    nice python bench/answer.py --db .folio/corpus                    # dev questions
-    nice python bench/answer.py --db .folio/corpus --budgets 384,640,1024 --limit 10
+    nice python bench/answer.py --db .folio/corpus --sets dev,own,analyst
+    nice python bench/answer.py --db .folio/corpus --sets analyst --limit 10 --no-naive
+    nice python bench/answer.py --rescore out.json          # score saved answers again
 
-The naive recipe: the 3 most similar 1000-character chunks (page text cut blindly,
-MiniLM cosine; bench/retrieval.py) pasted into a plain prompt, asked to cite [n].
-Per question the recipes run one after the other (A/B/C...), so load noise hits all.
+Sets: ``dev`` (../shared/eval-dev/questions.jsonl), ``own`` (bench/data/answers-own.jsonl),
+``analyst`` (bench/data/answers-analyst.jsonl: computations, large-table lookups, lists,
+figures; written from the documents by someone who did not run Folio), or a JSONL path.
+The naive recipe: the 3 most similar 1000-character chunks (page text cut blindly, MiniLM
+cosine; bench/retrieval.py) pasted into a plain prompt, asked to cite [n].
+Per question the recipes run one after the other, so load noise hits all.
 
-Reported per recipe: accuracy (the answer holds the ground truth's key figure or phrase;
-numbers compared numerically), citation hit rate (a citation on the evidence page of the
-evidence document), abstentions, time to sources (retrieval), TTFT and total p50/p90,
-prompt tokens. Targets (issue): accuracy >= 0.6 and >= 1.5x naive; citation hit >= 0.85;
-TTFT p50 <= 8 s and <= half the naive's; sources p50 <= 1 s.
+Reported per set and recipe: accuracy (the answer holds the gold's key figure or phrase;
+numbers compared numerically), accuracy by evidence type, citation hit (a citation on the
+evidence page), in context (the evidence page among the model's blocks) and accuracy when
+it was, abstentions, how often each path was taken and was right, how often a second model
+call was made, TTFT and total p50/p90. Targets (issue 18): accuracy >= 0.7 on every set,
+>= 0.8 when the evidence is in context, citation hit >= 0.85, TTFT p50 <= 5 s, total p50 <= 12 s.
 """
 
 from __future__ import annotations
@@ -34,9 +40,6 @@ from _scratch import REPO
 sys.path.insert(0, str(REPO))
 
 from folio.offline import enforce_offline
-
-QUESTIONS = REPO.parent / "shared" / "eval-dev" / "questions.jsonl"
-
 
 _PERIOD_RE = re.compile(r"(?:\b(?:FY|Q[1-4]|fiscal|year)\s*'?\d{2,4}\b|\b(?:19|20)\d{2}\b)", re.IGNORECASE)
 
@@ -76,8 +79,10 @@ def correct(answer: str, gold: str) -> bool:
 def cited_evidence(cites: list[dict[str, Any]], q: dict[str, Any]) -> bool:
     from commands.eval import same_document
 
-    pages = q["evidence_page"] if isinstance(q["evidence_page"], list) else [q["evidence_page"]]
-    return any(same_document(c["source"], q["doc"]) and c.get("page") in pages for c in cites)
+    pages = q.get("evidence_pages") or q["evidence_page"]
+    pages = pages if isinstance(pages, list) else [pages]
+    return any(same_document(c["source"], q["doc"]) and (c.get("page") in pages or not any(pages))
+               for c in cites)
 
 
 def pct(values: list[float], p: float) -> float:
@@ -116,63 +121,100 @@ class Naive:
                             "total_ms": (time.perf_counter() - t0) * 1000}}
 
 
-def report(rows: list[dict[str, Any]], names: list[str]) -> dict[str, dict[str, float]]:
-    """Print the side-by-side table (and ratios to the naive recipe); returns it."""
-    head = f"{'recipe':14} {'accuracy':>8} {'cite hit':>8} {'abstain':>7} {'sources p50':>11} " \
-           f"{'TTFT p50':>8} {'TTFT p90':>8} {'total p50':>9} {'total p90':>9} {'prompt tok':>10}"
+SETS = {
+    "dev": REPO.parent / "shared" / "eval-dev" / "questions.jsonl",
+    "own": REPO / "bench" / "data" / "answers-own.jsonl",
+    "analyst": REPO / "bench" / "data" / "answers-analyst.jsonl",
+}
+
+
+def set_path(name: str) -> Path:
+    return SETS[name] if name in SETS else Path(name)
+
+
+def summarise(rs: list[dict[str, Any]]) -> dict[str, Any]:
+    n = max(1, len(rs))
+    inctx = [r for r in rs if r.get("in_context")]
+    s: dict[str, Any] = {
+        "n": len(rs),
+        "accuracy": sum(r["correct"] for r in rs) / n, "cite": sum(r["cited"] for r in rs) / n,
+        "in_context": len(inctx) / n,
+        "acc_in_context": sum(r["correct"] for r in inctx) / len(inctx) if inctx else float("nan"),
+        "abstain": sum(r["abstained"] for r in rs) / n,
+        "second_call": sum(1 for r in rs if r.get("model_calls", 1) > 1) / n,
+        "ttft50": pct([r["ttft_ms"] for r in rs], 0.5) / 1000, "ttft90": pct([r["ttft_ms"] for r in rs], 0.9) / 1000,
+        "tot50": pct([r["total_ms"] for r in rs], 0.5) / 1000, "tot90": pct([r["total_ms"] for r in rs], 0.9) / 1000,
+        "tokens": statistics.median(r["prompt_tokens"] for r in rs) if rs else 0,
+    }
+    for t in ("table", "text", "figure"):
+        sub = [r for r in rs if r.get("type") == t]
+        s[f"acc_{t}"] = sum(r["correct"] for r in sub) / len(sub) if sub else float("nan")
+    paths: dict[str, list[int]] = {}
+    for r in rs:
+        taken = paths.setdefault(str(r.get("path") or "-"), [0, 0])
+        taken[0] += 1
+        taken[1] += int(r["correct"])
+    s["paths"] = {k: f"{v[1]}/{v[0]}" for k, v in sorted(paths.items())}
+    return s
+
+
+def report(rows: list[dict[str, Any]], names: list[str]) -> dict[str, dict[str, Any]]:
+    """Print the side-by-side table, one line per set and recipe; returns it."""
+    head = (f"{'set':8} {'recipe':11} {'n':>3} {'acc':>5} {'table':>5} {'text':>5} {'figure':>6} {'cite':>5} "
+            f"{'inctx':>5} {'acc|in':>6} {'abst':>5} {'2nd':>5} {'TTFT50':>6} {'TTFT90':>6} {'tot50':>6} "
+            f"{'tot90':>6}  paths (right/taken)")
     print(head)
-    summary: dict[str, dict[str, float]] = {}
-    for name in names:
-        rs = [r for r in rows if r["recipe"] == name]
-        s = {
-            "accuracy": sum(r["correct"] for r in rs) / len(rs), "cite": sum(r["cited"] for r in rs) / len(rs),
-            "abstain": sum(r["abstained"] for r in rs) / len(rs),
-            "src50": pct([r["retrieve_ms"] for r in rs], 0.5) / 1000,
-            "ttft50": pct([r["ttft_ms"] for r in rs], 0.5) / 1000,
-            "ttft90": pct([r["ttft_ms"] for r in rs], 0.9) / 1000,
-            "tot50": pct([r["total_ms"] for r in rs], 0.5) / 1000,
-            "tot90": pct([r["total_ms"] for r in rs], 0.9) / 1000,
-            "tokens": statistics.median(r["prompt_tokens"] for r in rs),
-        }
-        summary[name] = s
-        print(f"{name:14} {s['accuracy']:8.2f} {s['cite']:8.2f} {s['abstain']:7.2f} {s['src50']:10.2f}s "
-              f"{s['ttft50']:7.1f}s {s['ttft90']:7.1f}s {s['tot50']:8.1f}s {s['tot90']:8.1f}s {s['tokens']:10.0f}")
-    if "naive-3x1000" in summary:
-        n = summary["naive-3x1000"]
-        for name, s in summary.items():
-            if name != "naive-3x1000":
-                acc = s["accuracy"] / n["accuracy"] if n["accuracy"] else float("inf")
-                print(f"{name}: accuracy {acc:.2f}x naive, TTFT p50 {s['ttft50'] / n['ttft50']:.2f}x naive")
+    summary: dict[str, dict[str, Any]] = {}
+    for qset in dict.fromkeys(r["set"] for r in rows):
+        for name in names:
+            rs = [r for r in rows if r["recipe"] == name and r["set"] == qset]
+            if not rs:
+                continue
+            s = summarise(rs)
+            summary[f"{qset}/{name}"] = s
+            print(f"{qset:8} {name:11} {s['n']:3d} {s['accuracy']:5.2f} {s['acc_table']:5.2f} {s['acc_text']:5.2f} "
+                  f"{s['acc_figure']:6.2f} {s['cite']:5.2f} {s['in_context']:5.2f} {s['acc_in_context']:6.2f} "
+                  f"{s['abstain']:5.2f} {s['second_call']:5.2f} {s['ttft50']:5.1f}s {s['ttft90']:5.1f}s "
+                  f"{s['tot50']:5.1f}s {s['tot90']:5.1f}s  {s['paths']}")
     return summary
 
 
-def rescore(path: Path, questions: Path) -> int:
+def rescore(path: Path) -> int:
     """Score saved answers again (after a change to the scoring), without the model."""
     data = json.loads(path.read_text())
-    gold = {q["id"]: q for q in (json.loads(x) for x in questions.read_text().splitlines() if x.strip())}
     rows = data["rows"]
+    gold: dict[tuple[str, str], dict[str, Any]] = {}
+    for qset in dict.fromkeys(r["set"] for r in rows):
+        for q in load(set_path(qset), None):
+            gold[(qset, q["id"])] = q
     for r in rows:
-        r["correct"] = correct(r["answer"], str(gold[r["id"]]["answer"]))
+        r["correct"] = correct(r["answer"], str(gold[(r["set"], r["id"])]["answer"]))
     report(rows, list(dict.fromkeys(r["recipe"] for r in rows)))
     return 0
+
+
+def in_context(sources: list[dict[str, Any]], q: dict[str, Any]) -> bool:
+    return cited_evidence(sources, q)
 
 
 def main() -> int:
     enforce_offline()
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--db", type=Path, default=REPO / ".folio" / "corpus", help="an index of ../shared/corpus")
-    ap.add_argument("--questions", type=Path, default=QUESTIONS)
-    ap.add_argument("--budgets", default="384,640", help="context budgets (tokens) to compare")
+    ap.add_argument("--sets", default="dev,own,analyst", help="question sets: dev, own, analyst or JSONL paths")
+    ap.add_argument("--recipes", default="folio,plain,naive",
+                    help="folio (every answer path), plain (one generation over the sources, as before), naive")
+    ap.add_argument("--naive-sets", default="dev", help="sets the naive recipe runs on (it is slow)")
+    ap.add_argument("--budget", type=int, default=None, help="context tokens (default: the pipeline's)")
     ap.add_argument("--llm", default="qwen2.5-coder-1.5b-q4_k_m")
-    ap.add_argument("--limit", type=int, default=None, help="first N questions only")
-    ap.add_argument("--no-naive", action="store_true")
+    ap.add_argument("--limit", type=int, default=None, help="first N questions of each set only")
     ap.add_argument("--json", type=Path, help="also write per-question rows here")
     ap.add_argument("--rescore", type=Path, help="score a --json file of an earlier run again (no model)")
     ap.add_argument("--sources-only", action="store_true",
                     help="no generation: how often the evidence page is among the sources the model would get")
     args = ap.parse_args()
     if args.rescore:
-        return rescore(args.rescore, args.questions)
+        return rescore(args.rescore)
 
     from answer.backends import load_backend
     from answer.engine import Ask, Engine
@@ -181,42 +223,63 @@ def main() -> int:
 
     base = Pipeline(name="bench", sources=[Source(path=args.db)], index=args.db.resolve())
     base = base.model_copy(update={"models": base.models.model_copy(update={"llm": args.llm})})
+    if args.budget:
+        base = base.model_copy(update={"answer": base.answer.model_copy(update={"context_tokens": args.budget})})
     store, embedder = open_index(base, "hybrid")
     backend = load_backend(base.models, base.answer)
-    recipes: dict[str, Any] = {}
+    wanted = args.recipes.split(",")
+
     def steady(eng: Any) -> None:
         # The state a server is in between questions: the KV cache holds the system message
         # (and nothing of another recipe's prompt for the same question).
-
         backend.llm._llama.reset()
         "".join(backend.stream(backend.prompt([{"role": "system", "content": eng.system},
                                                {"role": "user", "content": "Hello"}]), 1))
 
-    for b in (int(x) for x in args.budgets.split(",")):
-        pipe = base.model_copy(update={"answer": base.answer.model_copy(update={"context_tokens": b})})
-        eng = Engine(pipe, store, embedder, backend)  # type: ignore[arg-type]
-        recipes[f"folio-{b}"] = lambda q, eng=eng: (steady(eng), eng.answer(Ask(q)))[1]
-        recipes[f"sources-{b}"] = eng
+    def ask(eng: Any, question: str) -> dict[str, Any]:
+        steady(eng)
+        result: dict[str, Any] = {}
+        sources: list[dict[str, Any]] = []
+        for ev in eng.ask(Ask(question)):
+            if ev.kind == "sources":
+                sources = ev.data["sources"]
+            elif ev.kind == "done":
+                result = ev.data
+        return {**result, "sources": sources}
+
+    engines: dict[str, Any] = {}
+    for name, paths in (("folio", None), ("plain", [])):
+        if name in wanted:
+            pipe = base
+            if paths is not None:
+                pipe = base.model_copy(update={"answer": base.answer.model_copy(update={"paths": paths})})
+            engines[name] = Engine(pipe, store, embedder, backend)  # type: ignore[arg-type]
     if args.sources_only:
-        return sources_only(recipes, args.questions, args.limit)
-    if not args.no_naive:
-        naive = Naive(store, embedder, backend)
-        recipes["naive-3x1000"] = naive.run
-    recipes = {n: r for n, r in recipes.items() if not n.startswith("sources-")}
-    questions = load(args.questions, args.limit)
+        return sources_only(engines, [set_path(x) for x in args.sets.split(",")], args.limit)
+    naive = Naive(store, embedder, backend) if "naive" in wanted else None
+    naive_sets = set(args.naive_sets.split(","))
     rows: list[dict[str, Any]] = []
     t_start = time.perf_counter()
-    for i, q in enumerate(questions, 1):
-        for name, run in recipes.items():
-            r = run(q["question"])
-            rows.append({"recipe": name, "id": q["id"], "type": q.get("evidence_type"),
-                         "correct": correct(r["answer"], str(q["answer"])),
-                         "cited": cited_evidence(r["citations"], q), "abstained": bool(r.get("abstained")),
-                         "prompt_tokens": r["prompt_tokens"], **r["timings"], "answer": r["answer"]})
-            print(f"[{i}/{len(questions)}] {name:13} ok={rows[-1]['correct']!s:5} cite={rows[-1]['cited']!s:5} "
-                  f"ttft={r['timings']['ttft_ms'] / 1000:5.1f}s  {q['id']}: {r['answer'][:90]!r}", flush=True)
-    print(f"\n{len(questions)} questions, {time.perf_counter() - t_start:.0f} s, model {backend.model_id}\n")
-    summary = report(rows, list(recipes))
+    for qset in args.sets.split(","):
+        questions = load(set_path(qset), args.limit)
+        for i, q in enumerate(questions, 1):
+            runs: dict[str, Any] = {n: (lambda qq, e=e: ask(e, qq)) for n, e in engines.items()}
+            if naive is not None and qset in naive_sets:
+                runs["naive"] = naive.run
+            for name, run in runs.items():
+                r = run(q["question"])
+                rows.append({"set": qset, "recipe": name, "id": q["id"], "type": q.get("evidence_type"),
+                             "kind": q.get("kind"), "correct": correct(r["answer"], str(q["answer"])),
+                             "cited": cited_evidence(r["citations"], q),
+                             "in_context": in_context(r.get("sources") or r["citations"], q),
+                             "abstained": bool(r.get("abstained")), "path": r.get("path", "-"),
+                             "model_calls": r.get("model_calls", 1),
+                             "prompt_tokens": r["prompt_tokens"], **r["timings"], "answer": r["answer"]})
+                print(f"[{qset} {i}/{len(questions)}] {name:9} {rows[-1]['path']:8} ok={rows[-1]['correct']!s:5} "
+                      f"cite={rows[-1]['cited']!s:5} ttft={r['timings']['ttft_ms'] / 1000:5.1f}s  "
+                      f"{q['id']}: {r['answer'][:90]!r}", flush=True)
+    print(f"\n{len(rows)} answers, {time.perf_counter() - t_start:.0f} s, model {backend.model_id}\n")
+    summary = report(rows, list(dict.fromkeys(r["recipe"] for r in rows)))
     if args.json:
         args.json.write_text(json.dumps({"summary": summary, "rows": rows}, indent=1))
     return 0
@@ -227,23 +290,23 @@ def load(path: Path, limit: int | None) -> list[dict[str, Any]]:
     return questions[:limit] if limit else questions
 
 
-def sources_only(recipes: dict[str, Any], path: Path, limit: int | None) -> int:
+def sources_only(engines: dict[str, Any], paths: list[Path], limit: int | None) -> int:
     """The share of questions whose evidence page is among the blocks the engine would give
-    the model, per budget: the ceiling retrieval puts on the citation hit rate."""
+    the model: the ceiling retrieval puts on the citation hit rate."""
     from commands.eval import Question, is_hit
 
-    questions = load(path, limit)
-    for name, eng in recipes.items():
-        if not name.startswith("sources-"):
-            continue
+    eng = next(iter(engines.values()))
+    for path in paths:
+        questions = load(path, limit)
         hit = 0
         for q in questions:
-            pages = q["evidence_page"] if isinstance(q["evidence_page"], list) else [q["evidence_page"]]
+            pages = q.get("evidence_pages") or q["evidence_page"]
+            pages = pages if isinstance(pages, list) else [pages]
             qq = Question(q["id"], q["doc"], q["question"], tuple(p for p in pages if p), q["evidence_type"])
             blocks = eng.retrieve(q["question"], eng.settings.k)
             hit += any(is_hit(b.hit, qq) for b in blocks)
-        print(f"{name.replace('sources', 'folio')}: evidence page among the sources for "
-              f"{hit}/{len(questions)} = {hit / max(1, len(questions)):.2f} of {path.name}")
+        print(f"evidence page among the sources for {hit}/{len(questions)} = "
+              f"{hit / max(1, len(questions)):.2f} of {path.name}")
     return 0
 
 

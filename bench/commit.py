@@ -31,9 +31,9 @@ import numpy as np
 from _scratch import bench_dir
 from engine import moto
 
-from index.chunk import Chunk
 from folio.element import Element, element_id
 from folio.offline import enforce_offline
+from index.chunk import Chunk
 from index.fragments import append, targets, write_document
 from index.rows import document_tables
 from index.store import DocRecord, Store

@@ -37,11 +37,11 @@ from _scratch import REPO, bench_dir  # bench/ is on sys.path when run as a scri
 
 sys.path.insert(0, str(REPO))
 
+from commands.eval import DEPTH, Question, format_result, load_questions, run_eval, same_document
 from folio.config import EmbedSettings, load_config
 from folio.offline import enforce_offline
-from index.search import Hit, search
-from commands.eval import DEPTH, Question, format_result, load_questions, run_eval, same_document
 from index.reader import citation, snippet
+from index.search import Hit, search
 
 QUESTIONS = REPO.parent / "shared" / "eval-dev" / "questions.jsonl"
 NAIVE_CHARS = 1000

@@ -33,9 +33,9 @@ def main() -> int:
     enforce_offline()
     from folio.config import load_config
     from index.embed import load_embedder
-    from review.reviewer import Reviewer
     from index.search import search
     from index.store import Store
+    from review.reviewer import Reviewer
 
     p = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     p.add_argument("--db", type=Path, required=True, help="an index folder (copied, never changed)")

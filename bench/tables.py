@@ -188,8 +188,8 @@ def direct_pdf_tables(path: Path) -> DocPreds:
     import pymupdf
 
     from folio.config import PartitionSettings
-    from partition.pdf.tables import find_ocr_tables, find_page_tables
     from folio.table_grid import to_html
+    from partition.pdf.tables import find_ocr_tables, find_page_tables
 
     out = DocPreds()
     settings = PartitionSettings()

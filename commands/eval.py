@@ -130,8 +130,8 @@ def format_result(result: dict[str, Any], title: str = "") -> list[str]:
 
 
 def eval_command(pipe: Pipeline, questions_path: Path, k: int, mode: str, as_json: bool) -> int:
-    from index.search import search
     from index.reader import open_index
+    from index.search import search
 
     questions = load_questions(questions_path)
     store, embedder = open_index(pipe, mode)

@@ -17,9 +17,9 @@ from typing import Any
 from enrich.cache import EnrichCache, content_hash
 from enrich.engines import EnrichModels
 from enrich.prompts import TABLE_SUMMARY_VERSION, check_summary, table_summary_messages
-from folio.sanitize import sanitize_table_html, table_rows
 from folio.config import EnrichSettings
 from folio.element import Element
+from folio.sanitize import sanitize_table_html, table_rows
 
 log = logging.getLogger(__name__)
 

@@ -25,9 +25,6 @@ _ELEMENT_FIELDS = ("id", "doc_id", "source", "doc_sha256", "kind", "role", "text
                    "caption", "summary", "page", "page_label", "bbox", "section", "order", "embed_text")
 _CHUNK_FIELDS = ("id", "doc_id", "source", "doc_sha256", "kind", "text", "section", "element_ids",
                  "pages", "order", "embed_model")
-# library that does the work of each partitioner module (partition/PARTITIONERS)
-_LIBRARIES = {"partition.pdf": "pymupdf", "partition.office.docx": "python-docx", "partition.office.pptx": "python-pptx",
-              "partition.other": "unstructured"}
 
 
 def prompt_versions() -> dict[str, str]:

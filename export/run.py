@@ -26,10 +26,10 @@ from export.records import (
     prompt_versions,
     tombstone,
 )
-from review.state import ReviewStates, element_key, load_review_states
 from export.versions import Diff, ExportError, Moment, base_moment, diff, ids_of_writes, moment, parse_since, scan
 from export.writers import Writer, check_writable, open_writer
 from folio.config import Pipeline
+from review.state import ReviewStates, element_key, load_review_states
 
 CROPPED_KINDS = ("image", "table")  # --images: the visual elements (a text crop adds little)
 

@@ -185,6 +185,14 @@ class AnswerSettings(_Strict):
     threads: int | None = Field(default=None, ge=1)  # None = models.threads, else all cores
     n_gpu_layers: int = Field(default=0, ge=-1)
     openai: OpenAIBackend = OpenAIBackend()
+    # How answers are made (answer/paths.py), tried in this order: "computed" (the model
+    # names operands, Python computes), "lookup" (the model names a table's row and column,
+    # the value comes from the grid), "extract" (the model picks the sentences that answer,
+    # then writes from them). What no path answers is one plain generation over the sources.
+    paths: list[Literal["computed", "lookup", "extract"]] = ["computed", "lookup", "extract"]
+    # Extra measures for computed answers (TOML, the shape of answer/measures.toml); an
+    # entry with a built-in name replaces it. None: the built-in catalogue only.
+    measures_file: Path | None = None
 
 
 class ServeSettings(_Strict):
@@ -289,6 +297,9 @@ def _resolve_paths(raw: dict[str, Any], root: Path) -> dict[str, Any]:
             llm = models.get("llm")
             if isinstance(llm, str) and llm.endswith(".gguf"):
                 models["llm"] = str((root / Path(llm).expanduser()).resolve())
+        answer = p.get("answer")
+        if isinstance(answer, dict) and isinstance(answer.get("measures_file"), str):
+            answer["measures_file"] = str((root / Path(answer["measures_file"]).expanduser()).resolve())
         serve = p.get("serve")
         if isinstance(serve, dict) and isinstance(serve.get("users_file"), str):
             serve["users_file"] = str((root / Path(serve["users_file"]).expanduser()).resolve())

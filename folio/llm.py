@@ -179,7 +179,9 @@ class LocalLLM:
         """Greedy completion of a formatted prompt constrained by a JSON schema (llama.cpp
         grammar): a small model then always returns parseable JSON of that shape, and an
         ``enum`` in the schema limits a field to given strings (row labels, block numbers)."""
-        grammar = _grammar(json.dumps(schema, sort_keys=True))
+        # The schema's own key order, not sorted: the grammar makes the model write fields in
+        # that order, and "operands" must come before the "expression" over them.
+        grammar = _grammar(json.dumps(schema))
         _count_call()
         with self._lock:
             out: Any = self._llama.create_completion(

@@ -3,8 +3,7 @@
 - Text elements are packed in reading order within a section up to the token budget; a
   heading (or title) starts a new chunk and is never left alone as a chunk of its own.
 - A paragraph longer than the budget is split on sentence boundaries (words as a last resort).
-- Tables (charts too: kind "table", role "chart") and images are chunks of their own; a long table is split by rows
-  with its header rows repeated in every part.
+- Tables (and charts) and images are chunks of their own; a long table is split by rows, header repeated.
 - Every chunk's text starts with its context (document, section path, page), and tables
   and images add their caption, summary, alt text and OCR text: the words a question uses
   are often only there, never in the body.
@@ -22,10 +21,10 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import PurePath
 
+from folio.element import Element
 from folio.filetype import page_unit
 from folio.sanitize import too_little_text
 from index.table_context import context_line, table_rows
-from folio.element import Element
 
 CountTokens = Callable[[list[str]], list[int]]
 Box = tuple[int, float, float, float, float]
@@ -120,8 +119,8 @@ def chunk_elements(elements: list[Element], count_tokens: CountTokens, max_token
 # Bump when the chunk text changes: the nightly run then re-chunks and re-embeds stored
 # elements (no re-partitioning).
 # 3: a split table carries its summary once; 4: no chunk for a picture with nothing to say;
-# 5: table parts carry their statement, units and periods (index/table_context.py)
-CHUNKER_VERSION = 5
+# 5: table parts carry their statement, units and periods; 6: pictures keep OCR beside alt text
+CHUNKER_VERSION = 6
 
 
 def _words(text: str, limit: int = MAX_CONTEXT_WORDS) -> str:
@@ -340,7 +339,9 @@ def _image_drafts(
     # "Figure" / "Picture" is how questions name them ("the picture on slide 6").
     label = "Figure" if e.role == "figure" else "Picture"
     head = _context_lines((label, described[0]), ("Description", described[1]), ("Alt text", described[2]))
-    ocr = " ".join(e.text.split())
+    # The picture's own words (OCR, kept in meta when alt text is the element's text) are
+    # often the answer, alt text or not.
+    ocr = " ".join(str(e.meta.get("ocr_text") or e.text).split())
     if ocr.lower() in {" ".join(str(v or "").split()).lower() for v in described}:
         ocr = ""  # the alt text is also stored as the element's text
     if not any(described) and too_little_text(ocr):

@@ -20,8 +20,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
-from index.chunk import Chunk, CountTokens, chunk_elements
 from folio.review import is_hidden
+from index.chunk import Chunk, CountTokens, chunk_elements
 from index.store import chunk_table, element_row, sql_str
 
 if TYPE_CHECKING:

@@ -11,8 +11,8 @@ if TYPE_CHECKING:
     import numpy as np
     import pyarrow as pa
 
-    from index.chunk import Chunk
     from folio.element import Element
+    from index.chunk import Chunk
 
 log = logging.getLogger(__name__)
 

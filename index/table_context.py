@@ -133,6 +133,12 @@ def statements_asked(question: str) -> tuple[str, ...]:
     return tuple(label for label, pattern in _ASKED if pattern.search(q))
 
 
+def units_of(text: str) -> str:
+    """"in millions" when the text states a scale (a title, a header, a first row), else ""."""
+    m = _UNITS.search(text)
+    return f"in {(m.group(1) or m.group(2)).lower()}" if m else ""
+
+
 def context_line(title: str, header: list[str], rows: list[str], section: tuple[str, ...] = ()) -> str:
     """One line for every part of the table: statement, units, periods, what it is read for."""
     head = " ".join([title, *header, *section[-1:]])

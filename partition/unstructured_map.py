@@ -7,8 +7,8 @@ from collections.abc import Iterable, Iterator
 from typing import Any
 
 from folio.element import BBox, Element
-from partition.context import PartitionContext
 from folio.table_grid import html_to_cells, to_html, to_text
+from partition.context import PartitionContext
 
 log = logging.getLogger(__name__)
 

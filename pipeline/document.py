@@ -14,10 +14,10 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     import numpy as np
 
-    from index.chunk import Chunk
     from enrich.stage import EnrichStats
     from folio.element import Element
     from folio.review import Overlay
+    from index.chunk import Chunk
     from pipeline.enrichment import Enrichment
     from pipeline.stages import TextEmbedder
 

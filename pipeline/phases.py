@@ -32,9 +32,9 @@ if TYPE_CHECKING:
     from pipeline.backfill import EnrichFn
     from pipeline.enrichment import Enrichment
     from pipeline.options import RunOptions
-    from review.step import ReviewStep
     from pipeline.signals import StopFlag
     from pipeline.stages import TextEmbedder
+    from review.step import ReviewStep
 
 log = logging.getLogger(__name__)
 

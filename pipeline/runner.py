@@ -25,7 +25,6 @@ from index.pages import upload_assets
 from pipeline.enrichment import Enrichment
 from pipeline.lock import ObjectLock, RunLock
 from pipeline.options import RunOptions
-from review.step import ReviewStep, content_hashes
 from pipeline.phases import TwoPhases
 from pipeline.plan import Plan, Task, changed_parts, make_plan, settings_fingerprint
 from pipeline.ray_driver import RayDriver
@@ -46,6 +45,7 @@ from pipeline.stages import (
     open_store,
 )
 from pipeline.walk import FileEntry, fetch, walk_sources
+from review.step import ReviewStep, content_hashes
 
 if TYPE_CHECKING:
     import numpy as np

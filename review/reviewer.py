@@ -21,8 +21,8 @@ from typing import TYPE_CHECKING, Any
 
 from folio.errors import FolioError
 from folio.review import HASH_KEY, REVIEW_MODEL, Overlay, apply_overlays, content_hash_of, stamp_content_hashes
-from review.overlays import OverlayStore
 from index.reindex import DocumentGone, Refresh, refresh_document
+from review.overlays import OverlayStore
 from review.queue import needs_review, preview
 
 if TYPE_CHECKING:

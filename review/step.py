@@ -22,9 +22,9 @@ from folio.review import apply_overlays, content_hash_of, stamp_content_hashes
 if TYPE_CHECKING:
     from folio.element import Element
     from folio.review import Overlay
-    from review.overlays import OverlayStore
     from index.reindex import TextEmbedder
     from index.store import Store
+    from review.overlays import OverlayStore
 
 log = logging.getLogger(__name__)
 

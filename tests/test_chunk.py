@@ -6,8 +6,8 @@ import random
 
 import pytest
 
-from index.chunk import Chunk, chunk_elements
 from folio.element import Element, element_id
+from index.chunk import Chunk, chunk_elements
 
 SHA = "ab" * 32
 

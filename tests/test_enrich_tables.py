@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from enrich import tables
 from enrich.prompts import check_summary
-from folio.sanitize import sanitize_table_html, table_rows
 from folio.element import Element
+from folio.sanitize import sanitize_table_html, table_rows
 
 NASTY = (
     '<table class="x" style="color:red" onclick="steal()">'

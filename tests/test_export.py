@@ -219,8 +219,8 @@ def test_review_state_from_the_overlay_store(samples_index: Path, tmp_path: Path
     """A caption edited and approved through the Review tab's engine (review/reviewer.py) is
     in the export: the corrected caption, who, when, approved; a --since export after the
     edit carries exactly that element, as "reviewed"."""
-    from review.reviewer import Reviewer
     from index.store import Store
+    from review.reviewer import Reviewer
     from tests.pipeline_fixtures import FakeEmbedder
 
     index = tmp_path / "index"

@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 
 from enrich.cache import EnrichCache
-from index.chunk import chunk_elements
 from index import schema as S
+from index.chunk import chunk_elements
 from index.fragments import append, targets, write_document
 from index.rows import document_tables
 from index.store import DocRecord, Store

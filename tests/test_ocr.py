@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from folio.config import PartitionSettings
 from folio import ocr
+from folio.config import PartitionSettings
 from partition import partition_file
 
 pymupdf = pytest.importorskip("pymupdf")

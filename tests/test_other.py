@@ -14,8 +14,8 @@ import pytest
 from folio.config import PartitionSettings
 from folio.element import Element
 from folio.errors import DocumentError
-from partition import partition_file
 from folio.table_grid import html_to_grid
+from partition import partition_file
 
 ROOT = Path(__file__).resolve().parents[1]
 CORPUS = ROOT.parent / "shared" / "corpus"

@@ -10,8 +10,8 @@ import pytest
 from bench.tables import adjacency_relations, prf
 from folio.config import PartitionSettings
 from folio.ocr import OcrBox
-from partition.pdf.tables import find_ocr_tables, find_page_tables
 from folio.table_grid import Cell, html_to_cells, to_dense, to_html
+from partition.pdf.tables import find_ocr_tables, find_page_tables
 
 FAST = PartitionSettings(tables="fast")
 

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
+from commands.eval import Question, first_rank, load_questions, run_eval
 from folio.config import Source
 from folio.errors import ConfigError
-from commands.eval import Question, first_rank, load_questions, run_eval
 from pipeline.plan import changed_parts, make_plan
 from pipeline.report import DocResult, RunReport
 from pipeline.snapshot import DocState

@@ -13,10 +13,10 @@ from pathlib import Path
 
 import pytest
 
-from review.overlays import OverlayStore, overlays_for
-from review.reviewer import Conflict, Reviewer, ReviewError
 from index.search import search
 from index.store import Store
+from review.overlays import OverlayStore, overlays_for
+from review.reviewer import Conflict, Reviewer, ReviewError
 from tests.pipeline_fixtures import Counters, FakeEmbedder, pipeline_for, run
 
 TABLE = [["Region", "Q1", "Q2"], ["North", "12.5", "14.0"], ["South", "9.1", "8.7"]]

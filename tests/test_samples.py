@@ -6,8 +6,8 @@ from pathlib import Path
 
 from folio.config import PartitionSettings
 from folio.element import Element
-from partition import partition_file
 from folio.table_grid import html_to_grid
+from partition import partition_file
 
 DOCS = Path(__file__).resolve().parents[1] / "samples" / "docs"
 

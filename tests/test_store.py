@@ -12,8 +12,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from index.chunk import Chunk, chunk_elements
 from folio.element import Element, element_id
+from index.chunk import Chunk, chunk_elements
 from index.store import DocRecord, Store
 
 REPO = Path(__file__).resolve().parents[1]

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+from folio.element import Element, element_id
 from index.chunk import chunk_elements
 from index.table_context import context_line, statement_of
-from folio.element import Element, element_id
 
 SHA = "7" * 64
 

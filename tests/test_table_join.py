@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pymupdf
 
-from index.chunk import chunk_elements
 from folio.config import PartitionSettings
-from partition import partition_file
 from folio.table_grid import html_to_grid
+from index.chunk import chunk_elements
+from partition import partition_file
 
 HEADER = ("Region", "2022", "2021")
 ROW_H = 20

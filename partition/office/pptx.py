@@ -15,11 +15,11 @@ from collections.abc import Iterator
 from typing import Any
 
 from folio.element import BBox, Element
+from folio.table_grid import Cell, to_html, to_text
 from partition.context import PartitionContext
 from partition.office.charts import read_chart_xml
 from partition.office.images import save_picture
 from partition.office.package import open_package
-from folio.table_grid import Cell, to_html, to_text
 
 log = logging.getLogger(__name__)
 

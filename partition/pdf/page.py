@@ -10,6 +10,7 @@ import logging
 from typing import Any
 
 from folio.element import BBox
+from folio.table_grid import to_html, to_text
 from partition.pdf import tables as pdf_tables
 from partition.pdf.figures import (
     Figure,
@@ -25,7 +26,6 @@ from partition.pdf.records import Item, PageRecord, area, centre_inside, overlap
 from partition.pdf.scan import MIN_TEXT_CHARS, is_scanned, ocr_page
 from partition.pdf.structure import is_caption
 from partition.pdf.text import Line, blocks_from_lines, page_lines
-from folio.table_grid import to_html, to_text
 
 log = logging.getLogger(__name__)
 

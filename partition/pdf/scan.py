@@ -7,10 +7,10 @@ import logging
 from typing import Any
 
 from folio.element import BBox
-from partition.pdf import tables as pdf_tables
 from folio.ocr import OcrBox, ocr_image
-from partition.pdf.records import Item, centre_inside, union
 from folio.table_grid import to_html, to_text
+from partition.pdf import tables as pdf_tables
+from partition.pdf.records import Item, centre_inside, union
 
 log = logging.getLogger(__name__)
 

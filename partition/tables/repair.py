@@ -12,8 +12,8 @@ import itertools
 import re
 from collections.abc import Iterable
 
-from partition.tables.columns import fill_grid
 from folio.table_grid import Cell, grid_shape, normalize_cells
+from partition.tables.columns import fill_grid
 from partition.tables.words import is_number
 
 _CURRENCY_RE = re.compile(r"^(US)?[$€£¥]$")

@@ -13,8 +13,8 @@ from collections.abc import Sequence
 from typing import Any
 
 from folio.element import BBox
-from partition.tables.columns import fill_grid
 from folio.table_grid import Cell
+from partition.tables.columns import fill_grid
 from partition.tables.words import Line, Seg, group_lines, is_number
 
 log = logging.getLogger(__name__)

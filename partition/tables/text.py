@@ -13,8 +13,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from folio.element import BBox
-from partition.tables.columns import Interval, build_cells, find_columns, numeric_share
 from folio.table_grid import Cell
+from partition.tables.columns import Interval, build_cells, find_columns, numeric_share
 from partition.tables.words import Line, is_number, median_line_height
 
 # "Table 2: ...", "Table 3-1 Special registers", not a sentence ("Table 3-1 lists the ...")

@@ -1,0 +1,71 @@
+"""Statement packs: the primary statements a measure is built from join the context.
+
+"What is 3M's FY2022 quick ratio?" shares no word with the balance sheet that holds its
+operands (current assets, inventories, current liabilities). When the question names a
+document (routing) and asks for something the statements are read for (index/table_context.py
+``statements_asked``: measures, line items, the statements' own names), the best table
+chunk of each such statement in that document joins the hits, even when plain retrieval
+ranked it nowhere. Comparison questions ("FY2022 vs FY2021", "between 2021 and 2022") also
+search once per period, so each period's column or table gets its own chance.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING
+
+from index.routing import router_for
+from index.search import search
+from index.table_context import statements_asked
+
+if TYPE_CHECKING:
+    from index.search import Hit, QueryEmbedder
+    from index.store import Store
+
+MIN_ROUTE_WEIGHT = 0.5  # the question must name the document fairly clearly
+PER_STATEMENT = 1
+_PERIOD_RE = re.compile(r"\b(?:FY\s?'?\d{2,4}|Q[1-4]\s?(?:FY)?\s?'?\d{2,4}|(?:19|20)\d\d)\b", re.IGNORECASE)
+
+
+def statement_hits(store: Store, embedder: QueryEmbedder, query: str, rrf_k: int = 60) -> list[Hit]:
+    """Table chunks of the statements the question asks about, from the document it names."""
+    asked = statements_asked(query)
+    if not asked:
+        return []
+    routes = [r for r in router_for(store).route(query) if r.weight >= MIN_ROUTE_WEIGHT][:1]
+    if not routes:
+        return []
+    source = routes[0].source
+    out: list[Hit] = []
+    for label in asked:
+        name = label.removeprefix("Statement: ")
+        hits = search(store, embedder, f"{name} {query}", 4, source=source, kind="table", rrf_k=rrf_k, routes=[])
+        out += [h for h in hits if label in h.text][:PER_STATEMENT]
+    return out
+
+
+def period_queries(query: str) -> list[str]:
+    """One query per period for a question comparing two or more periods, else none."""
+    periods = list(dict.fromkeys(" ".join(m.split()) for m in _PERIOD_RE.findall(query)))
+    if len(periods) < 2:
+        return []
+    others = [p for p in periods]
+    out = []
+    for p in periods:
+        q = query
+        for o in others:
+            if o != p:
+                q = re.sub(re.escape(o), " ", q)
+        out.append(" ".join(q.split()))
+    return out
+
+
+def merge(first: list[Hit], extra: list[Hit], k: int) -> list[Hit]:
+    """``first`` in its order with ``extra`` added (no duplicates); when over ``k``, the
+    extra hits take the places of the lowest-ranked ones: they were asked for by name."""
+    seen = {h.chunk_id for h in first}
+    add = [h for h in extra if h.chunk_id not in seen and not seen.add(h.chunk_id)]  # type: ignore[func-returns-value]
+    if not add:
+        return first
+    keep = max(1, k - len(add))
+    return [*first[:keep], *add][: max(k, keep + len(add))]
