@@ -80,6 +80,10 @@ class RunSettings(_Strict):
     enrich_actors: int = Field(default=1, ge=1, le=256)  # enrichment actors (each loads the models)
     # Ray engine: documents per driver commit at most (pipeline/ray_driver.py)
     commit_docs: int = Field(default=32, ge=1, le=4096)
+    # Ray engine: a worker must run within this many seconds of the run reaching the
+    # cluster, and a document come back at least every timeout_s + this; else the run stops
+    # with exit code 4 (pipeline/ray_watch.py) instead of waiting for ever.
+    ray_deadline_s: float = Field(default=300.0, gt=0)
 
 
 class EmbedSettings(_Strict):
