@@ -74,7 +74,7 @@ class Phases(Protocol):
     def _note(self, text: str) -> None: ...
     def _stopping(self, key: str, left: int, what: str) -> None: ...
 
-ENRICH_ACTOR_CPUS = 0.5
+ENRICH_ACTOR_CPUS = 0.5  # an actor mostly waits on llama.cpp's own threads (models.threads)
 PER_ACTOR = 2  # documents sent to an actor at a time: the next one waits while the driver commits
 # After a stop, how long the documents on actors may take to come back (an actor finishes
 # its current model item first); later, they are left to the next run as they are.
