@@ -1,11 +1,12 @@
 #!/usr/bin/env python3
 """Folio app: the Gradio UI, the JSON API and the OpenAI-compatible endpoint in one process.
 
-    python serve.py [--pipeline NAME] [--db PATH] [--host 127.0.0.1] [--port 7860]
+    python serve.py [--pipeline NAME] [--db PATH] [--host 127.0.0.1] [--port 7860] [--login auto|always]
+                    [--allowed-host NAME ...]
     python serve.py users add NAME [--role reader|reviewer]   # password read from the terminal
     python serve.py mcp [--pipeline NAME] [--db PATH]          # MCP over stdio (desktop clients)
 
-Login is required whenever --host is not a loopback address.
+Login is required whenever --host is not a loopback address (and with --login always).
 Exit codes: 0 stopped normally, 2 configuration error (no index, no users for a public bind).
 """
 
@@ -36,6 +37,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--db", help="index folder or s3://bucket/prefix (overrides the pipeline's index)")
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default: %(default)s)")
     p.add_argument("--port", type=int, default=7860)
+    p.add_argument("--login", choices=["auto", "always"], default=None,
+                   help="auto: login required off loopback; always: on loopback too (shared machines) "
+                        "(default: serve.login of the pipeline, auto)")
+    p.add_argument("--allowed-host", action="append", default=[], metavar="NAME",
+                   help="a host name clients use to reach this server (behind a reverse proxy: its public "
+                        "name); requests naming any other host are refused (DNS rebinding). Repeatable.")
     p.add_argument("-v", "--verbose", action="store_true")
     return p
 
@@ -85,24 +92,32 @@ def main(argv: list[str] | None = None) -> int:
 
         pipe = resolve_pipeline(args)
         auth = None
-        if not is_loopback(args.host):
+        login = args.login or pipe.serve.login
+        if login == "always" or not is_loopback(args.host):
             try:
                 users = load_users(pipe.serve.users_file or DEFAULT_USERS)
             except AuthError as e:
                 raise ConfigError(str(e)) from None
             if not users:
+                why = "--login always" if login == "always" else f"--host {args.host} is not a loopback address"
                 raise ConfigError(
-                    f"--host {args.host} is not a loopback address, so login is required, and no users are "
+                    f"{why}, so login is required, and no users are "
                     "configured: add one with `python serve.py users add NAME` (or set FOLIO_USERS_FILE)")
-            auth = Authenticator(users)
+            auth = Authenticator(users, max_failures=pipe.serve.login_max_failures)
+        from ui.guard import allowed_hosts
+
         engine = Engine.load(pipe)
-        app = build_app(engine, auth)
+        app = build_app(engine, auth, allowed_hosts(args.host, args.allowed_host))
     except FolioError as e:
         return report(e)
     login = "login required" if auth else "no login (loopback only)"
     print(f"Folio serving pipeline {pipe.name} on http://{args.host}:{args.port}/ ({login}); "
           f"API at /api, OpenAI-compatible at /v1, MCP at /mcp", flush=True)
-    uvicorn.run(app, host=args.host, port=args.port, log_level="warning", timeout_graceful_shutdown=5)
+    # limit_concurrency: past it uvicorn answers 503 at once instead of accepting without
+    # bound; it sits above the model's line plus the other routes so the line's own 429
+    # comes first. Short keep-alive: idle or slow clients do not hold connections open.
+    uvicorn.run(app, host=args.host, port=args.port, log_level="warning", timeout_graceful_shutdown=5,
+                limit_concurrency=pipe.serve.max_connections, timeout_keep_alive=5)
     return EXIT_OK
 
 

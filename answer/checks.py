@@ -5,6 +5,9 @@
   if every figure is in that block. When the figures are all in another block, the
   citation moves there (small models often cite the neighbour: "off by one"); when they
   are in no block, the sentence loses its citations and is reported as unsupported.
+- A sentence without figures keeps a citation only if the cited block holds at least half
+  of its own words (those not in the question); else it moves to the one block that holds
+  most of them, or loses its citations and is reported as unsupported.
 - A sentence with no citation gets one when its figures, or most of its words, are in
   exactly one best block; a sentence that only restates the question gets none.
 - An answer whose every claim is unsupported is replaced by a plain "not found": the
@@ -51,6 +54,7 @@ _LEAD_IN_RE = re.compile(
 _QUOTED_RE = re.compile(r"[\"“'‘]([^\"”'’]{3,60})[\"”'’]")
 _CODE_RE = re.compile(r"\b(?=\w*\d)(?=\w*[A-Za-z])\w{5,}\b")  # letters and digits mixed: "5bda1dd6"
 AUTO_CITE_OVERLAP = 0.6  # share of a sentence's content words a block must hold to be cited
+SUPPORT_OVERLAP = 0.5  # share a cited block must hold for a sentence without figures to keep it
 
 
 @dataclass
@@ -116,6 +120,7 @@ class SentenceChecker:
         self.by_n = {b.n: b for b in blocks}
         self.values = {b.n: figure_values(f"{b.label}\n{b.text}") for b in blocks}
         self.words = {b.n: content_words(b.text) for b in blocks}
+        self.labelled = {b.n: self.words[b.n] | content_words(b.label) for b in blocks}
         self.asked = set(figures(question))
         self.question = question
         self.planted = injected_strings(blocks, question)
@@ -147,6 +152,16 @@ class SentenceChecker:
                     unsupported["reason"] = "not in a row or column of the table that the sentence names"
         elif not valid:
             cites = _by_words(s.text, self.words, self.question)
+        else:
+            # No figure to check: the cited block must hold the sentence's words. A model
+            # (or an instruction in a document) citing a source that does not say it
+            # would otherwise lend the sentence that source's authority.
+            cites = [n for n in valid if supports(s.text, self.labelled[n], self.question)]
+            if not cites:
+                cites = _by_words(s.text, self.words, self.question)
+            if not cites:
+                unsupported = {"sentence": s.text, "figures": [], "cited": valid,
+                               "reason": "its words are not in the cited source"}
         return SentenceCheck(_with_markers(s.text, cites), cites, bool(figs), unsupported)
 
 
@@ -165,7 +180,7 @@ def check(answer: str, blocks: list[Block], question: str) -> Checked:
             continue
         claims += c.claim
         valid = [n for n in s.cites if n in checker.by_n]
-        result.moved += bool(c.claim and c.cites and valid and not set(c.cites) & set(valid))
+        result.moved += bool(c.cites and valid and not set(c.cites) & set(valid))
         parts.append(c.text)
         for n in c.cites:
             if n not in result.cited:
@@ -223,6 +238,13 @@ def injected_strings(blocks: list[Block], question: str) -> set[str]:
                 found |= {m.lower() for m in _CODE_RE.findall(sent)}
                 out |= {f for f in found if len(f) >= 3 and f not in asked}
     return out
+
+
+def supports(sentence: str, block_words: set[str], question: str) -> bool:
+    """The block holds at least half of what the sentence says beyond the question (a
+    sentence that only restates the question claims nothing and keeps its citation)."""
+    own = content_words(sentence) - content_words(question)
+    return not own or len(own & block_words) / len(own) >= SUPPORT_OVERLAP
 
 
 def _with_markers(text: str, cites: list[int]) -> str:

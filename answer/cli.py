@@ -32,7 +32,7 @@ def _ask(args: argparse.Namespace) -> int:
 
     pipe = resolve_pipeline(args)
     filters = {k: v for k, v in (("source", args.doc), ("kind", args.kind), ("page", args.page)) if v is not None}
-    req = Ask(args.question, session_id=args.session, k=args.k, filters=filters)
+    req = Ask(args.question, session_id=args.session, k=args.k, filters=filters, show_prompt=args.show_prompt)
     try:
         validate(req, pipe)  # before the model loads: a bad question fails at once
     except AskError as e:
@@ -77,7 +77,8 @@ def format_result(result: dict[str, Any]) -> list[str]:
 
     lines = ["", f"Checked answer: {result['answer']}"]
     for u in result.get("unsupported") or []:
-        lines.append(f"  unsupported (figures {', '.join(map(str, u['figures']))} are in no source): {u['sentence']}")
+        why = f"figures {', '.join(map(str, u['figures']))} are in no source" if u["figures"] else u.get("reason", "")
+        lines.append(f"  unsupported ({why}): {u['sentence']}")
     if result["citations"]:
         lines.append("Sources:")
         for c in result["citations"]:

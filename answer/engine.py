@@ -16,32 +16,28 @@ are dropped: a question during a run answers from the last committed state.
 from __future__ import annotations
 
 import logging
-import time
-from collections.abc import Callable, Generator, Iterator, Sequence
+from collections.abc import AsyncGenerator, Callable, Iterator, Sequence
+from contextlib import aclosing
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from answer import prompts
-from answer.checks import Checked
-from answer.citations import citation, source_card
 from answer.context import build_blocks
-from answer.paths import Answerer, Outcome
-from answer.queue import FairQueue
 from answer.sessions import Sessions
+from answer.worker import ModelWorker, Slot
 from folio.config import Pipeline
 from folio.element import KINDS
 from folio.errors import FolioError
 from index.pages import Renderer
 
 if TYPE_CHECKING:
-    from answer.backends import Backend, Prompt
+    from answer.backends import Backend
     from answer.context import Block
     from index.embed import Embedder
     from index.search import Hit
     from index.store import Store
 
 log = logging.getLogger(__name__)
-REWRITE_MAX_TOKENS = 48
 _OVERFETCH = 2  # extra hits fetched in case some belong to an uncommitted write
 
 
@@ -63,6 +59,8 @@ class Ask:
     # The conversation so far as (question, answer) pairs, when the caller holds it (the
     # OpenAI endpoint); otherwise it is read from the session.
     history: list[tuple[str, str]] | None = None
+    # The prompt holds the system prompt and every source: sent back only when asked.
+    show_prompt: bool = False
 
 
 @dataclass
@@ -93,6 +91,11 @@ def validate(req: Ask, pipe: Pipeline) -> None:
     source = req.filters.get("source")
     if source is not None and not isinstance(source, str):
         raise AskError("filters.source: must be a document path as listed by /api/documents")
+    if req.history is not None:
+        # The earlier turns of an OpenAI-style chat reach the model too (the rewrite).
+        size = sum(len(q) + len(a) for q, a in req.history)
+        if size > limit * 10:
+            raise AskError(f"messages: the conversation is {size} characters, the limit is {limit * 10}", 413)
     if req.session_id is not None and (not isinstance(req.session_id, str) or len(req.session_id) > 64):
         raise AskError("session_id: must be a session id string")
 
@@ -111,7 +114,10 @@ class Engine:
 
             remote = blobs_for(pipe.remote, pipe.store_options())
         self.renderer = Renderer(pipe.assets_dir, store, remote)
-        self.queue = FairQueue(pipe.serve.queue_size)
+        serve = pipe.serve
+        self.worker = ModelWorker(serve.queue_size, serve.max_questions_per_user,
+                                  serve.queue_timeout_s)
+        self._blocking: Any = None
         self.system = self.settings.system_prompt or prompts.SYSTEM
 
     @classmethod
@@ -129,43 +135,22 @@ class Engine:
     def validate(self, req: Ask) -> None:
         validate(req, self.pipe)
 
+    def admit(self, req: Ask) -> Slot:
+        """A place in the line for ``req`` or ``Busy`` at once (429 with Retry-After)."""
+        return self.worker.admit(req.owner)
+
     def ask(self, req: Ask) -> Iterator[Event]:
-        self.validate(req)
-        t0 = time.perf_counter()
-        question = " ".join(req.question.split())
-        session_id = req.session_id or self.sessions.new_id()
-        if req.history is not None:
-            history = req.history[-self.settings.history_turns:] if self.settings.history_turns else []
-        else:
-            history = self.sessions.history(session_id, self.settings.history_turns) if req.session_id else []
-        query = question
-        if history and self.settings.history_turns:
-            yield from self._queued()
-            query = self._rewrite(history, question)
-            yield Event("query", {"standalone_query": query})
-        t_retrieve = time.perf_counter()
-        blocks = self.retrieve(query, req.k or self.settings.k, req.filters)
-        retrieve_ms = (time.perf_counter() - t_retrieve) * 1000
-        prompt = self.backend.prompt(prompts.answer_messages(self.system, blocks, question))
-        yield Event("sources", {"standalone_query": query, "sources": [source_card(b) for b in blocks],
-                                "retrieve_ms": round(retrieve_ms, 1), "prompt": prompt.text,
-                                "prompt_tokens": prompt.tokens if blocks else 0})
-        outcome: Outcome | None = None
-        if blocks:
-            yield from self._queued()
-            with self.queue.turn():
-                answerer = Answerer(self.backend, self.system, self.settings, blocks, question, prompt,
-                                    self._similarity(query))
-                outcome = yield from _tokens(answerer.run())
-        else:
-            yield Event("token", prompts.NOT_FOUND)  # nothing retrieved: no model call, no guess
-        total_ms = (time.perf_counter() - t0) * 1000
-        ttft = outcome.ttft_s * 1000 + (answerer.t0 - t0) * 1000 if outcome and outcome.ttft_s is not None else None
-        result = self._finish(question, query, blocks, outcome, prompt, session_id, req.owner, {
-            "retrieve_ms": round(retrieve_ms, 1), "ttft_ms": round(ttft if ttft is not None else total_ms, 1),
-            "total_ms": round(total_ms, 1),
-        })
-        yield Event("done", result)
+        """The events of one question, for a caller without an event loop (CLI, tests)."""
+        from answer.turns import ask_sync
+
+        return ask_sync(self, req)
+
+    def ask_async(self, req: Ask, slot: Slot | None = None) -> AsyncGenerator[Event, None]:
+        """The same events for the server; waiting for the model holds no thread, and a
+        full line is refused (``Busy``) before any work (answer/turns.py)."""
+        from answer.turns import ask_async
+
+        return ask_async(self, req, slot)
 
     def answer(self, req: Ask) -> dict[str, Any]:
         """The whole answer at once (the last event's data)."""
@@ -175,16 +160,22 @@ class Engine:
                 result = ev.data
         return result
 
-    def _queued(self) -> Iterator[Event]:
-        ahead = self.queue.waiting()
-        if ahead:
-            yield Event("queued", {"ahead": ahead})
+    async def answer_async(self, req: Ask, slot: Slot | None = None) -> dict[str, Any]:
+        result: dict[str, Any] = {}
+        async with aclosing(self.ask_async(req, slot)) as events:
+            async for ev in events:
+                if ev.kind == "done":
+                    result = ev.data
+        return result
 
-    def _rewrite(self, history: list[tuple[str, str]], question: str) -> str:
-        prompt = self.backend.prompt(prompts.rewrite_messages(self.system, history, question))
-        with self.queue.turn():
-            out = "".join(self.backend.stream(prompt, REWRITE_MAX_TOKENS))
-        return prompts.clean_rewrite(out, question)
+    def blocking_limiter(self) -> Any:
+        # Retrieval embeds and searches on the CPU the model also needs: two at a time is
+        # what 2 cores use well, and it leaves the shared thread pool to everything else.
+        import anyio
+
+        if self._blocking is None:
+            self._blocking = anyio.CapacityLimiter(2)
+        return self._blocking
 
     def retrieve(self, query: str, k: int, filters: dict[str, Any] | None = None) -> list[Block]:
         return self.blocks(self.search(query, k, filters), query)
@@ -215,7 +206,7 @@ class Engine:
         committed = self.store.committed_writes()
         return [h for h in hits if committed.get(h.source) == h.write_id or not h.write_id]
 
-    def _similarity(self, query: str) -> Callable[[Sequence[str]], list[float]]:
+    def similarity(self, query: str) -> Callable[[Sequence[str]], list[float]]:
         """Cosine of texts (a table's rows) to the query, with the index's own embedder."""
         qv = self.embedder.embed_query(query)
 
@@ -242,36 +233,6 @@ class Engine:
         elements = self.store.elements_by_id(ids)
         return build_blocks(hits, elements, query, self.settings.context_tokens, self.backend.count_tokens)
 
-    def _finish(
-        self, question: str, query: str, blocks: list[Block], outcome: Outcome | None, prompt: Prompt,
-        session_id: str, owner: str | None, timings: dict[str, float],
-    ) -> dict[str, Any]:
-        checked = outcome.checked if outcome else Checked(prompts.NOT_FOUND, [], {}, abstained=True)
-        by_n = {b.n: b for b in blocks}
-        cites = [citation(by_n[n], checked.elements.get(n, [])) for n in checked.cited]
-        result: dict[str, Any] = {
-            "question": question,
-            "standalone_query": query,
-            "answer": checked.text,
-            "citations": cites,
-            "unsupported": checked.unsupported,
-            "abstained": checked.abstained,
-            "session_id": session_id,
-            "timings": timings,
-            "prompt_tokens": prompt.tokens if blocks else 0,
-            "model": self.backend.model_id,
-            "path": outcome.path if outcome else "none",
-            "model_calls": outcome.model_calls if outcome else 0,
-            "prompt": prompt.text,
-        }
-        if outcome and outcome.detail:
-            result[outcome.path] = outcome.detail
-        if checked.draft:
-            result["draft"] = checked.draft
-        self.sessions.add_turn(session_id, result, owner)
-        self.snapshot(cites)
-        return result
-
     def snapshot(self, cites: list[dict[str, Any]]) -> None:
         """Render the crops and pages an answer cites now, while its documents are as
         cited: the session keeps showing them after a document changes or goes."""
@@ -285,8 +246,9 @@ class Engine:
     def current_documents(self) -> dict[str, str]:
         return {d.source: d.sha256 for d in self.store.documents().values() if d.status != "error"}
 
-    def session(self, session_id: str) -> dict[str, Any]:
-        return self.sessions.get(session_id, self.current_documents())
+    def session(self, session_id: str, owner: str | None = None) -> dict[str, Any]:
+        """The conversation, for its owner only (anyone else gets ``SessionError``)."""
+        return self.sessions.get(session_id, self.current_documents(), owner)
 
     def element(self, element_id: str) -> dict[str, Any] | None:
         from index.pages import crop_path, page_path
@@ -316,16 +278,6 @@ class Engine:
             "chunks": self.store.count_chunks(),
             "models": {"embedder": self.embedder.model_id, "llm": self.backend.model_id,
                        "backend": self.backend.kind},
-            "queue": self.queue.waiting(),
+            "queue": self.worker.in_line(),
         }
 
-
-def _tokens(run: Generator[str, None, Outcome]) -> Generator[Event, None, Outcome]:
-    """The answer's checked text as token events; returns the path's outcome."""
-    while True:
-        try:
-            text = next(run)
-        except StopIteration as stop:
-            outcome: Outcome = stop.value
-            return outcome
-        yield Event("token", text)

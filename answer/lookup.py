@@ -19,7 +19,7 @@ import re
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
-from answer.prompts import _data, answer_messages
+from answer.prompts import _data, _label, answer_messages
 from answer.records import NEST, SEP, Similarity, TableView, is_number, named
 from answer.text import content_words
 
@@ -163,7 +163,7 @@ def lookup_messages(system: str, cands: list[_Candidate], question: str) -> list
     for c in cands:
         lines = [c.view.head()] if c.view.head() else []
         lines += [c.view.record(r) for r in range(len(c.view.rows))]
-        parts.append(f"[{c.block.n}] {c.block.label}\n<source>\n{_data(chr(10).join(lines))}\n</source>")
+        parts.append(f"[{c.block.n}]\n<source>\n{_label(c.block.label)}\n{_data(chr(10).join(lines))}\n</source>")
     user = "Sources:\n\n" + "\n\n".join(parts) + f"\n\nQuestion: {_data(question)}\n\n{INSTRUCTION}"
     return [{"role": "system", "content": system}, {"role": "user", "content": user}]
 

@@ -4,7 +4,11 @@ numbered sources, the question.
 
 Text from documents is data: it is fenced in <source> ... </source>, look-alike fences
 inside are neutralised, and the system message says instructions inside sources are
-never followed. The citation checks (checks.py) back this up after generation.
+never followed. The block's label (file name, page label, heading path: all written by
+whoever wrote the document) sits inside the fence on one line, neutralised the same way,
+so it cannot close the fence or start a fake block. Chat-template control tokens in
+document text are neutralised where the template is applied (folio/llm.py). The citation
+checks (checks.py) back this up after generation.
 """
 
 from __future__ import annotations
@@ -16,7 +20,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from answer.context import Block
 
-PROMPT_VERSION = "answer-v2"
+PROMPT_VERSION = "answer-v3"
 NOT_FOUND = "The documents do not say."
 
 # A softer "not found" rule than "reply only: ..." : with that wording the 1.5B default
@@ -37,8 +41,13 @@ def _data(text: str) -> str:
     return _FENCE_RE.sub(lambda m: m.group(0).replace("<", "(").replace(">", ")"), text)
 
 
+def _label(label: str) -> str:
+    # One line: a newline in a file name or heading must not begin text of its own.
+    return _data(" ".join(label.split()))
+
+
 def sources_text(blocks: Sequence[Block]) -> str:
-    return "\n\n".join(f'[{b.n}] {b.label}\n<source>\n{_data(b.text)}\n</source>' for b in blocks)
+    return "\n\n".join(f'[{b.n}]\n<source>\n{_label(b.label)}\n{_data(b.text)}\n</source>' for b in blocks)
 
 
 def answer_messages(system: str, blocks: Sequence[Block], question: str) -> list[dict[str, str]]:
@@ -49,7 +58,7 @@ def answer_messages(system: str, blocks: Sequence[Block], question: str) -> list
 def numbered_sources_text(blocks: Sequence[Block]) -> str:
     """The sources with every sentence or table row numbered "n.m" (block n, unit m)."""
     return "\n\n".join(
-        f"[{b.n}] {b.label}\n<source>\n"
+        f"[{b.n}]\n<source>\n{_label(b.label)}\n"
         + "\n".join(f"({b.n}.{m}) {_data(u.text)}" for m, u in enumerate(b.units, 1))
         + "\n</source>"
         for b in blocks

@@ -10,15 +10,18 @@ an old answer still opens after its document changed or was deleted; ``stale`` m
 from __future__ import annotations
 
 import json
+import secrets
 import sqlite3
 import time
-import uuid
 from pathlib import Path
 from typing import Any
 
 from folio.db import DB_NAME, Database
 
-__all__ = ["DB_NAME", "SessionError", "Sessions", "stale"]
+__all__ = ["ANONYMOUS", "DB_NAME", "SessionError", "Sessions", "stale"]
+
+# Without login (loopback) every client is this one owner; the same checks apply.
+ANONYMOUS = "(anonymous)"
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS sessions (
@@ -56,11 +59,18 @@ class Sessions:
         return self.db.conn()
 
     def new_id(self) -> str:
-        return uuid.uuid4().hex[:16]
+        # Only the server makes ids, random and 128 bits long: an id cannot be guessed, and
+        # a client cannot pick one another user will later write under.
+        return secrets.token_hex(16)
 
     def exists(self, session_id: str) -> bool:
         row = self._conn().execute("SELECT 1 FROM sessions WHERE id = ?", (session_id,)).fetchone()
         return row is not None
+
+    def owned(self, session_id: str, owner: str | None) -> bool:
+        """True when the session exists and belongs to ``owner`` (None: the anonymous one)."""
+        row = self._conn().execute("SELECT owner FROM sessions WHERE id = ?", (session_id,)).fetchone()
+        return row is not None and (row["owner"] or ANONYMOUS) == (owner or ANONYMOUS)
 
     def history(self, session_id: str, turns: int) -> list[tuple[str, str]]:
         """(standalone query, answer) of the last ``turns`` turns, oldest first."""
@@ -75,11 +85,14 @@ class Sessions:
         c = self._conn()
         c.execute("BEGIN IMMEDIATE")
         try:
-            c.execute(
-                "INSERT INTO sessions (id, created_at, updated_at, owner) VALUES (?, ?, ?, ?) "
-                "ON CONFLICT(id) DO UPDATE SET updated_at = excluded.updated_at",
-                (session_id, now, now, owner),
-            )
+            row = c.execute("SELECT owner FROM sessions WHERE id = ?", (session_id,)).fetchone()
+            if row is None:
+                c.execute("INSERT INTO sessions (id, created_at, updated_at, owner) VALUES (?, ?, ?, ?)",
+                          (session_id, now, now, owner or ANONYMOUS))
+            elif (row["owner"] or ANONYMOUS) != (owner or ANONYMOUS):
+                raise SessionError(f"no session {session_id!r}")  # another user's: never appended to
+            else:
+                c.execute("UPDATE sessions SET updated_at = ? WHERE id = ?", (now, session_id))
             n = c.execute("SELECT COALESCE(MAX(n), 0) + 1 FROM turns WHERE session_id = ?",
                           (session_id,)).fetchone()[0]
             c.execute(
@@ -94,12 +107,13 @@ class Sessions:
             raise
         return int(n)
 
-    def get(self, session_id: str, current: dict[str, str] | None = None) -> dict[str, Any]:
-        """The session with every turn; with ``current`` (source -> sha256 of the indexed
-        documents) each citation says whether its document changed or was deleted."""
+    def get(self, session_id: str, current: dict[str, str] | None = None, owner: str | None = None) -> dict[str, Any]:
+        """The session with every turn, for its owner only (another user's id reads as
+        unknown); with ``current`` (source -> sha256 of the indexed documents) each
+        citation says whether its document changed or was deleted."""
         c = self._conn()
         s = c.execute("SELECT * FROM sessions WHERE id = ?", (session_id,)).fetchone()
-        if s is None:
+        if s is None or (s["owner"] or ANONYMOUS) != (owner or ANONYMOUS):
             raise SessionError(f"no session {session_id!r}")
         turns = []
         for r in c.execute("SELECT * FROM turns WHERE session_id = ? ORDER BY n", (session_id,)):

@@ -203,10 +203,25 @@ class ServeSettings(_Strict):
     # Users and password hashes (`python serve.py users add NAME`); login is required
     # whenever the server listens on a non-loopback address. FOLIO_USERS_FILE overrides.
     users_file: Path | None = None
+    # "auto": login required off loopback; "always": on loopback too (shared machines,
+    # where other local users must not read the corpus). serve.py --login overrides.
+    login: Literal["auto", "always"] = "auto"
+    # Failed logins (per user name and per client address) before further attempts wait
+    # (429, a backoff from 30 s doubling up to 15 min).
+    login_max_failures: int = Field(default=5, ge=1)
     max_question_chars: int = Field(default=2000, ge=16)
     max_body_bytes: int = Field(default=256 * 1024, ge=1024)
-    # Answers generated at once (one LLM per process); the others wait in one fair queue.
-    queue_size: int = Field(default=64, ge=1)
+    # Questions admitted at once: one generates (one model worker per process), the rest
+    # wait in one fair line without holding a thread. Kept below the 40 threads of the
+    # server's pool so "line full" (429 at once) always comes before a thread shortage.
+    queue_size: int = Field(default=16, ge=1, le=32)
+    # Questions one logged-in user may have in the line at once (0: no limit). Without
+    # login everyone is one anonymous user, so only the line's size applies.
+    max_questions_per_user: int = Field(default=4, ge=0)
+    # A question still waiting for the model after this long gives up (503).
+    queue_timeout_s: float = Field(default=300.0, gt=0)
+    # Connections served at once (uvicorn limit_concurrency); more are answered 503 at once.
+    max_connections: int = Field(default=256, ge=16)
 
 
 class Pipeline(_Strict):

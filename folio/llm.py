@@ -14,6 +14,7 @@ import functools
 import json
 import logging
 import os
+import re
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -111,6 +112,8 @@ class LocalLLM:
             raise ModelError(f"cannot load {model.path}: {e}") from e
         self.n_ctx = self._llama.n_ctx()
         self._formatter: Any = None
+        self._specials: list[str] | None = None
+        self._special_re: re.Pattern[str] | None = None
         # One llama context serves one request at a time (the UI may call from several threads).
         self._lock = threading.Lock()
 
@@ -125,7 +128,9 @@ class LocalLLM:
             # prompt shares with the last one (the system message and the task text), so
             # only the document part is evaluated again. Decoding stays greedy.
             out: Any = self._llama.create_chat_completion(
-                messages=messages,  # type: ignore[arg-type]
+                # document text in the messages: see format_chat
+                messages=[{**m, "content": self.neutralise(m["content"])}  # type: ignore[misc]
+                          if isinstance(m.get("content"), str) else m for m in messages],
                 temperature=0.0,
                 top_k=1,
                 max_tokens=max_tokens,
@@ -152,9 +157,41 @@ class LocalLLM:
                 template=template, eos_token=token("tokenizer.ggml.eos_token_id"),
                 bos_token=token("tokenizer.ggml.bos_token_id"), add_generation_prompt=True,
             )
-        res = self._formatter(messages=messages)
+        # Message text is data: a "<|im_start|>" written in a document must reach the model as
+        # those characters, not as the control token (the prompt string is tokenized with
+        # special tokens on, so that the template's own markers work).
+        safe = [{**m, "content": self.neutralise(m["content"])} if isinstance(m.get("content"), str) else m
+                for m in messages]
+        res = self._formatter(messages=safe)
         stop = res.stop if isinstance(res.stop, list) else [res.stop] if res.stop else []
         return res.prompt, stop
+
+    def special_texts(self) -> list[str]:
+        """The text of every control and user-defined token of the vocabulary (the ones a
+        prompt string would be turned into), longest first."""
+        if self._specials is None:
+            import llama_cpp
+
+            vocab = llama_cpp.llama_model_get_vocab(self._llama._model.model)
+            flags = llama_cpp.LLAMA_TOKEN_ATTR_CONTROL | llama_cpp.LLAMA_TOKEN_ATTR_USER_DEFINED
+            found = set()
+            for tid in range(llama_cpp.llama_vocab_n_tokens(vocab)):
+                if llama_cpp.llama_vocab_get_attr(vocab, tid) & flags:
+                    text = (llama_cpp.llama_vocab_get_text(vocab, tid) or b"").decode("utf-8", "replace")
+                    if len(text.strip()) > 1:  # one character cannot be written by accident... or on purpose
+                        found.add(text)
+            self._specials = sorted(found, key=len, reverse=True)
+        return self._specials
+
+    def neutralise(self, text: str) -> str:
+        """``text`` with every special token's text broken by a space after its first
+        character ("<|im_start|>" -> "< |im_start|>"): read as plain text by the tokenizer."""
+        specials = self.special_texts()
+        if not specials or not any(t in text for t in specials):
+            return text
+        if self._special_re is None:
+            self._special_re = re.compile("|".join(map(re.escape, specials)))
+        return self._special_re.sub(lambda m: m.group(0)[0] + " " + m.group(0)[1:], text)
 
     def stream(self, prompt: str, stop: list[str], max_tokens: int = 256) -> Iterator[str]:
         """Greedy completion of an already formatted prompt, piece by piece. The model is

@@ -103,3 +103,14 @@ def server(cfg: Path, host: str = "127.0.0.1", env: dict[str, str] | None = None
         except subprocess.TimeoutExpired:
             proc.kill()
         log.close()
+
+
+def copy_app(app_config: Path, dst: Path, serve: str = "") -> Path:
+    """A copy of the shared app's folder (documents, index, sessions) that a test may change,
+    with ``serve`` (TOML lines) as its pipeline's [serve] table; returns its config."""
+    shutil.copytree(app_config.parent, dst, symlinks=True, ignore=shutil.ignore_patterns("serve-*.log"))
+    (dst / "index" / "assets" / "escape.png").unlink(missing_ok=True)
+    cfg = dst / "pipelines.toml"
+    if serve:
+        cfg.write_text(cfg.read_text() + f"\n[pipelines.{PIPELINE}.serve]\n{serve}\n")
+    return cfg

@@ -16,6 +16,15 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 def app_config(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from tests.app_fixtures import ingest, write_config
 
+    reuse = os.environ.get("FOLIO_TEST_APP_DIR")
+    if reuse:
+        # Iterating on app tests locally: a copy of an app folder an earlier session
+        # ingested (the ingest takes minutes on 2 shared cores). CI never sets it.
+        import shutil
+
+        dst = tmp_path_factory.mktemp("app")
+        shutil.copytree(reuse, dst, dirs_exist_ok=True, symlinks=True, ignore=shutil.ignore_patterns("serve-*.log"))
+        return dst / "pipelines.toml"
     cfg = write_config(tmp_path_factory.mktemp("app"))
     res = ingest(cfg)
     assert res.returncode == 0, res.stdout + res.stderr

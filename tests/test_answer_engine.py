@@ -16,7 +16,6 @@ import pytest
 
 from answer.backends import Prompt
 from answer.engine import Ask, AskError, Engine
-from answer.queue import FairQueue
 from answer.sessions import Sessions, stale
 from folio.config import Pipeline, Source
 from index.store import Store
@@ -97,39 +96,12 @@ def test_bad_questions_are_refused_with_the_field(tmp_path: Path) -> None:
             engine.validate(req)
 
 
-def test_fair_queue_serves_in_arrival_order() -> None:
-    q = FairQueue()
-    order: list[int] = []
-    first = q.take()
-    threads = []
-    for i in range(5):
-        t = q.take()
-        th = threading.Thread(target=lambda t=t, i=i: (q.wait(t), order.append(i), q.done(t)))
-        threads.append(th)
-    for th in reversed(threads):  # started in reverse: arrival order must still win
-        th.start()
-        time.sleep(0.01)
-    assert q.ahead(first) == 0 and q.waiting() == 6
-    q.done(first)
-    for th in threads:
-        th.join(5)
-    assert order == [0, 1, 2, 3, 4]
-
-
-def test_an_abandoned_ticket_does_not_block_the_queue() -> None:
-    q = FairQueue()
-    a, b, c = q.take(), q.take(), q.take()
-    q.done(b)  # gave up while waiting
-    q.done(a)
-    assert q.wait(c, timeout=1)
-
-
 def test_sessions_survive_reopening(tmp_path: Path) -> None:
     s = Sessions(tmp_path)
     turn = {"question": "q", "standalone_query": "q", "answer": "a [1]", "unsupported": [], "timings": {},
             "citations": [{"n": 1, "source": "a.pdf", "doc_sha256": "x"}]}
-    s.add_turn("abc", turn)
-    again = Sessions(tmp_path).get("abc", {"a.pdf": "x"})
+    s.add_turn("abc", turn, "ann")
+    again = Sessions(tmp_path).get("abc", {"a.pdf": "x"}, "ann")
     assert again["turns"][0]["answer"] == "a [1]" and again["turns"][0]["citations"][0]["stale"] is None
     assert stale({"source": "a.pdf", "doc_sha256": "x"}, {}) == "deleted"
 
@@ -159,3 +131,73 @@ def test_passwords_are_hashed_and_checked() -> None:
     assert auth.user("Bearer ann:correct horse") is not None
     assert auth.user("Basic " + base64.b64encode(b"ann:nope").decode()) is None
     assert is_loopback("127.0.0.1") and is_loopback("::1") and not is_loopback("0.0.0.0")
+
+
+def _prompt(text: str = "p") -> Prompt:
+    return Prompt([], text, 1, [])
+
+
+def test_the_model_worker_serves_in_arrival_order_and_bounds_the_line() -> None:
+    from answer.worker import Busy, ModelWorker
+
+    gate = threading.Event()
+    order: list[str] = []
+
+    def stream(prompt: Prompt, max_tokens: int) -> Iterator[str]:
+        gate.wait(5)
+        order.append(prompt.text)
+        yield prompt.text
+
+    w = ModelWorker(max_line=3, per_user=2)
+    slots = [w.admit("ann"), w.admit("ann"), w.admit("bob")]
+    with pytest.raises(Busy) as full:
+        w.admit("carl")
+    assert full.value.status == 429 and full.value.retry_after >= 1
+    slots[2].release()
+    with pytest.raises(Busy, match="in flight"):
+        w.admit("ann")  # the line has room, ann does not
+    outs: list[list[str]] = [[], [], []]
+    threads = [threading.Thread(target=lambda i=i: outs[i].extend(
+        d for k, d in w.generate_sync(lambda i=i: stream(_prompt(str(i)), 4)) if k == "token")) for i in range(3)]
+    for th in threads:
+        th.start()
+        time.sleep(0.05)
+    gate.set()
+    for th in threads:
+        th.join(10)
+    assert order == ["0", "1", "2"] and outs == [["0"], ["1"], ["2"]]
+    for s in slots:
+        s.release()
+    assert w.in_line() == 0
+
+
+def test_a_cancelled_job_leaves_the_line_and_a_running_one_stops() -> None:
+    import asyncio
+
+    from answer.worker import ModelWorker
+
+    produced: list[int] = []
+
+    def stream(prompt: Prompt, max_tokens: int) -> Iterator[str]:
+        for i in range(max_tokens):
+            produced.append(i)
+            time.sleep(0.01)
+            yield f"{prompt.text}{i} "
+
+    w = ModelWorker(max_line=4)
+
+    async def scenario() -> tuple[list[str], list[str]]:
+        gen = w.generate(lambda: stream(_prompt("a"), 1000))
+        first = [(await anext(gen))[1]]  # "a" is generating
+        waiting = w.generate(lambda: stream(_prompt("b"), 1000))
+        assert await anext(waiting) == ("queued", 1)
+        await waiting.aclose()  # the client of "b" left while waiting
+        while len(first) < 3:
+            first.append((await anext(gen))[1])
+        await gen.aclose()  # the client of "a" left mid-answer
+        got = [d async for k, d in w.generate(lambda: stream(_prompt("c"), 3)) if k == "token"]
+        return first, got
+
+    first, got = asyncio.run(scenario())
+    assert first == ["a0 ", "a1 ", "a2 "] and got == ["c0 ", "c1 ", "c2 "]
+    assert len(produced) < 20  # "a" stopped at its next token, "b" never ran

@@ -9,7 +9,7 @@ then ``token`` events, then ``done`` with the same object as the plain call.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 from fastapi import APIRouter, Query, Request
@@ -17,9 +17,10 @@ from fastapi.responses import FileResponse, JSONResponse, StreamingResponse
 
 from answer.backends import BackendError
 from answer.engine import Ask, AskError
-from answer.queue import QueueFull
 from answer.sessions import SessionError
+from answer.worker import Busy
 from ui.assets import url
+from ui.streams import busy_response, until_disconnect, watched
 
 if TYPE_CHECKING:
     from answer.engine import Engine, Event
@@ -44,9 +45,26 @@ async def read_json(request: Request) -> dict[str, Any]:
         body = json.loads(await request.body() or b"null")
     except (json.JSONDecodeError, UnicodeDecodeError) as e:
         raise AskError(f"body: not valid JSON ({e})") from None
+    except RecursionError:  # thousands of nested brackets: refused, not a 500
+        raise AskError("body: JSON nested too deeply") from None
+    if _depth(body) > MAX_JSON_DEPTH:
+        raise AskError(f"body: JSON nested deeper than {MAX_JSON_DEPTH} levels")
     if not isinstance(body, dict):
         raise AskError("body: must be a JSON object")
     return body
+
+
+MAX_JSON_DEPTH = 8  # the deepest body any route takes is 4 (an OpenAI message's content parts)
+
+
+def _depth(value: Any, level: int = 0) -> int:
+    if level > MAX_JSON_DEPTH:
+        return level
+    if isinstance(value, dict):
+        return max((_depth(v, level + 1) for v in value.values()), default=level + 1)
+    if isinstance(value, list):
+        return max((_depth(v, level + 1) for v in value), default=level + 1)
+    return level
 
 
 def ask_request(body: dict[str, Any], owner: str | None) -> Ask:
@@ -59,25 +77,56 @@ def ask_request(body: dict[str, Any], owner: str | None) -> Ask:
     filters = body.get("filters") or {}
     if not isinstance(filters, dict):
         raise AskError("filters: must be an object with source, kind or page")
-    unknown = set(body) - {"question", "session_id", "k", "filters", "stream"}
+    unknown = set(body) - {"question", "session_id", "k", "filters", "stream", "show_prompt"}
     if unknown:
-        raise AskError(f"unknown field(s) {sorted(unknown)}; allowed: question, session_id, k, filters, stream")
-    return Ask(question, session_id=body.get("session_id"), k=k, filters=filters, owner=owner)
+        raise AskError(f"unknown field(s) {sorted(unknown)}; allowed: question, session_id, k, filters, stream, "
+                       "show_prompt")
+    return Ask(question, session_id=body.get("session_id"), k=k, filters=filters, owner=owner,
+               show_prompt=body.get("show_prompt") is True)
 
 
-def sse(events: Iterator[Event]) -> Iterator[str]:
+async def sse(events: AsyncIterator[Event]) -> AsyncIterator[str]:
     try:
-        for ev in events:
+        async for ev in events:
             data = with_urls(ev.data) if ev.kind == "done" else ev.data
-            if ev.kind == "done":
-                data.pop("prompt", None)
             yield f"event: {ev.kind}\ndata: {json.dumps(data, ensure_ascii=False)}\n\n"
+    except AskError as e:
+        yield f"event: error\ndata: {json.dumps({'error': str(e), 'status': e.status})}\n\n"
+    except Busy as e:
+        yield f"event: error\ndata: {json.dumps({'error': str(e), 'status': e.status})}\n\n"
     except Exception as e:  # the stream has started: the error goes in-band
         yield f"event: error\ndata: {json.dumps({'error': str(e)})}\n\n"
 
 
+def health_figures(engine: Engine, max_age: float = 10.0) -> Callable[[], Awaitable[dict[str, Any]]]:
+    """The index figures of /api/health (LanceDB reads), refreshed in the background at
+    most every ``max_age`` seconds; only the very first call waits for them."""
+    import asyncio
+    import time
+
+    import anyio.to_thread
+
+    state: dict[str, Any] = {"data": None, "at": 0.0, "task": None, "limiter": None}
+
+    async def refresh() -> None:
+        if state["limiter"] is None:  # its own thread: a busy shared pool cannot delay it
+            state["limiter"] = anyio.CapacityLimiter(1)
+        state["data"] = await anyio.to_thread.run_sync(engine.health, limiter=state["limiter"])
+        state["at"] = time.monotonic()
+
+    async def figures() -> dict[str, Any]:
+        if state["data"] is None:
+            await refresh()
+        elif time.monotonic() - state["at"] > max_age and (state["task"] is None or state["task"].done()):
+            state["task"] = asyncio.ensure_future(refresh())
+        return dict(state["data"])
+
+    return figures
+
+
 def router(engine: Engine) -> APIRouter:
     r = APIRouter()
+    figures = health_figures(engine)
 
     @r.post("/api/ask")
     async def ask(request: Request) -> Any:
@@ -87,20 +136,31 @@ def router(engine: Engine) -> APIRouter:
             engine.validate(req)
         except AskError as e:
             return error(e.status, str(e))
-        if body.get("stream"):
-            return StreamingResponse(sse(engine.ask(req)), media_type="text/event-stream",
-                                     headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
-        from starlette.concurrency import run_in_threadpool
+        if req.session_id:  # someone else's (or an unknown) session: a 404 now, not in the stream
+            from starlette.concurrency import run_in_threadpool
 
+            if not await run_in_threadpool(engine.sessions.owned, req.session_id, req.owner):
+                return error(404, f"session_id: no session {req.session_id!r}")
         try:
-            result = await run_in_threadpool(engine.answer, req)
+            slot = engine.admit(req)  # a full line is refused now, before any work or stream
+        except Busy as e:
+            return busy_response(e)
+        if body.get("stream"):
+            return StreamingResponse(sse(watched(request, engine.ask_async(req, slot))),
+                                     media_type="text/event-stream",
+                                     headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+        try:
+            result = await until_disconnect(request, engine.answer_async(req, slot))
         except AskError as e:
             return error(e.status, str(e))
-        except QueueFull as e:
-            return error(503, str(e))
+        except Busy as e:
+            return busy_response(e)
         except BackendError as e:  # the model or the answer server failed: not the client's fault
             return error(502, str(e))
-        result.pop("prompt", None)
+        finally:
+            slot.release()
+        if result is None:  # the client went away; nobody reads this
+            return error(499, "client closed the request")
         return with_urls(result)
 
     @r.get("/api/elements/{element_id}")
@@ -119,6 +179,8 @@ def router(engine: Engine) -> APIRouter:
 
         if not q.strip():
             return error(400, "q: empty; give the words to search for")
+        if len(q) > engine.pipe.serve.max_question_chars:
+            return error(413, f"q: {len(q)} characters, the limit is {engine.pipe.serve.max_question_chars}")
         if not 1 <= k <= 50:
             return error(400, "k: must be between 1 and 50")
         hits = engine.search(q, k)
@@ -142,18 +204,20 @@ def router(engine: Engine) -> APIRouter:
         return FileResponse(path, media_type="application/json", filename=path.name)
 
     @r.get("/api/sessions/{session_id}")
-    def session(session_id: str) -> Any:
+    def session(session_id: str, request: Request) -> Any:
         try:
-            s = engine.session(session_id)
+            s = engine.session(session_id, getattr(request.state, "user", None))
         except SessionError as e:
             return error(404, str(e))
         s["turns"] = [with_urls(t) for t in s["turns"]]
         return s
 
     @r.get("/api/health")
-    def health() -> Any:
+    async def health() -> Any:
+        # On the event loop, from figures refreshed in the background: it answers at once
+        # even when every thread is busy, which is what a health check is for.
         from folio import __version__
 
-        return {**engine.health(), "version": __version__}
+        return {**await figures(), "queue": engine.worker.in_line(), "version": __version__}
 
     return r

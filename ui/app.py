@@ -2,21 +2,23 @@
 OpenAI-compatible endpoint, the MCP server (/mcp) and the asset route beside it, all over one engine.
 
 Fully offline: analytics are off (folio.offline), the theme uses local fonts, and the
-page loads nothing from another host (checked by the Chromium test).
+page loads nothing from another host (checked by the Chromium test). Every request passes
+ui/guard.py first (host, login, same-origin changes, body size) and every response gets
+the headers of ui/security.py (CSP with a per-response script nonce, nosniff, no framing).
 """
 
 from __future__ import annotations
 
 import base64
-import json
-from collections.abc import Awaitable, Callable, MutableMapping
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import gradio as gr
 from starlette.requests import Request
 
-from answer.engine import Ask
+from answer.engine import Ask, AskError
+from answer.worker import Busy
 from ui import ask_tab, cards, corpus_tab, review_tab
 from ui.api import with_urls
 
@@ -26,65 +28,6 @@ if TYPE_CHECKING:
     from answer.engine import Engine
     from review.reviewer import Reviewer
     from ui.auth import Authenticator
-
-Scope = MutableMapping[str, Any]
-ASGI = Callable[[Scope, Callable[[], Awaitable[Any]], Callable[[Any], Awaitable[None]]], Awaitable[None]]
-
-
-class Guard:
-    """Pure ASGI middleware: login (when required) and the request body size limit.
-
-    Streaming responses pass through untouched (BaseHTTPMiddleware would buffer SSE)."""
-
-    def __init__(self, app: ASGI, auth: Authenticator | None, max_body: int) -> None:
-        self.app, self.auth, self.max_body = app, auth, max_body
-
-    async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        if any(seg in ("..", ".") for seg in scope.get("path", "").split("/")):
-            # A dot segment the client did not normalise away: no route may see it.
-            await _reply(send, 404, {"error": "not found"})
-            return
-        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", [])}
-        if self.auth is not None:
-            user = self.auth.user(headers.get("authorization"))
-            if user is None:
-                await _reply(send, 401, {"error": "login required"},
-                             [(b"www-authenticate", b'Basic realm="Folio", charset="UTF-8"')])
-                return
-            scope.setdefault("state", {})["user"] = user.name
-            scope["state"]["role"] = user.role
-        length = headers.get("content-length")
-        if length is not None and length.isdigit() and int(length) > self.max_body:
-            await _reply(send, 413, {"error": f"request body over {self.max_body} bytes"})
-            return
-        await self.app(scope, _limited(receive, self.max_body, send) if length is None else receive, send)
-
-
-def _limited(receive: Any, limit: int, send: Any) -> Any:
-    """A chunked body without Content-Length is cut off once past the limit."""
-    seen = 0
-
-    async def wrapped() -> Any:
-        nonlocal seen
-        msg = await receive()
-        if msg["type"] == "http.request":
-            seen += len(msg.get("body", b""))
-            if seen > limit:
-                raise ValueError(f"request body over {limit} bytes")
-        return msg
-
-    return wrapped
-
-
-async def _reply(send: Any, status: int, body: dict[str, Any], extra: list[tuple[bytes, bytes]] | None = None) -> None:
-    data = json.dumps(body).encode()
-    await send({"type": "http.response.start", "status": status,
-                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(data)).encode()),
-                            *(extra or [])]})
-    await send({"type": "http.response.body", "body": data})
 
 
 def role_checker(auth: Authenticator | None) -> Callable[[Any], tuple[str, bool]]:
@@ -106,7 +49,7 @@ def build_blocks(engine: Engine, review: Reviewer | None = None, auth: Authentic
     with gr.Blocks(title="Folio", analytics_enabled=False) as blocks:
         gr.Markdown(f"## Folio · {engine.pipe.name}")
         with gr.Tab("Ask"):
-            ask_tab.build(engine, gr, blocks)
+            ask_tab.build(engine, gr, blocks, login=auth is not None)
         if review is not None:
             with gr.Tab("Review", elem_id="folio-review-tab") as review_ui:
                 docs = [d["source"] for d in engine.documents() if d["status"] != "error"]
@@ -117,14 +60,21 @@ def build_blocks(engine: Engine, review: Reviewer | None = None, auth: Authentic
             corpus_outs = corpus_tab.build(engine, gr)
         blocks.load(lambda: corpus_tab.corpus_view(engine), None, corpus_outs, api_name=False)
 
-        def ask(question: str, session_id: str = "", k: int = 0, source: str = "", kind: str = "") -> dict[str, Any]:
+        async def ask(question: str, session_id: str = "", k: int = 0, source: str = "", kind: str = "",
+                      request: gr.Request = None) -> dict[str, Any]:  # type: ignore[assignment]
             """Answer a question with checked citations (the JSON of /api/ask)."""
             filters = {key: v for key, v in (("source", source), ("kind", kind)) if v}
-            result = engine.answer(Ask(question, session_id=session_id or None, k=k or None, filters=filters))
-            result.pop("prompt", None)
+            owner = getattr(request, "username", None) if auth is not None else None
+            try:
+                result = await engine.answer_async(Ask(question, session_id=session_id or None, k=k or None,
+                                                       filters=filters, owner=owner))
+            except Busy as e:
+                raise gr.Error(f"busy: {e}; retry in {e.retry_after} s") from None
+            except AskError as e:
+                raise gr.Error(str(e)) from None
             return with_urls(result)
 
-        gr.api(ask, api_name="ask", concurrency_limit=None)
+        gr.api(ask, api_name="ask", concurrency_limit=engine.pipe.serve.queue_size, concurrency_id="folio-ask")
 
         if review is not None:
             rv = review
@@ -147,13 +97,19 @@ def build_blocks(engine: Engine, review: Reviewer | None = None, auth: Authentic
     return blocks
 
 
-def build_app(engine: Engine, auth: Authenticator | None = None) -> FastAPI:
+def build_app(engine: Engine, auth: Authenticator | None = None, hosts: set[str] | None = None) -> FastAPI:
+    """The whole app; ``hosts``: the Host names it answers to (ui.guard.allowed_hosts)."""
     from fastapi import FastAPI
+    from fastapi.responses import Response
 
-    from ui import api, openai_api
+    from ui import api, docs_page, openai_api
     from ui.assets import asset_response
+    from ui.guard import Guard
+    from ui.security import SecurityHeaders
 
-    app = FastAPI(title="Folio", docs_url="/api/docs", redoc_url=None, openapi_url="/api/openapi.json")
+    # FastAPI's docs page would load Swagger UI from a CDN: ours serves it from the wheel.
+    app = FastAPI(title="Folio", docs_url=None, redoc_url=None, openapi_url="/api/openapi.json")
+    docs_page.mount(app)
     from review.reviewer import Reviewer
     from ui import review_api
 
@@ -171,6 +127,11 @@ def build_app(engine: Engine, auth: Authenticator | None = None) -> FastAPI:
     def assets(request: Request) -> Any:
         return asset_response(request, root, engine.renderer, frontend)
 
+    @app.get("/folio-ui.js", include_in_schema=False)
+    def ui_script() -> Any:
+        # A file, not an inline script: the CSP runs scripts from this server only.
+        return Response(cards.UI_SCRIPT, media_type="application/javascript")
+
     def user_of(request: Request) -> str | None:
         # The Guard already checked the login; without login everyone is the local user.
         return getattr(request.state, "user", None) or "local"
@@ -180,8 +141,11 @@ def build_app(engine: Engine, auth: Authenticator | None = None) -> FastAPI:
     mcp.mount(app, engine, login=auth is not None)  # before Gradio takes the root path
     blocks = build_blocks(engine, review, auth)
     app = gr.mount_gradio_app(app, blocks, path="", css=cards.CSS, auth_dependency=user_of,
-                              footer_links=["api"], show_error=True, head=cards.FLAG_SCRIPT)
-    app.add_middleware(Guard, auth=auth, max_body=engine.pipe.serve.max_body_bytes)  # type: ignore[arg-type]
+                              footer_links=["api"], show_error=True, head=cards.HEAD,
+                              mcp_server=False, ssr_mode=False)
+    app.add_middleware(Guard, auth=auth, max_body=engine.pipe.serve.max_body_bytes,  # type: ignore[arg-type]
+                       hosts=hosts)
+    app.add_middleware(SecurityHeaders)  # outermost: the guard's refusals get the headers too
     return app
 
 

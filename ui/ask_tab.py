@@ -7,15 +7,16 @@ is complete they are replaced by the citations the answer actually uses.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from html import escape
+from collections.abc import AsyncGenerator
+from contextlib import aclosing
 from typing import TYPE_CHECKING, Any
 
 import gradio as gr
 
 from answer.engine import Ask, AskError
-from answer.queue import QueueFull
 from answer.sessions import SessionError
+from answer.worker import Busy
+from folio.untrusted import md_text
 from ui import cards
 
 if TYPE_CHECKING:
@@ -34,65 +35,79 @@ def _filters(doc: str | None, kind: str | None) -> dict[str, Any]:
     return f
 
 
-def ask_stream(
+async def ask_stream(
     engine: Engine, question: str, chat: list[dict[str, str]] | None, session_id: str, doc: str | None,
     kind: str | None, show_prompt: bool, user: str | None = None,
-) -> Iterator[Outputs]:
+) -> AsyncGenerator[Outputs, None]:
     """Yields (chat, sources html, standalone query, prompt, session id) as the answer grows."""
     chat = list(chat or [])
-    chat.append({"role": "user", "content": question})
+    # Questions and answers are shown as literal text (md_text): a model repeating a
+    # document's ``![x](https://elsewhere/...)`` must not make the browser fetch it.
+    chat.append({"role": "user", "content": md_text(question)})
     chat.append({"role": "assistant", "content": ""})
-    req = Ask(question, session_id=session_id or None, filters=_filters(doc, kind), owner=user)
-    sources_html, query_md, prompt = "", "", ""
+    req = Ask(question, session_id=session_id or None, filters=_filters(doc, kind), owner=user,
+              show_prompt=bool(show_prompt))
+    sources_html, query_md, prompt, answer = "", "", "", ""
     try:
-        for ev in engine.ask(req):
-            if ev.kind == "queued":
-                chat[-1]["content"] = f"(waiting: {ev.data['ahead']} answer(s) ahead)"
-            elif ev.kind == "query":
-                query_md = f"Searched for: *{escape(ev.data['standalone_query'])}*"
-            elif ev.kind == "sources":
-                sources_html = cards.pending(ev.data["sources"])
-                prompt = ev.data["prompt"] if show_prompt else ""
-                if chat[-1]["content"].startswith("(waiting"):
-                    chat[-1]["content"] = ""
-            elif ev.kind == "token":
-                if chat[-1]["content"].startswith("(waiting"):
-                    chat[-1]["content"] = ""
-                chat[-1]["content"] += ev.data
-            elif ev.kind == "done":
-                r = ev.data
-                session_id = r["session_id"]
-                chat[-1]["content"] = r["answer"]
-                sources_html = cards.cards(r["citations"]) + cards.unsupported(r["unsupported"])
-                t = r["timings"]
-                query_md = (query_md + "  \n" if query_md else "") + (
-                    f"<small>{len(r['citations'])} citation(s) · first token {t['ttft_ms'] / 1000:.1f} s · "
-                    f"total {t['total_ms'] / 1000:.1f} s · {r['prompt_tokens']} prompt tokens</small>")
-            yield chat, sources_html, query_md, prompt, session_id
-    except (AskError, QueueFull) as e:
-        chat[-1]["content"] = f"Cannot answer: {e}"
+        # An async generator: waiting for the model holds no thread, and Gradio cancelling
+        # the event (the browser left) closes it, which takes the question out of the line.
+        async with aclosing(engine.ask_async(req)) as events:
+            async for ev in events:
+                if ev.kind == "queued":
+                    answer = f"(waiting: {ev.data['ahead']} answer(s) ahead)"
+                elif ev.kind == "query":
+                    query_md = f"Searched for: {md_text(ev.data['standalone_query'])}"
+                elif ev.kind == "sources":
+                    sources_html = cards.pending(ev.data["sources"])
+                    prompt = ev.data.get("prompt", "") if show_prompt else ""
+                    answer = "" if answer.startswith("(waiting") else answer
+                elif ev.kind == "token":
+                    answer = ("" if answer.startswith("(waiting") else answer) + ev.data
+                elif ev.kind == "done":
+                    r = ev.data
+                    session_id = r["session_id"]
+                    answer = r["answer"]
+                    sources_html = cards.cards(r["citations"]) + cards.unsupported(r["unsupported"])
+                    t = r["timings"]
+                    query_md = (query_md + "  \n" if query_md else "") + (
+                        f"<small>{len(r['citations'])} citation(s) · first token {t['ttft_ms'] / 1000:.1f} s · "
+                        f"total {t['total_ms'] / 1000:.1f} s · {r['prompt_tokens']} prompt tokens</small>")
+                chat[-1]["content"] = md_text(answer)
+                yield chat, sources_html, query_md, prompt, session_id
+    except Busy as e:
+        chat[-1]["content"] = md_text(f"Cannot answer now: {e} (retry in {e.retry_after} s)")
+        yield chat, sources_html, query_md, prompt, session_id
+    except AskError as e:
+        chat[-1]["content"] = md_text(f"Cannot answer: {e}")
         yield chat, sources_html, query_md, prompt, session_id
 
 
-def resume(engine: Engine, session_id: str) -> tuple[list[dict[str, str]], str, str, str]:
+def resume(engine: Engine, session_id: str, user: str | None = None) -> tuple[list[dict[str, str]], str, str, str]:
     """Reload a conversation by id: its turns and the last answer's frozen citations."""
     sid = (session_id or "").strip()
     if not sid:
         return [], "", "Enter a session id to resume.", ""
     try:
-        s = engine.session(sid)
+        s = engine.session(sid, user)
     except SessionError:
-        return [], "", f"No session {escape(sid)}.", ""
+        return [], "", f"No session {md_text(sid)}.", ""
     chat: list[dict[str, str]] = []
     for t in s["turns"]:
-        chat += [{"role": "user", "content": t["question"]}, {"role": "assistant", "content": t["answer"]}]
+        chat += [{"role": "user", "content": md_text(t["question"])},
+                 {"role": "assistant", "content": md_text(t["answer"])}]
     last = s["turns"][-1] if s["turns"] else None
     html = cards.cards(last["citations"]) + cards.unsupported(last["unsupported"]) if last else ""
-    return chat, html, f"Resumed session {escape(sid)} ({len(s['turns'])} turn(s)).", sid
+    return chat, html, f"Resumed session {md_text(sid)} ({len(s['turns'])} turn(s)).", sid
 
 
-def build(engine: Engine, gr: Any, blocks: Any) -> None:
+def build(engine: Engine, gr: Any, blocks: Any, login: bool = False) -> None:
     """The tab's components and events (called inside a ``gr.Blocks``)."""
+
+    def user_of(request: Any) -> str | None:
+        # The logged-in user (the login guard set it); without login, None: the one
+        # anonymous owner the JSON API also uses, so a conversation resumes in either.
+        return getattr(request, "username", None) if login and request is not None else None
+
     import hashlib
 
     docs = [d["source"] for d in engine.documents() if d["status"] != "error"]
@@ -121,26 +136,29 @@ def build(engine: Engine, gr: Any, blocks: Any) -> None:
         with gr.Column(scale=2):
             sources = gr.HTML(elem_id="folio-sources")
 
-    def _ask(q: str, chat: Any, sid: str, d: str, k: str, sp: bool, request: gr.Request) -> Iterator[Any]:
-        user = getattr(request, "username", None) if request else None
-        for out in ask_stream(engine, q, chat, sid, d, k, sp, user):
-            yield (*out[:3], gr.update(value=out[3], visible=sp), out[4], out[4], "")
+    async def _ask(q: str, chat: Any, sid: str, d: str, k: str, sp: bool,
+                   request: gr.Request) -> AsyncGenerator[Any, None]:
+        async with aclosing(ask_stream(engine, q, chat, sid, d, k, sp, user_of(request))) as outs:
+            async for out in outs:
+                yield (*out[:3], gr.update(value=out[3], visible=sp), out[4], out[4], "")
 
     outs = [chatbot, sources, query_md, prompt, session, sid_box, box]
     for trigger in (send.click, box.submit):
+        # No more ask events run at once than the model's line admits; Gradio's own queue
+        # (bounded too, app.py) holds the rest, and a full line answers "busy" at once.
         trigger(_ask, [box, chatbot, session, doc, kind, show_prompt], outs, api_name=False,
-                concurrency_limit=None)
+                concurrency_limit=engine.pipe.serve.queue_size, concurrency_id="folio-ask")
 
-    def _resume(sid: str) -> tuple[Any, ...]:
-        chat, html, note, new_sid = resume(engine, sid)
+    def _resume(sid: str, request: gr.Request) -> tuple[Any, ...]:
+        chat, html, note, new_sid = resume(engine, sid, user_of(request))
         return chat, html, note, new_sid
 
     resume_btn.click(_resume, [sid_box], [chatbot, sources, query_md, session], api_name=False)
 
-    def _restore(sid: str) -> tuple[Any, ...]:
+    def _restore(sid: str, request: gr.Request) -> tuple[Any, ...]:
         if not sid:
             return [], "", "", "", ""
-        chat, html, note, new_sid = resume(engine, sid)
+        chat, html, note, new_sid = resume(engine, sid, user_of(request))
         return chat, html, note, new_sid, new_sid
 
     blocks.load(_restore, [session], [chatbot, sources, query_md, session, sid_box], api_name=False)

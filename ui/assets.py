@@ -8,6 +8,7 @@ elsewhere. Pages and crops not rendered yet are rendered on first request
 
 from __future__ import annotations
 
+import math
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING
 
@@ -44,13 +45,23 @@ def resolve(root: Path, rel: str) -> Path | None:
     return target
 
 
+class BadBox(ValueError):
+    """A ``box`` query the page cannot be drawn with (400)."""
+
+
 def parse_boxes(spec: str | None) -> list[tuple[float, float, float, float]]:
+    """Boxes in page coordinates: four finite numbers, corners in order (a 400 otherwise:
+    inf or reversed corners used to reach the drawing code and fail there, a 500)."""
     boxes = []
     for part in (spec or "").split(";")[:MAX_BOXES]:
+        if not part:
+            continue
         try:
             x0, y0, x1, y1 = (float(v) for v in part.split(","))
         except ValueError:
-            continue
+            raise BadBox(f"box: {part[:40]!r} is not x0,y0,x1,y1") from None
+        if not all(math.isfinite(v) and 0 <= v <= 1e5 for v in (x0, y0, x1, y1)) or x1 < x0 or y1 < y0:
+            raise BadBox(f"box: {part[:40]!r}: four finite page coordinates, x0 <= x1 and y0 <= y1")
         boxes.append((x0, y0, x1, y1))
     return boxes
 
@@ -71,7 +82,10 @@ def asset_response(request: Request, root: Path, renderer: Renderer, frontend: P
         made = renderer.ensure(str(target.relative_to(root.resolve())))
         if made is None or resolve(root, rel) is None:
             return Response("not found", status_code=404)
-    boxes = parse_boxes(request.query_params.get("box"))
+    try:
+        boxes = parse_boxes(request.query_params.get("box"))
+    except BadBox as e:
+        return Response(str(e), status_code=400)
     headers = {"Cache-Control": "private, max-age=86400"}  # assets are keyed by content hash
     if boxes:
         return Response(with_boxes(target, boxes), media_type="image/png", headers=headers)

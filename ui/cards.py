@@ -33,8 +33,10 @@ CSS = """
 
 # A citation card's "Flag" button reports a wrong caption, table or text to the reviewers
 # (POST /api/review/flag). One delegated listener: the cards are re-rendered as HTML on
-# every answer, and gr.HTML does not run scripts inside its value.
-FLAG_SCRIPT = """<script>
+# every answer, and gr.HTML does not run scripts inside its value. Served as a file
+# (/folio-ui.js): the CSP allows no inline script the server did not nonce.
+HEAD = '<script src="folio-ui.js" defer></script>'
+UI_SCRIPT = """
 document.addEventListener('click', async (ev) => {
   const b = ev.target.closest && ev.target.closest('.folio-flag');
   if (!b) return;
@@ -49,7 +51,7 @@ document.addEventListener('click', async (ev) => {
     if (!r.ok) b.disabled = false;
   } catch (e) { b.textContent = 'Flag failed'; b.disabled = false; }
 }, true);
-</script>"""
+"""
 
 
 def _head(c: dict[str, Any]) -> str:
@@ -118,9 +120,14 @@ def pending(sources: list[dict[str, Any]]) -> str:
     return f'<div class="folio-cards"><b>Sources found (reading...)</b>{"".join(rows)}</div>'
 
 
+def _why(u: dict[str, Any]) -> str:
+    if u.get("figures"):
+        return f"figures {', '.join(map(str, u['figures']))} are in no source"
+    return str(u.get("reason") or "not in the cited source")
+
+
 def unsupported(items: list[dict[str, Any]]) -> str:
     if not items:
         return ""
-    lis = "".join(f"<li>{escape(str(u['sentence']))} (figures {escape(', '.join(map(str, u['figures'])))} "
-                  "are in no source)</li>" for u in items)
+    lis = "".join(f"<li>{escape(str(u['sentence']))} ({escape(_why(u))})</li>" for u in items)
     return f'<div class="folio-unsupported"><b>Not supported by the sources:</b><ul>{lis}</ul></div>'

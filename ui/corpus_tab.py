@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Any
 
+from folio.untrusted import md_text
 from ui import export_ui
 
 if TYPE_CHECKING:
@@ -21,7 +22,9 @@ def corpus_view(engine: Engine) -> tuple[list[list[Any]], str, str, str]:
     rows = [[d["source"], d["status"], d["pages"], d["elements"], d["chunks"], d["indexed_at"] or ""]
             for d in docs]
     failed = [d for d in docs if d["status"] == "error"]
-    fail_md = "\n".join(f"- `{d['source']}`: {d['error']}" for d in failed) or "No failed documents."
+    # File names and error messages come from the documents: literal text, never Markdown.
+    fail_md = "\n".join(f"- {md_text(d['source'])}: {md_text(d['error'] or '')}" for d in failed) \
+        or "No failed documents."
     h = engine.health()
     m = h["models"]
     models_md = (f"**Embedder:** `{m['embedder']}`  \n**Answers ({m['backend']}):** `{m['llm']}`  \n"

@@ -12,7 +12,8 @@ from __future__ import annotations
 import json
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import AsyncGenerator
+from contextlib import aclosing
 from typing import TYPE_CHECKING, Any
 
 from fastapi import APIRouter, Request
@@ -20,8 +21,9 @@ from fastapi.responses import JSONResponse, StreamingResponse
 
 from answer.backends import BackendError
 from answer.engine import Ask, AskError
-from answer.queue import QueueFull
+from answer.worker import Busy, Slot
 from ui.api import read_json, with_urls
+from ui.streams import busy_response, until_disconnect, watched
 
 if TYPE_CHECKING:
     from answer.engine import Engine
@@ -87,16 +89,26 @@ def router(engine: Engine) -> APIRouter:
             return _error(e.status, str(e))
         cid = "chatcmpl-" + uuid.uuid4().hex[:24]
         created = int(time.time())
-        if body.get("stream"):
-            return StreamingResponse(_stream(engine, req, cid, created), media_type="text/event-stream")
-        from starlette.concurrency import run_in_threadpool
-
         try:
-            result = with_urls(await run_in_threadpool(engine.answer, req))
-        except QueueFull as e:
-            return _error(503, str(e), "server_error")
+            slot = engine.admit(req)
+        except Busy as e:  # what OpenAI clients expect for "slow down": 429 + Retry-After
+            return busy_response(e, {"error": {"message": str(e), "type": "rate_limit_error", "code": e.status}})
+        if body.get("stream"):
+            return StreamingResponse(watched(request, _stream(engine, req, slot, cid, created)),
+                                     media_type="text/event-stream")
+        try:
+            answered = await until_disconnect(request, engine.answer_async(req, slot))
+        except AskError as e:
+            return _error(e.status, str(e))
+        except Busy as e:
+            return busy_response(e, {"error": {"message": str(e), "type": "server_error", "code": e.status}})
         except BackendError as e:
             return _error(502, str(e), "server_error")
+        finally:
+            slot.release()
+        if answered is None:
+            return _error(499, "client closed the request")
+        result = with_urls(answered)
         return {
             "id": cid, "object": "chat.completion", "created": created, "model": MODEL_ID,
             "choices": [{"index": 0, "message": {"role": "assistant", "content": result["answer"]},
@@ -110,16 +122,16 @@ def router(engine: Engine) -> APIRouter:
     return r
 
 
-def _stream(engine: Engine, req: Ask, cid: str, created: int) -> Iterator[str]:
+async def _stream(engine: Engine, req: Ask, slot: Slot, cid: str, created: int) -> AsyncGenerator[str, None]:
     yield _chunk(cid, created, {"role": "assistant", "content": ""})
     try:
-        for ev in engine.ask(req):
-            if ev.kind == "token":
-                yield _chunk(cid, created, {"content": ev.data})
-            elif ev.kind == "done":
-                result = with_urls(ev.data)
-                result.pop("prompt", None)
-                yield _chunk(cid, created, {}, "stop", {"citations": result["citations"], "folio": result})
+        async with aclosing(engine.ask_async(req, slot)) as events:  # closed with us: the job stops
+            async for ev in events:
+                if ev.kind == "token":
+                    yield _chunk(cid, created, {"content": ev.data})
+                elif ev.kind == "done":
+                    result = with_urls(ev.data)
+                    yield _chunk(cid, created, {}, "stop", {"citations": result["citations"], "folio": result})
     except Exception as e:  # headers are sent: report in-band, as OpenAI servers do
         yield f"data: {json.dumps({'error': {'message': str(e), 'type': 'server_error'}})}\n\n"
     yield "data: [DONE]\n\n"

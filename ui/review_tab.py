@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import gradio as gr
 
+from folio.untrusted import md_text
 from review.reviewer import ReviewError
 from ui.review_api import with_asset_urls
 
@@ -67,7 +68,7 @@ def element_view(review: Reviewer, element_id: str) -> tuple[Any, ...]:
         return _view(PICK)
     el = review.element(eid)
     if el is None:
-        return _view(f"No element `{escape(eid)}` in the index.")
+        return _view(f"No element {md_text(eid)} in the index.")
     el = with_asset_urls(el)
     state = [s for s in ("hidden", "approved") if el[s]]
     if el["overlay"] and el["overlay"]["values"]:
@@ -75,14 +76,16 @@ def element_view(review: Reviewer, element_id: str) -> tuple[Any, ...]:
     flags = [f for f in el["flags"] if f["open"]]
     if flags:
         state.append(f"flagged {len(flags)}x")
-    head = (f"**{escape(el['source'])}** · page {el['page'] or '-'} · {el['kind']} ({el['role']})"
-            f"{' · ' + ', '.join(state) if state else ''}  \n<small>element `{el['id']}` · content hash "
-            f"`{el['content_hash']}`{' · caption by ' + escape(el['caption_model']) if el['caption_model'] else ''}"
-            f"{' · summary by ' + escape(el['summary_model']) if el['summary_model'] else ''}</small>")
+    # Everything from the document or a model is shown as literal text (md_text): Markdown
+    # there must not fetch an image or make a link.
+    head = (f"**{md_text(el['source'])}** · page {el['page'] or '-'} · {el['kind']} ({md_text(el['role'])})"
+            f"{' · ' + md_text(', '.join(state)) if state else ''}  \n<small>element `{el['id']}` · content hash "
+            f"`{el['content_hash']}`{' · caption by ' + md_text(el['caption_model']) if el['caption_model'] else ''}"
+            f"{' · summary by ' + md_text(el['summary_model']) if el['summary_model'] else ''}</small>")
     table_html = f'<div class="folio-card"><div class="tbl">{el["html"]}</div></div>' if el.get("html") else ""
     grid = pd.DataFrame(el["grid"], columns=[str(i + 1) for i in range(len(el["grid"][0]))]) \
         if el.get("grid") else None
-    text = "" if el["kind"] == "table" else f"\n\n> {escape(el['text'][:600])}" if el["text"] else ""
+    text = "" if el["kind"] == "table" else f"\n\n{md_text(el['text'][:600])}" if el["text"] else ""
     return _view(head + text, _img(el["crop_url"], "crop"), _img(el["page_url"], "page with the element's box"),
                  table_html, grid, (el.get("caption") or "") if el["kind"] == "image" else None,
                  (el.get("summary") or "") if el["kind"] == "table" else None)
@@ -91,14 +94,14 @@ def element_view(review: Reviewer, element_id: str) -> tuple[Any, ...]:
 def apply_edit(review: Reviewer, element_id: str, field: str, value: Any, user: str, allowed: bool) -> str:
     """Markdown saying what happened (or why not)."""
     if not allowed:
-        return f"**Not saved:** user {escape(user)} has the reader role; editing needs the reviewer role."
+        return f"**Not saved:** user {md_text(user)} has the reader role; editing needs the reviewer role."
     eid = (element_id or "").strip()
     if not eid:
         return "**Not saved:** no element open."
     try:
         out = review.edit(eid, field, value, user)
     except ReviewError as e:
-        return f"**Not saved ({e.status}):** {escape(str(e))}"
+        return f"**Not saved ({e.status}):** {md_text(str(e))}"
     r = out["refresh"]
     done = f"re-indexed: {r['chunks_embedded']} chunk(s) re-embedded in {r['seconds']:.2f} s" if r else "saved"
     return f"**Saved** {field} ({done})."
@@ -216,15 +219,15 @@ def build(review: Reviewer, docs: list[str], role_of: Callable[[Any], tuple[str,
         def run(h: str, t: str, request: gr.Request) -> tuple[str, Any]:
             user, allowed = role_of(request)
             if not allowed:
-                return f"**Not done:** user {escape(user)} has the reader role.", gr.update()
+                return f"**Not done:** user {md_text(user)} has the reader role.", gr.update()
             try:
                 if action == "reattach":
                     review.reattach(h.strip(), t.strip(), user)
                 else:
                     review.dismiss(h.strip(), user)
             except ReviewError as e:
-                return f"**Not done ({e.status}):** {escape(str(e))}", gr.update()
-            return f"**Done:** {action} {escape(h.strip())}.", listing(review, "Orphans", None, None, None)
+                return f"**Not done ({e.status}):** {md_text(str(e))}", gr.update()
+            return f"**Done:** {action} {md_text(h.strip())}.", listing(review, "Orphans", None, None, None)
         return run
 
     reattach.click(_orphan("reattach"), [orphan_hash, target], [status, items], api_visibility="private")
