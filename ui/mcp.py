@@ -30,7 +30,7 @@ from mcp_types import ToolAnnotations
 
 from answer.backends import BackendError
 from answer.engine import Ask, AskError, Engine
-from answer.queue import QueueFull
+from answer.worker import Busy
 from folio.errors import FolioError, report
 from folio.exitcodes import EXIT_OK
 
@@ -109,7 +109,7 @@ def build_server(engine: Engine) -> MCPServer:
             result = engine.answer(req)
         except AskError as e:
             raise ToolError(str(e)) from None
-        except QueueFull as e:
+        except Busy as e:
             raise ToolError(f"busy: {e}; try again shortly") from None
         except BackendError as e:
             raise ToolError(f"the answer model failed: {e}") from None
