@@ -92,7 +92,10 @@ async def one_question(client: httpx.AsyncClient, base: str, i: int, leave: bool
                 elif line.startswith("data: "):
                     data = line[6:]
                     if event == "error" or '"error"' in data[:12]:
-                        return Outcome("failed", 200, detail=data[:200])
+                        # No turn within the server's queue timeout: refused in-band (the
+                        # stream had begun), a bounded answer all the same.
+                        busy = '"status": 503' in data or '"code": 503' in data
+                        return Outcome("refused" if busy else "failed", 503 if busy else 200, detail=data[:200])
                     if leave and openai and '"content": "' in data and '"content": ""' not in data:
                         return Outcome("left", 200)
                     if event == "done" or (openai and '"finish_reason": "stop"' in data):

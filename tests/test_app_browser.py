@@ -99,6 +99,7 @@ def test_ask_tab_in_chromium(app_url: str, app_config: Path) -> None:
     requests: list[str] = []
     failed: list[str] = []  # pictures whose request failed
     broken: list[str] = []  # any resource answered with an HTTP error
+    csp: list[str] = []  # what the Content-Security-Policy refused
 
     def on_failed(req: Any) -> None:
         # ERR_ABORTED: a retrieved source's picture dropped when the cited cards replaced it
@@ -130,6 +131,8 @@ def test_ask_tab_in_chromium(app_url: str, app_config: Path) -> None:
             context.add_init_script(WATCH_IMAGES)
             page = context.new_page()
             page.on("websocket", lambda ws: requests.append(ws.url))
+            # The page works under the server's Content-Security-Policy: nothing refused.
+            page.on("console", lambda m: csp.append(m.text) if "Content Security Policy" in m.text else None)
             try:
                 page.goto(app_url + "/", wait_until="load", timeout=60_000)
                 try:
@@ -176,6 +179,7 @@ def test_ask_tab_in_chromium(app_url: str, app_config: Path) -> None:
     detail = json.dumps({"answer": answer, "cards": cards, "images_seen": seen}, indent=1)
     foreign = _foreign(requests)
     assert not foreign, f"the page requested other hosts (it must work offline): {foreign}"
+    assert not csp, f"the Content-Security-Policy refused part of the page: {csp}"
     assert not failed, f"pictures failed to load: {failed}"
     assert not broken, f"resources answered with an HTTP error: {broken}"
     assert any(r["loaded"] for r in seen), f"no citation card picture loaded:\n{detail}"

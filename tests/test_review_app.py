@@ -48,11 +48,13 @@ def _search(base: str, q: str, k: int = 5) -> list[dict[str, Any]]:
 
 
 def _sources_and_answer(base: str, body: dict[str, Any]) -> tuple[list[dict[str, Any]], str, dict[str, Any]]:
-    """(sources the model got, the prompt, the finished answer) of one streamed /api/ask."""
+    """(sources the model got, the prompt, the finished answer) of one streamed /api/ask
+    (the prompt is in the events only when asked for)."""
     sources: list[dict[str, Any]] = []
     prompt = ""
     done: dict[str, Any] = {}
-    with httpx.stream("POST", base + "/api/ask", json={**body, "stream": True}, timeout=300) as r:
+    with httpx.stream("POST", base + "/api/ask", json={**body, "stream": True, "show_prompt": True},
+                      timeout=300) as r:
         event = None
         for line in r.iter_lines():
             if line.startswith("event: "):

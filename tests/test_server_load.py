@@ -19,36 +19,39 @@ from bench.load import burst, report
 from tests.app_fixtures import copy_app, server
 
 N = 48  # above the 40 threads of the pool that used to run out
+# One answer takes 20-100 s here (SmolLM2, several model calls per question, 2 shared
+# cores): the bound on every request is generous, the point is that each one ends.
+TIMEOUT = 600
 
 
 @pytest.fixture
-def line_of_8(app_config: Path, tmp_path: Path) -> Path:
-    return copy_app(app_config, tmp_path / "app", "queue_size = 8")
+def line_of_4(app_config: Path, tmp_path: Path) -> Path:
+    return copy_app(app_config, tmp_path / "app", "queue_size = 4")
 
 
-def test_a_crowd_of_streamed_questions_never_hangs_the_server(line_of_8: Path) -> None:
-    with server(line_of_8) as base:
-        b = asyncio.run(burst(base, N, leave_share=0.5, timeout=180))
+def test_a_crowd_of_streamed_questions_never_hangs_the_server(line_of_4: Path) -> None:
+    with server(line_of_4) as base:
+        b = asyncio.run(burst(base, N, leave_share=0.5, timeout=TIMEOUT))
         out = report(b, N)
         print(out)
         assert out["failed"] == 0, out  # every request ended within its timeout: answered, refused or left
         assert out["answered"] >= 1 and out["left"] >= 1
-        assert out["refused"] >= N - 8 - out["left"], out  # the line holds 8 (some left and freed theirs)
+        assert out["refused"] >= N - 4 - out["left"], out  # the line holds 4 (some left and freed theirs)
         assert out["refused_max_s"] is not None and out["refused_max_s"] < 10, out  # refused at once
         assert all(o.retry_after and int(o.retry_after) >= 1 for o in b.outcomes if o.kind == "refused")
         assert out["health_failures"] == 0 and out["health_max_ms"] < 2000, out
         assert b.after["queue"] == 0 and b.after["status"] == 200 and b.after["answer"], b.after
 
 
-def test_a_client_that_leaves_the_line_frees_its_place(line_of_8: Path) -> None:
-    """Eight streamed questions fill the line; their clients go away while waiting; the
-    next eight are admitted (no 429), because leaving took their places with them."""
+def test_a_client_that_leaves_the_line_frees_its_place(line_of_4: Path) -> None:
+    """Four streamed questions fill the line; their clients go away (most while waiting);
+    the next ones are admitted (no 429), because leaving took their places with them."""
 
     async def scenario(base: str) -> tuple[list[int], list[int], int]:
-        async with httpx.AsyncClient(timeout=120) as client:
+        async with httpx.AsyncClient(timeout=TIMEOUT) as client:
             first: list[int] = []
             streams = []
-            for i in range(8):
+            for i in range(4):
                 cm = client.stream("POST", base + "/api/ask", json={"question": f"What is on slide {i}?",
                                                                    "stream": True})
                 r = await cm.__aenter__()
@@ -67,8 +70,8 @@ def test_a_client_that_leaves_the_line_frees_its_place(line_of_8: Path) -> None:
                                            for q in ("What is the early shift?", "How many staff work weekends?")))
             return [*first, over.status_code], [r.status_code for r in again], queue
 
-    with server(line_of_8) as base:
+    with server(line_of_4) as base:
         statuses, again, queue = asyncio.run(scenario(base))
-    assert statuses[:8] == [200] * 8 and statuses[8] == 429, statuses
-    assert queue == 0  # all eight left the line within seconds
+    assert statuses[:4] == [200] * 4 and statuses[4] == 429, statuses
+    assert queue == 0  # all four left the line within seconds
     assert again == [200, 200]

@@ -72,6 +72,9 @@ def build_blocks(engine: Engine, review: Reviewer | None = None, auth: Authentic
                 raise gr.Error(f"busy: {e}; retry in {e.retry_after} s") from None
             except AskError as e:
                 raise gr.Error(str(e)) from None
+            # gradio_client takes any dict with a "path" key for a file to download, and
+            # "path" here names the answer path (extract, lookup...): renamed for this endpoint.
+            result["answer_path"] = result.pop("path", None)
             return with_urls(result)
 
         gr.api(ask, api_name="ask", concurrency_limit=engine.pipe.serve.queue_size, concurrency_id="folio-ask")

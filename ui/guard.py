@@ -8,8 +8,8 @@ In order:
    browser reaches the port under its own host name, and is refused here.
 3. Login, when required (ui/auth.py).
 4. Changes only from this site: a POST/PUT/PATCH/DELETE from a browser must come from this
-   origin (``Origin``, else ``Sec-Fetch-Site``), and the JSON routes take only
-   ``Content-Type: application/json``. A page elsewhere can make the reader's browser send
+   origin (``Origin``, else ``Sec-Fetch-Site``), and the JSON routes take a body only
+   as ``Content-Type: application/json``. A page elsewhere can make the reader's browser send
    a form or a ``text/plain`` "simple request" with the reader's Basic credentials; both
    are refused before any route runs. Clients that are not browsers send neither header
    and must log in (or sit on loopback).
@@ -142,8 +142,11 @@ class Guard:
         elif origin == "null" or (site is not None and site not in ("same-origin", "none")):
             return 403, "cross-site request refused: changes only from this site's own pages", []
         if json_body and path.startswith(JSON_ROUTES):
+            # A body must be declared JSON (forms and text/plain are what other sites can
+            # send without asking); a bodiless POST (/hide, /approve) needs no type.
             ctype = headers.get("content-type", "").split(";")[0].strip().lower()
-            if ctype != "application/json":
+            has_body = headers.get("content-length", "0") != "0" or "transfer-encoding" in headers
+            if (ctype or has_body) and ctype != "application/json":
                 return 415, "Content-Type must be application/json", []
         return None
 
