@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Folio batch CLI: partition | run | status | search | eval | export | models | doctor.
 
-Exit codes: 0 ok, 1 some documents failed, 2 configuration or fatal error, 3 locked.
+Exit codes: 0 ok, 1 some documents failed, 2 configuration or fatal error, 3 locked,
+4 the Ray engine could not use its cluster (run.ray_deadline_s).
 Each command lives in the package it belongs to; that module's ``register(subparsers)``
 adds its parser and sets ``func(args) -> int``. Heavy imports happen inside ``func``.
 """

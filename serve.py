@@ -4,6 +4,7 @@
     python serve.py [--pipeline NAME] [--db PATH] [--host 127.0.0.1] [--port 7860] [--login auto|always]
                     [--allowed-host NAME ...]
     python serve.py users add NAME [--role reader|reviewer]   # password read from the terminal
+    python serve.py mcp [--pipeline NAME] [--db PATH]          # MCP over stdio (desktop clients)
 
 Login is required whenever --host is not a loopback address (and with --login always).
 Exit codes: 0 stopped normally, 2 configuration error (no index, no users for a public bind).
@@ -74,6 +75,10 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["users"]:
         return users_command(argv[1:])
+    if argv[:1] == ["mcp"]:
+        from ui.mcp import stdio_command
+
+        return stdio_command(argv[1:], DEFAULT_CONFIG)
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
                         format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
@@ -107,7 +112,7 @@ def main(argv: list[str] | None = None) -> int:
         return report(e)
     login = "login required" if auth else "no login (loopback only)"
     print(f"Folio serving pipeline {pipe.name} on http://{args.host}:{args.port}/ ({login}); "
-          f"API at /api, OpenAI-compatible at /v1", flush=True)
+          f"API at /api, OpenAI-compatible at /v1, MCP at /mcp", flush=True)
     # limit_concurrency: past it uvicorn answers 503 at once instead of accepting without
     # bound; it sits above the model's line plus the other routes so the line's own 429
     # comes first. Short keep-alive: idle or slow clients do not hold connections open.

@@ -143,6 +143,10 @@ class Answerer:
             log.warning("sentence picking failed, answering from all sources: %s", e)
             return (yield from self._stream(self.prompt, "plain"))
         picked = [ids[i] for i in dict.fromkeys(out.get("ids") or []) if isinstance(i, str) and i in ids]
+        if not picked:
+            # Nothing picked: a small model then parrots any follow-up instruction, so the
+            # plain answer prompt decides (it may still say the documents do not say).
+            return (yield from self._stream(self.prompt, "plain"))
         phrase = self.backend.prompt([
             *messages, {"role": "assistant", "content": _compact_json(out)},
             {"role": "user", "content": prompts.phrase_request(picked)},

@@ -79,9 +79,6 @@ def extract_messages(system: str, blocks: Sequence[Block], question: str) -> lis
 def phrase_request(picked: Sequence[tuple[Block, int]]) -> str:
     """The second turn of the text path: answer from what was picked (quoted again, so a
     small model's attention is on it), in the document's own words and figures."""
-    if not picked:
-        return ("None was picked. If a source still answers the question, answer from it with "
-                "its number in brackets; otherwise say that the documents do not say.")
     quoted = "\n".join(f"[{b.n}] {_data(b.units[m].text)}" for b, m in picked)
     return (
         "Answer the question from these picked sentences:\n<source>\n" + quoted + "\n</source>\n"

@@ -278,6 +278,8 @@ def main() -> int:
                 print(f"[{qset} {i}/{len(questions)}] {name:9} {rows[-1]['path']:8} ok={rows[-1]['correct']!s:5} "
                       f"cite={rows[-1]['cited']!s:5} ttft={r['timings']['ttft_ms'] / 1000:5.1f}s  "
                       f"{q['id']}: {r['answer'][:90]!r}", flush=True)
+            if args.json:  # partial results survive an interrupted run
+                args.json.write_text(json.dumps({"rows": rows}, indent=1))
     print(f"\n{len(rows)} answers, {time.perf_counter() - t_start:.0f} s, model {backend.model_id}\n")
     summary = report(rows, list(dict.fromkeys(r["recipe"] for r in rows)))
     if args.json:

@@ -101,7 +101,6 @@ def main() -> None:
     ap.add_argument("--limit", type=int, default=0)
     args = ap.parse_args()
     enforce_offline()
-    os.environ.setdefault("RAY_AUTH_MODE", "disabled")
     logging.basicConfig(level=logging.WARNING)
     timed_commits()
     files = sorted((p for p in args.source.resolve().iterdir() if p.is_file() and p.suffix != ".md"),

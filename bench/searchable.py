@@ -94,7 +94,7 @@ def main() -> None:
 
         with keep_signal_handlers():
             ray.init(address="local", num_cpus=run.workers, include_dashboard=False, log_to_driver=False,
-                     runtime_env={"env_vars": {"PYTHONPATH": str(CHECKOUT), "RAY_AUTH_MODE": "disabled"}})
+                     runtime_env={"env_vars": {"PYTHONPATH": str(CHECKOUT)}})
     if args.backfill_only:
         # Every document indexed with all its items left (no model item), once; each
         # engine's phase 2 then starts from a copy of it (same documents, empty cache).

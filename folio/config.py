@@ -80,6 +80,10 @@ class RunSettings(_Strict):
     enrich_actors: int = Field(default=1, ge=1, le=256)  # enrichment actors (each loads the models)
     # Ray engine: documents per driver commit at most (pipeline/ray_driver.py)
     commit_docs: int = Field(default=32, ge=1, le=4096)
+    # Ray engine: a worker must run within this many seconds of the run reaching the
+    # cluster, and a document come back at least every timeout_s + this; else the run stops
+    # with exit code 4 (pipeline/ray_watch.py) instead of waiting for ever.
+    ray_deadline_s: float = Field(default=300.0, gt=0)
 
 
 class EmbedSettings(_Strict):
@@ -185,7 +189,9 @@ class AnswerSettings(_Strict):
     # names operands, Python computes), "lookup" (the model names a table's row and column,
     # the value comes from the grid), "extract" (the model picks the sentences that answer,
     # then writes from them). What no path answers is one plain generation over the sources.
-    paths: list[Literal["computed", "lookup", "extract"]] = ["computed", "lookup", "extract"]
+    # "extract" is off by default: with the 1.5B model it abstained more often than one plain
+    # generation and added a second model call (README, bench/answer.py).
+    paths: list[Literal["computed", "lookup", "extract"]] = ["computed", "lookup"]
     # Extra measures for computed answers (TOML, the shape of answer/measures.toml); an
     # entry with a built-in name replaces it. None: the built-in catalogue only.
     measures_file: Path | None = None

@@ -6,7 +6,7 @@ import argparse
 import sys
 
 from folio.errors import ConfigError
-from folio.exitcodes import EXIT_FATAL, EXIT_LOCKED, EXIT_OK, EXIT_PARTIAL
+from folio.exitcodes import EXIT_FATAL, EXIT_LOCKED, EXIT_OK, EXIT_PARTIAL, EXIT_RAY
 from folio.targets import add_target, resolve_pipeline
 
 
@@ -19,6 +19,9 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     sp.add_argument("--engine", choices=("local", "ray"), help="where partitioning and embedding run "
                     "(default: the pipeline's run.engine)")
     sp.add_argument("--ray-address", help="a Ray cluster to join (default: run.ray_address, else a local one)")
+    sp.add_argument("--ray-deadline", type=float, metavar="SECONDS",
+                    help="Ray engine: stop with exit code 4 when no worker runs within this long, or no "
+                    "document comes back for run.timeout_s + this (default: run.ray_deadline_s, 300)")
     sp.set_defaults(func=_run)
 
 
@@ -29,7 +32,10 @@ def _run(args: argparse.Namespace) -> int:
     pipe = resolve_pipeline(args)
     if args.max_minutes is not None and args.max_minutes <= 0:
         raise ConfigError("--max-minutes must be > 0")
-    run_update = {k: v for k, v in (("engine", args.engine), ("ray_address", args.ray_address)) if v}
+    if args.ray_deadline is not None and args.ray_deadline <= 0:
+        raise ConfigError("--ray-deadline must be > 0")
+    run_update = {k: v for k, v in (("engine", args.engine), ("ray_address", args.ray_address),
+                                    ("ray_deadline_s", args.ray_deadline)) if v}
     if args.ray_address and not args.engine:
         run_update["engine"] = "ray"
     if run_update:
@@ -47,10 +53,18 @@ def _run(args: argparse.Namespace) -> int:
             f"folio run {pipe.name}: stopped by {report.stopped} after the current document; "
             "recorded as a partial run, the rest is picked up next run\n"
         )
+    if report.stopped and report.stopped.startswith(RAY_STOPPED):
+        sys.stderr.write(f"folio run {pipe.name}: {report.stopped}\n")
     return exit_code(report.status, report.stopped, report.counts["failed"])
 
 
+# How the run records a RayUnavailable (pipeline/ray_watch.py): "<class name>: <message>"
+RAY_STOPPED = "RayUnavailable: "
+
+
 def exit_code(status: str, stopped: str | None, failed: int) -> int:
+    if stopped and stopped.startswith(RAY_STOPPED):
+        return EXIT_RAY
     if status == "failed" and stopped and stopped not in ("budget", "SIGTERM", "SIGINT"):
         return EXIT_FATAL
     if failed or stopped in ("SIGTERM", "SIGINT"):

@@ -33,6 +33,7 @@ if TYPE_CHECKING:
     from pipeline.options import RunOptions
     from pipeline.ray_engine import Prepared
     from pipeline.report import DocResult, RunReport
+    from pipeline.signals import StopFlag
     from review.step import ReviewStep
 
 log = logging.getLogger(__name__)
@@ -58,6 +59,7 @@ class RayDriver:
     enrichment: Enrichment
     review: ReviewStep
     blobs: Blobs
+    stop: StopFlag
     _unoptimized: int
     commits: list[tuple[float, int, int]]  # (seconds, documents, rows) per batch commit
     stage_seconds: dict[str, float]  # workers' seconds by stage (partition, index), summed
@@ -86,24 +88,48 @@ class RayDriver:
 
         def _skip(self, tasks: list[Task], key: str) -> None: ...
 
+    def _ray_ready(self, tasks: list[Task]) -> bool:
+        """The Ray engine, before the run writes anything: connect to the cluster (or start
+        a local one) and see a worker run Folio's code. False when a signal stopped the wait
+        (every document is left for the next run); RayUnavailable (exit code 4) when Ray
+        refused or no worker ran within ``run.ray_deadline_s``: the index is untouched."""
+        if self.pipe.run.engine != "ray" or not any(t.reason != "enrich" and not t.reuse_elements for t in tasks):
+            return True
+        from pipeline import ray_engine
+        from pipeline.ray_watch import first_task
+
+        ray_engine.init_ray(self.pipe.run.ray_address, self.pipe.run.workers)
+        if first_task(self.pipe.run.ray_deadline_s, ray_engine.PARTITION_CPUS, lambda: bool(self.stop)):
+            return True
+        self._skip(tasks, "skipped_by_signal")
+        self._stopping("skipped_by_signal", len(tasks), "documents")
+        return False
+
     def _phase_index_ray(self, tasks: list[Task], deadline: float | None, pending: list[Task]) -> None:
         """Workers partition, embed and write fragments; the driver commits in batches."""
         if not tasks:
             return
         from index.fragments import targets
         from pipeline import ray_engine
+        from pipeline.ray_watch import RayUnavailable, watched
 
         store = self.store(writable=True)  # loads the driver's embedder: a short write is redone here
         ray_engine.init_ray(self.pipe.run.ray_address, self.pipe.run.workers)
         overlays = [self.review.overlays_for(t.entry.source) for t in tasks]
-        stream = ray_engine.prepare(tasks, self.pipe, self.opts.embedder_factory, overlays,
-                                    self.enrichment.worker_spec(), targets(store), store.storage_options,
-                                    self.pipe.run.embed_actors)
+        rows = ray_engine.prepare(tasks, self.pipe, self.opts.embedder_factory, overlays,
+                                  self.enrichment.worker_spec(), targets(store), store.storage_options,
+                                  self.pipe.run.embed_actors)
+        # A document takes at most run.timeout_s to partition, plus its embedding: a cluster
+        # that returns none for that long plus the deadline is stuck (RayUnavailable).
+        stall_s = self.pipe.run.timeout_s + self.pipe.run.ray_deadline_s
+        # None every ray_watch.POLL_S while no document comes: a SIGTERM, the time budget and
+        # the batch timer are looked at while the workers are busy, not only when one returns.
+        stream = watched(rows, stall_s, lambda: bool(self.stop))
         done: set[int] = set()
         batch: list[Arrived] = []
         last_commit = time.time()
         try:
-            for i, prepared in stream:
+            for item in stream:
                 key = self._stop_reason(deadline)
                 if key is not None:
                     self._commit_batch(batch, pending)  # what the workers finished is kept
@@ -111,14 +137,19 @@ class RayDriver:
                     self._skip(rest, key)
                     self._stopping(key, len(rest), "documents")
                     return
-                done.add(i)
-                arrived = self._arrived(tasks[i], prepared, pending)
-                if arrived is not None:
-                    batch.append(arrived)
-                if len(batch) >= self.pipe.run.commit_docs or time.time() - last_commit >= COMMIT_SECONDS:
+                if item is not None:
+                    i, prepared = item
+                    done.add(i)
+                    arrived = self._arrived(tasks[i], prepared, pending)
+                    if arrived is not None:
+                        batch.append(arrived)
+                if batch and (len(batch) >= self.pipe.run.commit_docs or time.time() - last_commit >= COMMIT_SECONDS):
                     self._commit_batch(batch, pending)
                     batch, last_commit = [], time.time()
             self._commit_batch(batch, pending)
+        except RayUnavailable:
+            self._commit_batch(batch, pending)  # what the workers finished before the cluster stalled is kept
+            raise
         finally:
             stream.close()
 

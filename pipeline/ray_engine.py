@@ -85,22 +85,54 @@ class Prepared:
 
 def init_ray(address: str | None, num_cpus: int | None = None) -> None:
     """Connect to a cluster (``address``) or start a local one; workers import Folio from
-    this checkout (the same path on every node, or a shared filesystem)."""
+    this checkout (the same path on every node, or a shared filesystem). Raises
+    RayUnavailable (pipeline/ray_watch.py) when Ray refuses.
+
+    Authentication is Ray's own, end to end; Folio sets none of it. A local cluster:
+    ray.init turns on token authentication unless RAY_AUTH_MODE says otherwise, writes
+    the token (~/.ray/auth_token) if there is none, and sets RAY_AUTH_MODE in this
+    process's environment before it starts the GCS and the raylet, whose workers inherit
+    both. Overriding RAY_AUTH_MODE in the runtime env alone (as this did) split that:
+    workers without the token died before they registered and the run waited for ever.
+    A cluster at ``address`` has its own mode, which its workers inherit from its raylets;
+    this driver passes its token with Ray's variables (RAY_AUTH_MODE=token and
+    RAY_AUTH_TOKEN, RAY_AUTH_TOKEN_PATH or ~/.ray/auth_token; README, the Ray engine)."""
     import ray
+
+    from pipeline.ray_watch import RayUnavailable
 
     global _STARTED
     if ray.is_initialized():
         return
     _STARTED = True
-    env = {"PYTHONPATH": str(REPO), "RAY_AUTH_MODE": os.environ.get("RAY_AUTH_MODE", "disabled")}
-    kw: dict[str, Any] = {"runtime_env": {"env_vars": env}, "log_to_driver": False}
+    kw: dict[str, Any] = {"runtime_env": {"env_vars": {"PYTHONPATH": str(REPO)}}, "log_to_driver": False}
     with keep_signal_handlers():
-        if address:
-            ray.init(address=address, **kw)
-        else:
-            # address="local": always a new cluster in this process; without it ray.init joins
-            # any cluster already running on this machine and then refuses num_cpus.
-            ray.init(address="local", num_cpus=num_cpus, include_dashboard=False, **kw)
+        try:
+            if address:
+                ray.init(address=address, **kw)
+            else:
+                # address="local": always a new cluster in this process; without it ray.init joins
+                # any cluster already running on this machine and then refuses num_cpus.
+                ray.init(address="local", num_cpus=num_cpus, include_dashboard=False, **kw)
+        except Exception as e:  # Ray's own message says what; the hint says what to check
+            raise RayUnavailable(_init_failed(address, e)) from e
+
+
+def _init_failed(address: str | None, e: Exception) -> str:
+    what = f"{type(e).__name__}: {e}".strip()
+    if not address:
+        return (f"could not start a local Ray cluster: {what} (a local cluster uses token "
+                "authentication: Ray writes ~/.ray/auth_token unless RAY_AUTH_TOKEN or RAY_AUTH_TOKEN_PATH "
+                "names a token, or RAY_AUTH_MODE=disabled turns it off for the whole cluster)")
+    mode = os.environ.get("RAY_AUTH_MODE")
+    hint = ("this driver uses token authentication (RAY_AUTH_MODE=token): its token, from RAY_AUTH_TOKEN, "
+            "RAY_AUTH_TOKEN_PATH or ~/.ray/auth_token, must be the cluster's"
+            if mode == "token" else
+            f"this driver does not authenticate (RAY_AUTH_MODE is {mode or 'not set'}); a cluster "
+            "with token authentication (`ray start --head` turns it on when a token exists, e.g. "
+            "~/.ray/auth_token) needs RAY_AUTH_MODE=token and the cluster's token in RAY_AUTH_TOKEN, "
+            "RAY_AUTH_TOKEN_PATH or ~/.ray/auth_token")
+    return f"could not connect to the Ray cluster at {address}: {what} ({hint})"
 
 
 @contextlib.contextmanager
@@ -241,18 +273,20 @@ def prepare(
     storage_options: dict[str, str] | None = None,
     embed_actors: int | None = None,
     embed_threads: int = 1,
-) -> Generator[tuple[int, Prepared], None, None]:
+) -> Iterator[tuple[int, Prepared]]:
     """(index into ``tasks``, what the workers made of it), in completion order.
     ``embedder_factory``: Pipeline -> embedder (a picklable function:
     RunOptions.embedder_factory); ``overlays``: each task's review overlays by content
     hash; ``spec``: the driver's model ids and enrichment cache; ``targets``: the tables
     the fragments are written for, with the driver's ``storage_options`` (its environment's
-    credentials and the pipeline's options: the workers write where the driver commits)."""
+    credentials and the pipeline's options: the workers write where the driver commits).
+    The dataset is made here, in the caller's thread; it runs as its rows are pulled
+    (pipeline/ray_watch.watched pulls them on a thread of its own)."""
     import ray
     from ray.data import ActorPoolStrategy
 
     if not tasks:
-        return
+        return iter(())
     pipe_bytes = pickle.dumps(pipe)
     rows = [{"i": i, "task": pickle.dumps(t), "pipe": pipe_bytes, "overlays": pickle.dumps(o)}
             for i, (t, o) in enumerate(zip(tasks, overlays, strict=True))]
@@ -269,5 +303,9 @@ def prepare(
         # Ray Data restarts a lost actor and retries its batch by itself (max_restarts=-1).
         compute=ActorPoolStrategy(size=embed_actors or cluster_cpus()), batch_size=1, num_cpus=INDEX_ACTOR_CPUS,
     )
+    return _rows(ds)
+
+
+def _rows(ds: Any) -> Generator[tuple[int, Prepared], None, None]:
     for row in ds.iter_rows():
         yield int(row["i"]), pickle.loads(row["prepared"])

@@ -74,6 +74,7 @@ class Phases(Protocol):
     def _note(self, text: str) -> None: ...
     def _stopping(self, key: str, left: int, what: str) -> None: ...
 
+ENRICH_ACTOR_CPUS = 0.5  # an actor mostly waits on llama.cpp's own threads (models.threads)
 PER_ACTOR = 2  # documents sent to an actor at a time: the next one waits while the driver commits
 # After a stop, how long the documents on actors may take to come back (an actor finishes
 # its current model item first); later, they are left to the next run as they are.
@@ -303,11 +304,15 @@ def _pool(runner: Phases, items: int | None) -> tuple[Any, list[Any]]:
     import ray
 
     from pipeline.ray_engine import init_ray
+    from pipeline.ray_watch import first_task
 
     pipe, enrichment = runner.pipe, runner.enrichment
     init_ray(pipe.run.ray_address, pipe.run.workers)
+    # A cluster whose workers cannot start fails the run here (RayUnavailable) instead of
+    # leaving the actors pending for ever; a signal is seen by the caller's loop next.
+    first_task(pipe.run.ray_deadline_s, ENRICH_ACTOR_CPUS, lambda: runner._stop_reason(None) is not None)
     gate = ray.remote(num_cpus=0)(Gate).remote(items)
-    cls = ray.remote(EnrichActor).options(num_cpus=0.5, max_restarts=-1, max_task_retries=-1)
+    cls = ray.remote(EnrichActor).options(num_cpus=ENRICH_ACTOR_CPUS, max_restarts=-1, max_task_retries=-1)
     pipe_bytes = pickle.dumps(pipe)
     actors = [
         cls.remote(pipe_bytes, enrichment.llm_file, enrichment.vlm_files, runner.opts.ocr, pipe.run.enrich_actors, gate)

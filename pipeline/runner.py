@@ -154,6 +154,8 @@ class Runner(TwoPhases, RayDriver):
         self._count_plan(plan, docs)
         if not plan.needs_writes:
             return
+        if not self._ray_ready(plan.tasks):  # the Ray engine: a worker runs before the first write
+            return
         self._mark_dirty()
         self._apply_metadata(plan)
         if plan.tasks:

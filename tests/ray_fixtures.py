@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -13,7 +12,8 @@ REPO = Path(__file__).resolve().parents[1]
 
 @pytest.fixture(scope="session")
 def ray_cluster() -> Iterator[None]:
-    os.environ.setdefault("RAY_AUTH_MODE", "disabled")
+    # No RAY_AUTH_MODE here: the suite runs Ray as users get it (token authentication on a
+    # local cluster, pipeline/ray_engine.init_ray); setting it in this process hid issue 21.
     import ray
 
     if ray.is_initialized():  # each test module that imports this fixture has its own copy
@@ -26,6 +26,6 @@ def ray_cluster() -> Iterator[None]:
         # address="local": a new cluster, even when another one runs on this machine (ray.init
         # without an address joins the one /tmp/ray/ray_current_cluster names).
         ray.init(address="local", num_cpus=2, include_dashboard=False, object_store_memory=96 * 1024 * 1024,
-                 log_to_driver=False, runtime_env={"env_vars": {"PYTHONPATH": str(REPO), "RAY_AUTH_MODE": "disabled"}})
+                 log_to_driver=False, runtime_env={"env_vars": {"PYTHONPATH": str(REPO)}})
     yield
     ray.shutdown()

@@ -159,7 +159,6 @@ def test_driver_killed_between_append_and_commit_on_s3(
 NODE_LOSS = r"""
 import json, os, sys, threading
 sys.path.insert(0, {repo!r})
-os.environ["RAY_AUTH_MODE"] = "disabled"
 from pathlib import Path
 import ray
 from ray.cluster_utils import Cluster
@@ -171,7 +170,7 @@ from tests.test_ray_engine import fake_embedder
 cluster = Cluster(initialize_head=True, head_node_args={{"num_cpus": 0, "object_store_memory": 80 * 2**20}})
 workers = [cluster.add_node(num_cpus=1, object_store_memory=80 * 2**20) for _ in range(2)]
 ray.init(address=cluster.address, log_to_driver=False,
-         runtime_env={{"env_vars": {{"PYTHONPATH": {repo!r}, "RAY_AUTH_MODE": "disabled"}}}})
+         runtime_env={{"env_vars": {{"PYTHONPATH": {repo!r}}}}})
 removed = []
 
 def on_document(result):

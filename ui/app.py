@@ -1,5 +1,5 @@
 """One process: the Gradio app mounted in a FastAPI app, with the JSON API, the
-OpenAI-compatible endpoint and the asset route beside it, all over one engine.
+OpenAI-compatible endpoint, the MCP server (/mcp) and the asset route beside it, all over one engine.
 
 Fully offline: analytics are off (folio.offline), the theme uses local fonts, and the
 page loads nothing from another host (checked by the Chromium test). Every request passes
@@ -139,6 +139,9 @@ def build_app(engine: Engine, auth: Authenticator | None = None, hosts: set[str]
         # The Guard already checked the login; without login everyone is the local user.
         return getattr(request.state, "user", None) or "local"
 
+    from ui import mcp
+
+    mcp.mount(app, engine, login=auth is not None)  # before Gradio takes the root path
     blocks = build_blocks(engine, review, auth)
     app = gr.mount_gradio_app(app, blocks, path="", css=cards.CSS, auth_dependency=user_of,
                               footer_links=["api"], show_error=True, head=cards.HEAD,
