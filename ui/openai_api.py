@@ -133,5 +133,6 @@ async def _stream(engine: Engine, req: Ask, slot: Slot, cid: str, created: int) 
                     result = with_urls(ev.data)
                     yield _chunk(cid, created, {}, "stop", {"citations": result["citations"], "folio": result})
     except Exception as e:  # headers are sent: report in-band, as OpenAI servers do
-        yield f"data: {json.dumps({'error': {'message': str(e), 'type': 'server_error'}})}\n\n"
+        code = getattr(e, "status", 500)  # Busy: 503 when no turn came in time
+        yield f"data: {json.dumps({'error': {'message': str(e), 'type': 'server_error', 'code': code}})}\n\n"
     yield "data: [DONE]\n\n"
