@@ -180,13 +180,10 @@ class ModelWorker:
                 except TimeoutError:
                     yield ("queued", max(1, self.ahead(job)))
             while True:
-                kind, data = item
-                if kind == "token":
-                    yield item
-                elif kind == "error":
-                    raise data
-                elif kind == "end":
-                    yield ("result", data)
+                out = _relay(item)
+                if out is not None:
+                    yield out
+                if out is not None and out[0] == "result":
                     return
                 item = await q.get()
         finally:
@@ -206,13 +203,10 @@ class ModelWorker:
                 raise Busy(f"no turn for the model within {self.wait_timeout:.0f} s", self.retry_after(),
                            503) from None
             while True:
-                kind, data = item
-                if kind == "token":
-                    yield item
-                elif kind == "error":
-                    raise data
-                elif kind == "end":
-                    yield ("result", data)
+                out = _relay(item)
+                if out is not None:
+                    yield out
+                if out is not None and out[0] == "result":
                     return
                 item = q.get()
         finally:
@@ -279,3 +273,16 @@ class ModelWorker:
             log.warning("generation failed: %s", e)
             job.put(("error", e))
         self._avg_s = 0.8 * self._avg_s + 0.2 * (time.perf_counter() - t0)
+
+
+def _relay(item: Item) -> Item | None:
+    """What a waiting caller passes on for one worker item: a token as it is, the end as
+    ("result", value); an error is raised in the caller; anything else is not shown."""
+    kind, data = item
+    if kind == "token":
+        return item
+    if kind == "error":
+        raise data
+    if kind == "end":
+        return ("result", data)
+    return None
