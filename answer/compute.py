@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 from answer import prompts
 from answer.arith import ArithError, evaluate, is_name, names
+from answer.focus import align_period, focus
 from answer.measures import Catalogue, Measure, find_measure
 from answer.numbers import (
     SCALE_NAMES,
@@ -183,10 +184,19 @@ def check_operands(data: dict[str, Any], blocks: list[Block], question: str,
             loc = locate_in_question(value, question)
         elif n in by_n:
             loc = locate(name, value, by_n[n])
+            if loc is None or not loc.row_match:
+                # A small model misnumbers blocks: the figure in a row that names the
+                # operand, in another block, is the one it copied.
+                other = next(((m, o) for m in by_n if m != n and (o := locate(name, value, by_n[m])) is not None
+                              and o.row_match), None)
+                if other is not None:
+                    n, loc = other
         else:
             raise ComputeError(f"operand {name!r}: block [{n}] is not among the sources")
         if loc is None:
             raise ComputeError(f"operand {name!r}: {value!r} is not printed in block [{n}]")
+        if n != QUESTION and by_n[n].hit.kind == "table":
+            loc = align_period(loc, name, question, by_n[n])
         num = loc.number
         if measure is not None and name in measure.sizes and num.value < 0:
             num = Number(-num.value, num.percent, num.scale, num.raw)
@@ -364,6 +374,7 @@ def compute(backend: Backend, system: str, blocks: list[Block], question: str,
     from answer.backends import BackendError
 
     measure = find_measure(question, catalogue)
+    blocks = focus(blocks, question, measure)
     prompt = backend.prompt(compute_messages(system, blocks, question, measure))
     try:
         data = backend.complete_json(prompt, schema(blocks, question, measure), MAX_TOKENS)

@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import re
 import tomllib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from answer.arith import ArithError, is_name, validate
+from answer.definitions import question_definition as read_definition
 from folio.errors import FolioError
 
 CATALOGUE_FILE = Path(__file__).with_name("measures.toml")
@@ -139,53 +140,19 @@ def load_catalogue(path: Path | None = None) -> Catalogue:
 
 # ---- the question's own definition ---------------------------------------------------------
 
-_DEF_RE = re.compile(
-    r"(?:(?P<name>[a-z][\w' /%-]{2,60}?)\s*(?:,|\()?\s*)?\b(?:is |being )?(?:defined|calculated|computed|measured|"
-    r"derived|taken) as\s+(?P<def>[^?;]+)",
-    re.IGNORECASE,
-)
-_FORMULA_RE = re.compile(r"\b(?:using|with|by) the formula\s*:?\s*(?P<def>[^?;]+)", re.IGNORECASE)
-_OPS = (
-    (re.compile(r"\s+as an? (?:percentage|percent|%|share) of\s+", re.I), "/", " * 100"),
-    (re.compile(r"\s+(?:divided by|over|/|relative to|per)\s+", re.I), "/", ""),
-    (re.compile(r"\s+(?:minus|less|-)\s+", re.I), "-", ""),
-    (re.compile(r"\s+(?:plus|\+|added to)\s+", re.I), "+", ""),
-    (re.compile(r"\s+(?:times|multiplied by|\*|×)\s+", re.I), "*", ""),
-)
-_LEAD = re.compile(r"^(?:the|a|an|its|their)\s+", re.I)
-
-
-def _slug(phrase: str) -> str:
-    words = re.findall(r"[a-z0-9]+", _LEAD.sub("", phrase.lower()))
-    s = "_".join(words[:4]) or "x"
-    return s if s[0].isalpha() else "v_" + s
-
-
 def question_definition(question: str) -> Measure | None:
-    """The measure the question defines itself ("... defined as operating income divided by
-    revenue"), with a formula when the definition is one simple operation, else with
-    ``formula=None`` (the model writes the expression from the quoted definition)."""
-    m = _DEF_RE.search(question) or _FORMULA_RE.search(question)
-    if not m:
+    """The measure the question defines itself (answer/definitions.py), with its formula
+    when the definition reads as one, else ``formula=None`` (the model writes the
+    expression from the quoted definition)."""
+    d = read_definition(question)
+    if d is None:
         return None
-    definition = " ".join(m.group("def").split()).rstrip(" .,")
-    name = (m.groupdict().get("name") or "").strip(" ,(") or "result"
-    for _ in range(3):
-        name = re.sub(r"^(?:what is|what was|what were|compute|calculate|the|its|their)\s+", "", name, flags=re.I)
-    name = name.strip() or "result"
-    # The definition ends at the first comma or period clause ("..., for 2022").
-    body = re.split(r",|\s+(?:for|in) (?:fy)?\d{4}\b", definition)[0]
-    for rx, op, tail in _OPS:
-        parts = rx.split(body)
-        # One operation between two plain phrases; anything more is left to the model.
-        simple = all(p.strip() and not any(r.search(f" {p} ") for r, _, _ in _OPS) for p in parts)
-        if len(parts) == 2 and simple:
-            a, b = _slug(parts[0]), _slug(parts[1])
-            if a != b and is_name(a) and is_name(b):
-                unit = "percent" if tail else "number"
-                return Measure(name, f"{a} {op} {b}{tail}", {a: (parts[0].strip(),), b: (parts[1].strip(),)},
-                               unit, source="question", definition=definition)
-    return Measure(name, None, {}, "number", source="question", definition=definition)
+    ops: dict[str, tuple[str, ...]] = {k: (v,) for k, v in d.operands.items()}
+    # "operating cash flow minus capital expenditures": the words subtract an amount; the
+    # statement prints the outflow in parentheses. What follows a minus is taken by size.
+    subtracted = frozenset(re.findall(r"-\s*([A-Za-z_]\w*)", d.formula or ""))
+    return Measure(d.name, d.formula, ops, "percent" if d.percent else "number", source="question",
+                   definition=d.text, sizes=subtracted)
 
 
 # ---- finding the measure --------------------------------------------------------------------
@@ -220,12 +187,13 @@ def find_measure(question: str, catalogue: Catalogue | None = None) -> Measure |
     catalogue phrase in it (a named measure before a generic one of the same length), then
     the generic cues ("by what percent", "how much did ... increase"). None otherwise."""
     own = question_definition(question)
-    if own is not None:
-        return own
     cat = catalogue or load_catalogue()
     q = f" {_norm(question)} "
     found = [m for phrase, m in cat.phrases if re.search(rf"(?<![a-z0-9]){re.escape(phrase)}(?![a-z0-9])", q)]
     named = next((m for m in found if not m.generic), None)
+    if own is not None:
+        # The question's formula, under the catalogue's name when it names a measure.
+        return replace(own, name=named.name) if named is not None and own.name == "result" else own
     if named is not None:
         return named
     # The cues say more than a generic phrase: "change in ..., in percent" is a percent change.
