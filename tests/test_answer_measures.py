@@ -87,7 +87,8 @@ def test_a_question_that_defines_its_measure_overrides_the_catalogue() -> None:
     m = find_measure("What is the current ratio, defined as current assets minus inventories divided by current "
                      "liabilities, for 2021?")
     # Spoken left to right: the subtraction is grouped before the division.
-    assert m is not None and m.source == "question" and m.formula == "(current_assets - inventories) / current_liabilities"
+    assert m is not None and m.source == "question"
+    assert m.formula == "(current_assets - inventories) / current_liabilities"
     m = find_measure("What was the leverage, calculated as total liabilities divided by total equity, in 2022?")
     assert m is not None and m.source == "question" and m.name == "leverage"
     assert m.formula == "total_liabilities / total_equity"
