@@ -107,7 +107,11 @@ def lookup(backend: Backend, system: str, blocks: list[Block], question: str,
     text answer that follows reuses the whole prefix from llama.cpp's KV cache."""
     from answer.backends import BackendError
 
-    cands = candidates(blocks, question, similarity)
+    words = content_words(question)
+    # A pick must name a row or a column the question names (``resolve``): a table with
+    # neither is no candidate, and with no candidate the model is not asked at all.
+    cands = [c for c in candidates(blocks, question, similarity)
+             if named(c.view.rows, words) or named(c.view.columns, words)]
     if not cands:
         return None
     if shared_prefix:

@@ -220,6 +220,14 @@ def test_a_pick_the_question_names_neither_row_nor_column_of_is_refused() -> Non
                     "value_column": "December 31, 2022"}, cands, "What was goodwill?") is None
 
 
+def test_a_table_the_question_names_nothing_of_costs_no_model_call() -> None:
+    b = _block()
+    fake = FakeBackend({"block": 1, "row_label": "Goodwill", "value_column": "December 31, 2022"})
+    # Every pick from this table would be refused: the model is not asked (a call is seconds of CPU).
+    assert lookup(fake, "S", [b], "What was the headcount of the warehouse staff?") is None
+    assert fake.schema == {} and fake.messages == []
+
+
 def test_duplicate_labels_are_numbered_and_several_tables_are_branches() -> None:
     html = ("<table><tr><th>Item</th><th>Q1</th></tr><tr><td>Sales</td><td>1</td></tr>"
             "<tr><td>Sales</td><td>2</td></tr></table>")
