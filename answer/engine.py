@@ -250,11 +250,14 @@ class Engine:
         """The conversation, for its owner only (anyone else gets ``SessionError``)."""
         return self.sessions.get(session_id, self.current_documents(), owner)
 
-    def element(self, element_id: str) -> dict[str, Any] | None:
+    def element(self, element_id: str, include_hidden: bool = False) -> dict[str, Any] | None:
+        """The element as the API shows it; None for an unknown id, and for one a reviewer
+        hid (it left the answers; only reviewers still read it) unless ``include_hidden``."""
+        from folio.review import is_hidden
         from index.pages import crop_path, page_path
 
         el = self.store.elements_by_id([element_id]).get(element_id)
-        if el is None:
+        if el is None or (is_hidden(el) and not include_hidden):
             return None
         d = el.to_dict()
         d.pop("embed_text", None)

@@ -217,3 +217,14 @@ def test_export_downloads_the_json_of_the_chosen_documents(app_url: str) -> None
     assert {d["source"] for d in everything["documents"]} >= set(docs)
     r = httpx.get(f"{app_url}/api/export", params={"source": "nope.pdf"}, timeout=60)
     assert r.status_code == 400 and "nope.pdf" in r.json()["error"]
+    assert "/" not in r.json()["error"].replace("nope.pdf", "")  # no server path in what the client reads
+    # Written in folders only the server's user can open, and deleted once sent (before: a
+    # shared, world-readable /tmp/folio-exports kept every file an hour).
+    import stat
+    import tempfile
+
+    folders = list(Path(tempfile.gettempdir()).glob("folio-exports-*"))
+    assert folders
+    for folder in folders:
+        assert stat.S_IMODE(folder.stat().st_mode) == 0o700, folder
+    assert not [f for folder in folders for f in folder.glob("*.json")]

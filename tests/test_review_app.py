@@ -196,6 +196,15 @@ def test_readers_ask_and_flag_reviewers_edit(app_config: Path) -> None:
             client.predict(fig["id"], "caption", "x", api_name="/review_edit")
         assert httpx.post(f"{base}/api/review/elements/{fig['id']}", json={"field": "approved", "value": False},
                           headers=rita).status_code == 200
+        # Hidden by a reviewer: gone for readers (the 404 of an unknown id), there for reviewers.
+        assert httpx.post(f"{base}/api/review/elements/{fig['id']}/hide", headers=rita).status_code == 200
+        try:
+            for path in (f"/api/elements/{fig['id']}", f"/api/review/elements/{fig['id']}"):
+                assert httpx.get(base + path, headers=ann).status_code == 404, path
+                assert httpx.get(base + path, headers=rita).status_code == 200, path
+        finally:
+            assert httpx.post(f"{base}/api/review/elements/{fig['id']}/unhide", headers=rita).status_code == 200
+        assert httpx.get(f"{base}/api/elements/{fig['id']}", headers=ann).status_code == 200
 
 
 def _figure_as(base: str, headers: dict[str, str]) -> dict[str, Any]:

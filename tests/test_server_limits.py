@@ -54,3 +54,10 @@ def test_deeply_nested_json_is_a_400(app_url: str) -> None:
         assert r.status_code in (400, 413) and r.status_code != 500, (depth, r.status_code)
         if len(body) < 200_000:
             assert r.status_code == 400 and "nested" in r.json()["error"]
+
+
+def test_gradio_upload_route_is_closed(app_url: str) -> None:
+    # No component takes a file; before, any user could store files through this route.
+    files = {"files": ("big.bin", b"\0" * 200_000, "application/octet-stream")}
+    r = httpx.post(app_url + "/gradio_api/upload", files=files, timeout=60)
+    assert r.status_code == 403 and "takes no files" in r.json()["error"]

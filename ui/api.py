@@ -164,8 +164,11 @@ def router(engine: Engine) -> APIRouter:
         return with_urls(result)
 
     @r.get("/api/elements/{element_id}")
-    def element(element_id: str) -> Any:
-        el = engine.element(element_id)
+    def element(element_id: str, request: Request) -> Any:
+        from ui.review_api import can_edit
+
+        # A hidden element is the same 404 as an unknown one for readers (no probing).
+        el = engine.element(element_id, include_hidden=can_edit(request))
         if el is None:
             return error(404, f"no element {element_id!r} in the index")
         el["crop_url"] = url(el.pop("crop"))
@@ -201,7 +204,11 @@ def router(engine: Engine) -> APIRouter:
             path = export_file(engine, source)
         except FolioError as e:
             return error(400, str(e))
-        return FileResponse(path, media_type="application/json", filename=path.name)
+        from starlette.background import BackgroundTask
+
+        # Sent once, then deleted: nothing of the corpus is left behind in a temp folder.
+        return FileResponse(path, media_type="application/json", filename=path.name,
+                            background=BackgroundTask(path.unlink, missing_ok=True))
 
     @r.get("/api/sessions/{session_id}")
     def session(session_id: str, request: Request) -> Any:

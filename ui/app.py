@@ -139,13 +139,21 @@ def build_app(engine: Engine, auth: Authenticator | None = None, hosts: set[str]
         # The Guard already checked the login; without login everyone is the local user.
         return getattr(request.state, "user", None) or "local"
 
+    @app.post("/gradio_api/upload", include_in_schema=False)
+    def no_uploads() -> Any:
+        # No component of the app takes a file, so Gradio's upload route (any user could
+        # fill the disk through it) is closed; declared before Gradio's mount, it wins.
+        from fastapi.responses import JSONResponse
+
+        return JSONResponse({"error": "uploads: this app takes no files"}, status_code=403)
+
     from ui import mcp
 
     mcp.mount(app, engine, login=auth is not None)  # before Gradio takes the root path
     blocks = build_blocks(engine, review, auth)
     app = gr.mount_gradio_app(app, blocks, path="", css=cards.CSS, auth_dependency=user_of,
                               footer_links=["api"], show_error=True, head=cards.HEAD,
-                              mcp_server=False, ssr_mode=False)
+                              mcp_server=False, ssr_mode=False, max_file_size="1mb")
     app.add_middleware(Guard, auth=auth, max_body=engine.pipe.serve.max_body_bytes,  # type: ignore[arg-type]
                        hosts=hosts)
     app.add_middleware(SecurityHeaders)  # outermost: the guard's refusals get the headers too

@@ -126,9 +126,10 @@ def router(review: Reviewer) -> APIRouter:
         return rows if isinstance(rows, Response) else {"elements": rows}
 
     @r.get("/api/review/elements/{element_id}")
-    async def element(element_id: str) -> Any:
+    async def element(element_id: str, request: Request) -> Any:
         el = await run_in_threadpool(review.element, element_id)
-        if el is None:
+        if el is None or (el["hidden"] and not can_edit(request)):
+            # A hidden element is for reviewers: readers get the 404 of an unknown id.
             return error(404, f"no element {element_id!r} in the index")
         return with_asset_urls(el)
 
