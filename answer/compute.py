@@ -183,12 +183,13 @@ def check_operands(data: dict[str, Any], blocks: list[Block], question: str,
         if n == QUESTION:
             loc = locate_in_question(value, question)
         elif n in by_n:
-            loc = locate(name, value, by_n[n])
+            phrases = measure.operands.get(name, ()) if measure is not None else ()
+            loc = locate(name, value, by_n[n], phrases)
             if loc is None or not loc.row_match:
                 # A small model misnumbers blocks: the figure in a row that names the
                 # operand, in another block, is the one it copied.
-                other = next(((m, o) for m in by_n if m != n and (o := locate(name, value, by_n[m])) is not None
-                              and o.row_match), None)
+                other = next(((m, o) for m in by_n if m != n and (o := locate(name, value, by_n[m], phrases))
+                              is not None and o.row_match), None)
                 if other is not None:
                     n, loc = other
         else:

@@ -86,11 +86,24 @@ def _column_ok(block: Block, unit: Unit, value: Number, name: str) -> bool:
     return True
 
 
-def locate(name: str, value_text: str, block: Block) -> Located | None:
+def names_row(label: str, phrases: tuple[str, ...]) -> bool:
+    """Whether a row label names one of an operand's phrases (its name, its line items):
+    two thirds of the phrase's words at least ("Total current assets" names
+    "current assets"; "Other assets" does not, though it shares a word)."""
+    words = content_words(label)
+    for p in phrases:
+        want = {w for w in content_words(p.replace("_", " ")) if not w[0].isdigit()} - {"total"}
+        if want and len(want & words) * 3 >= len(want) * 2:
+            return True
+    return False
+
+
+def locate(name: str, value_text: str, block: Block, phrases: tuple[str, ...] = ()) -> Located | None:
     """Where ``value_text`` (as the model copied it) is printed in ``block``, or None.
 
-    Among several places, the one in a row sharing words with ``name`` wins, then the one
-    whose column matches a year in the name, then the first."""
+    Among several places, the one in a row that names the operand (``names_row`` over the
+    name and ``phrases``) wins, then the one whose column matches a year in the name, then
+    the first."""
     wanted = parse_number(value_text) or next(iter(find_numbers(value_text)), None)
     if wanted is None:
         return None
@@ -110,7 +123,7 @@ def locate(name: str, value_text: str, block: Block) -> Located | None:
             found = [Number(n.value, n.percent, 1.0, n.raw) if not re.search(r"[a-z]", n.raw, re.I) else n
                      for n in found]
         n = found[0]
-        row_match = block.hit.kind != "table" or bool(name_words & content_words(label)) or not name_words
+        row_match = block.hit.kind != "table" or not name_words or names_row(label, (name, *phrases))
         col = _column_ok(block, unit, n, name)
         key = (int(row_match), int(col), -pos)
         if best is None or key > best[0]:

@@ -60,6 +60,7 @@ class Answerer:
         self.t0 = time.perf_counter()
         self.calls = 0
         self.ttft: float | None = None
+        self.arithmetic = False  # the computed path found the question needs arithmetic
 
     def run(self) -> Generator[str, None, Outcome]:
         enabled = set(self.settings.paths)
@@ -84,7 +85,8 @@ class Answerer:
         from answer.measures import catalogue_for, needs_arithmetic
 
         catalogue = catalogue_for(self.settings)
-        if not needs_arithmetic(self.question, catalogue):
+        self.arithmetic = needs_arithmetic(self.question, catalogue)
+        if not self.arithmetic:
             return None
         self.calls += 1
         res = compute(self.backend, self.system, self.blocks, self.question, catalogue)
@@ -105,6 +107,8 @@ class Answerer:
 
         if not any(b.hit.kind == "table" for b in self.blocks) or not asks_for_value(self.question):
             return None
+        if self.arithmetic:
+            return None  # one cell is not a ratio: a failed computation goes to the text path
         self.calls += 1
         res = lookup(self.backend, self.system, self.blocks, self.question, similarity=self.similarity)
         if res is None:
