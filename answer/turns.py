@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 from answer import prompts
 from answer.checks import Checked
 from answer.citations import citation, source_card
+from answer.contracts import checked_result
 
 if TYPE_CHECKING:
     from answer.backends import Prompt
@@ -140,6 +141,7 @@ def finish(engine: Engine, turn: Turn) -> dict[str, Any]:
         result["prompt"] = prompt.text
     if checked.draft:
         result["draft"] = checked.draft
+    result = checked_result(result)  # the one contract every front end gets (answer/contracts.py)
     engine.sessions.add_turn(turn.session_id, result, turn.req.owner)
     engine.snapshot(cites)
     return result

@@ -228,3 +228,29 @@ def test_export_downloads_the_json_of_the_chosen_documents(app_url: str) -> None
     for folder in folders:
         assert stat.S_IMODE(folder.stat().st_mode) == 0o700, folder
     assert not [f for folder in folders for f in folder.glob("*.json")]
+
+
+def test_openapi_document_is_valid_and_every_api_route_has_a_response_model(app_url: str) -> None:
+    from openapi_spec_validator import validate
+
+    from answer.contracts import AskResult
+
+    spec = httpx.get(f"{app_url}/api/openapi.json", timeout=30).json()
+    validate(spec)
+    for path, ops in spec["paths"].items():
+        if not path.startswith(("/api/", "/v1/")):
+            continue
+        for method, op in ops.items():
+            schema = op["responses"].get("200", {}).get("content", {}).get("application/json", {}).get("schema")
+            # a declared model, not FastAPI's empty default (the export is a file with its own schema)
+            assert (schema and "$ref" in schema) or path == "/api/export", (method, path, schema)
+    ask = spec["paths"]["/api/ask"]["post"]
+    assert ask["responses"]["200"]["content"]["application/json"]["schema"]["$ref"].endswith("/AskResult")
+    assert "question" in ask["requestBody"]["content"]["application/json"]["schema"]["properties"]
+    assert "ErrorBody" in spec["components"]["schemas"] and "Citation" in spec["components"]["schemas"]
+    # what the route returns is what it declares
+    r = httpx.post(f"{app_url}/api/ask", json={"question": "What was the North region revenue in Q4?", "k": 2},
+                   timeout=300)
+    assert r.status_code == 200, r.text
+    res = AskResult.model_validate(r.json())
+    assert res.prompt is None and "prompt" not in r.json()  # only when asked for

@@ -16,6 +16,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import FileResponse, JSONResponse, StreamingResponse
 
 from answer.backends import BackendError
+from answer.contracts import ERRORS, AskBody, AskResult, Documents, ElementOut, Health, SearchResult, Session
 from answer.engine import Ask, AskError
 from answer.sessions import SessionError
 from answer.worker import Busy
@@ -128,8 +129,12 @@ def router(engine: Engine) -> APIRouter:
     r = APIRouter()
     figures = health_figures(engine)
 
-    @r.post("/api/ask")
+    @r.post("/api/ask", response_model=AskResult, responses=ERRORS, response_model_exclude_unset=True,
+            openapi_extra={"requestBody": {"required": True, "content": {"application/json": {
+                "schema": AskBody.model_json_schema(ref_template="#/components/schemas/{model}")}}}})
     async def ask(request: Request) -> Any:
+        """Answer a question with checked citations; ``"stream": true`` gives server-sent events
+        (``sources``, ``token``..., ``done`` with this same object)."""
         try:
             body = await read_json(request)
             req = ask_request(body, getattr(request.state, "user", None))
@@ -163,7 +168,7 @@ def router(engine: Engine) -> APIRouter:
             return error(499, "client closed the request")
         return with_urls(result)
 
-    @r.get("/api/elements/{element_id}")
+    @r.get("/api/elements/{element_id}", response_model=ElementOut, responses=ERRORS, response_model_exclude_unset=True)
     def element(element_id: str, request: Request) -> Any:
         from ui.review_api import can_edit
 
@@ -175,7 +180,7 @@ def router(engine: Engine) -> APIRouter:
         el["page_url"] = url(el.pop("page_image"), [el["bbox"]] if el.get("bbox") else None)
         return el
 
-    @r.get("/api/search")
+    @r.get("/api/search", response_model=SearchResult, responses=ERRORS)
     def search(q: str = "", k: int = 5) -> Any:
         """Retrieval only (no model): the hits a question would get, as ``ingest.py search --json``."""
         from index.reader import hit_dict
@@ -190,11 +195,12 @@ def router(engine: Engine) -> APIRouter:
         elements = engine.store.elements_by_id([i for h in hits for i in h.element_ids])
         return {"hits": [hit_dict(h, elements) for h in hits]}
 
-    @r.get("/api/documents")
+    @r.get("/api/documents", response_model=Documents)
     def documents() -> Any:
         return {"documents": engine.documents()}
 
-    @r.get("/api/export")
+    @r.get("/api/export", responses={**ERRORS, 200: {"description": "the export (docs/export-schema.json)",
+                                                       "content": {"application/json": {}}}})
     def export(source: list[str] = Query(default=[])) -> Any:  # noqa: B008  (FastAPI's idiom)
         """The JSON export (docs/export-schema.json) of the given documents, or of all."""
         from folio.errors import FolioError
@@ -210,7 +216,7 @@ def router(engine: Engine) -> APIRouter:
         return FileResponse(path, media_type="application/json", filename=path.name,
                             background=BackgroundTask(path.unlink, missing_ok=True))
 
-    @r.get("/api/sessions/{session_id}")
+    @r.get("/api/sessions/{session_id}", response_model=Session, responses=ERRORS, response_model_exclude_unset=True)
     def session(session_id: str, request: Request) -> Any:
         try:
             s = engine.session(session_id, getattr(request.state, "user", None))
@@ -219,7 +225,7 @@ def router(engine: Engine) -> APIRouter:
         s["turns"] = [with_urls(t) for t in s["turns"]]
         return s
 
-    @r.get("/api/health")
+    @r.get("/api/health", response_model=Health)
     async def health() -> Any:
         # On the event loop, from figures refreshed in the background: it answers at once
         # even when every thread is busy, which is what a health check is for.

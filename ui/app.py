@@ -126,7 +126,7 @@ def build_app(engine: Engine, auth: Authenticator | None = None, hosts: set[str]
 
     frontend = Path(BUILD_PATH_LIB)
 
-    @app.get("/assets/{path:path}")
+    @app.get("/assets/{path:path}", include_in_schema=False)
     def assets(request: Request) -> Any:
         return asset_response(request, root, engine.renderer, frontend)
 

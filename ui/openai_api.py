@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, StreamingResponse
 
+from answer import contracts as C
 from answer.backends import BackendError
 from answer.engine import Ask, AskError
 from answer.worker import Busy, Slot
@@ -72,12 +73,12 @@ def _chunk(cid: str, created: int, delta: dict[str, Any], finish: str | None = N
 def router(engine: Engine) -> APIRouter:
     r = APIRouter()
 
-    @r.get("/v1/models")
+    @r.get("/v1/models", response_model=C.ModelList)
     def models() -> Any:
         return {"object": "list", "data": [{"id": MODEL_ID, "object": "model", "created": 0, "owned_by": "folio",
                                             "description": f"pipeline {engine.pipe.name}: {engine.backend.model_id}"}]}
 
-    @r.post("/v1/chat/completions")
+    @r.post("/v1/chat/completions", response_model=C.ChatCompletion, responses=C.ERRORS)
     async def chat(request: Request) -> Any:
         try:
             body = await read_json(request)

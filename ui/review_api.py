@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
+from answer import contracts as C
 from answer.engine import AskError
 from index.pages import crop_path, page_path
 from review.reviewer import AUDIT_FIELDS, ReviewError
@@ -105,7 +106,7 @@ def router(review: Reviewer) -> APIRouter:
             raise ReviewError(f"unknown field(s) {sorted(unknown)}; allowed: {', '.join(sorted(allowed))}")
         return body
 
-    @r.get("/api/review/queue")
+    @r.get("/api/review/queue", response_model=C.ReviewQueue, responses=C.ERRORS)
     async def queue(source: str | None = None, kind: str | None = None, limit: str | None = None) -> Any:
         try:
             n = _int(limit, "limit") or 200
@@ -114,7 +115,7 @@ def router(review: Reviewer) -> APIRouter:
         items = await call(review.queue, source or None, kind or None, n)
         return items if isinstance(items, Response) else {"queue": items}
 
-    @r.get("/api/review/elements")
+    @r.get("/api/review/elements", response_model=C.ReviewElements, responses=C.ERRORS)
     async def browse(source: str = "", page: str | None = None, kind: str | None = None) -> Any:
         if not source:
             return error(400, "source: required, a document path as listed by /api/documents")
@@ -125,7 +126,7 @@ def router(review: Reviewer) -> APIRouter:
         rows = await call(review.browse, source, p, kind or None)
         return rows if isinstance(rows, Response) else {"elements": rows}
 
-    @r.get("/api/review/elements/{element_id}")
+    @r.get("/api/review/elements/{element_id}", response_model=C.ReviewElement, responses=C.ERRORS)
     async def element(element_id: str, request: Request) -> Any:
         el = await run_in_threadpool(review.element, element_id)
         if el is None or (el["hidden"] and not can_edit(request)):
@@ -152,23 +153,23 @@ def router(review: Reviewer) -> APIRouter:
             out["element"] = with_asset_urls(out["element"])
         return out
 
-    @r.post("/api/review/elements/{element_id}")
+    @r.post("/api/review/elements/{element_id}", response_model=C.ReviewEdit, responses=C.ERRORS)
     async def edit(request: Request, element_id: str) -> Any:
         return await _edit(request, element_id)
 
-    @r.post("/api/review/elements/{element_id}/hide")
+    @r.post("/api/review/elements/{element_id}/hide", response_model=C.ReviewEdit, responses=C.ERRORS)
     async def hide(request: Request, element_id: str) -> Any:
         return await _edit(request, element_id, "hidden", True)
 
-    @r.post("/api/review/elements/{element_id}/unhide")
+    @r.post("/api/review/elements/{element_id}/unhide", response_model=C.ReviewEdit, responses=C.ERRORS)
     async def unhide(request: Request, element_id: str) -> Any:
         return await _edit(request, element_id, "hidden", False)
 
-    @r.post("/api/review/elements/{element_id}/approve")
+    @r.post("/api/review/elements/{element_id}/approve", response_model=C.ReviewEdit, responses=C.ERRORS)
     async def approve(request: Request, element_id: str) -> Any:
         return await _edit(request, element_id, "approved", True)
 
-    @r.post("/api/review/flag")
+    @r.post("/api/review/flag", response_model=C.Flagged, responses=C.ERRORS)
     async def flag(request: Request) -> Any:
         try:
             body = await body_of(request, {"element_ids", "note"})
@@ -183,11 +184,11 @@ def router(review: Reviewer) -> APIRouter:
         n = await call(review.flag, ids, user_of(request), note)
         return n if isinstance(n, Response) else {"flagged": n}
 
-    @r.get("/api/review/orphans")
+    @r.get("/api/review/orphans", response_model=C.Orphans)
     async def orphans() -> Any:
         return {"orphans": await run_in_threadpool(review.orphans)}
 
-    @r.post("/api/review/orphans/{content_hash}/reattach")
+    @r.post("/api/review/orphans/{content_hash}/reattach", response_model=C.Reattached, responses=C.ERRORS)
     async def reattach(request: Request, content_hash: str) -> Any:
         if (denied := refused(request)) is not None:
             return denied
@@ -200,14 +201,14 @@ def router(review: Reviewer) -> APIRouter:
         out = await call(review.reattach, content_hash, body["element_id"], user_of(request))
         return out if isinstance(out, Response) else {"overlay": out}
 
-    @r.post("/api/review/orphans/{content_hash}/dismiss")
+    @r.post("/api/review/orphans/{content_hash}/dismiss", response_model=C.Dismissed, responses=C.ERRORS)
     async def dismiss(request: Request, content_hash: str) -> Any:
         if (denied := refused(request)) is not None:
             return denied
         out = await call(review.dismiss, content_hash, user_of(request))
         return out if isinstance(out, Response) else {"dismissed": content_hash}
 
-    @r.get("/api/review/audit")
+    @r.get("/api/review/audit", response_model=C.Audit, responses={**C.ERRORS, 200: {"content": {"text/csv": {}}}})
     async def audit(format: str = "json", limit: str | None = None, since: str | None = None) -> Any:
         try:
             n = _int(limit, "limit")
