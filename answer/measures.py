@@ -159,6 +159,10 @@ def question_definition(question: str) -> Measure | None:
 
 # Cues for generic arithmetic that aliases cannot say as one phrase.
 _CUES: tuple[tuple[re.Pattern[str], str], ...] = tuple((re.compile(rx, re.I), name) for rx, name in (
+    # A gap in percentage points is a difference of two percentages, not a percent change.
+    (r"\bpercentage points?\b|\bpp\b", "difference"),
+    (r"\bhow many (?:more|fewer|less)\b", "difference"),
+    (r"\bhow many times (?:faster|slower|larger|smaller|more|higher|lower|bigger|as)\b", "ratio"),
     (r"\bby what (?:percent|percentage|%)|\bhow many percent", "percent change"),
     (r"\b(?:grow|grew|grown|increas\w*|decreas\w*|declin\w*|rise|rose|fall|fell|drop\w*|chang\w*)\b[^?]*"
      r"\b(?:in|by|as a) (?:percent|percentage|%)", "percent change"),
@@ -170,7 +174,8 @@ _CUES: tuple[tuple[re.Pattern[str], str], ...] = tuple((re.compile(rx, re.I), na
 # Words that make arithmetic likely without naming a catalogued measure.
 _ARITH_WORDS = re.compile(
     r"\b(?:ratio|margins?|cagr|per (?!share\b|cent\b|annum\b|year\b|month\b|day\b|hour\b|week\b|the\b|a\b)\w+|"
-    r"percentage of|percent of|how much more|how much less|times as (?:much|many|large|high))\b",
+    r"percentage of|percent of|how much more|how much less|how many more|how many fewer|percentage points?|"
+    r"how many times|times as (?:much|many|large|high))\b",
     re.IGNORECASE,
 )
 _GROWTH = re.compile(r"\b(?:growth|grew|grow|increase[ds]?|decrease[ds]?|decline[ds]?|change[ds]?)\b", re.I)

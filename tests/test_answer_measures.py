@@ -77,6 +77,9 @@ def test_textbook_values() -> None:
     ("What is the combined capacity of the two reservoirs?", "sum"),
     ("What is the average of the three readings across the sites?", "average"),
     ("How did the revenue grow year over year in 2022?", "year-over-year growth"),
+    ("How many more visitors did the north gate count than the south gate?", "difference"),
+    ("By how many percentage points did the pass rate beat the baseline?", "difference"),
+    ("How many times faster is the new parser than the old one?", "ratio"),
 ])
 def test_find_measure(question: str, measure: str) -> None:
     m = find_measure(question)
