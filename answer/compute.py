@@ -77,6 +77,7 @@ class Computed:
     decimals: int = 2
     warnings: list[str] = field(default_factory=list)
     prompt: Prompt | None = None
+    labels: dict[str, str] = field(default_factory=dict)  # operand -> the question's own words for it
 
     @property
     def cited(self) -> dict[int, list[str]]:
@@ -264,7 +265,7 @@ def _substitute(expr: str, repl: dict[str, str]) -> str:
 
 
 def render(c: Computed, converted: bool) -> str:
-    words = {o.name: o.name.replace("_", " ") for o in c.operands}
+    words = {o.name: c.labels.get(o.name) or o.name.replace("_", " ") for o in c.operands}
     cites = {o.name: f"{o.raw} [{o.block}]" if o.block != QUESTION else o.raw for o in c.operands}
     title = (c.measure or "result").strip()
     value = format_number(c.result, c.decimals, c.unit == "percent")
@@ -362,7 +363,9 @@ def from_output(data: dict[str, Any], blocks: list[Block], question: str, measur
     name = measure.name if measure is not None and measure.name != "result" else None
     if measure is not None and measure.generic and not _same_shape(expr, measure.formula or ""):
         name = None  # "Difference = ..." over an expression that is not a difference would mislead
-    c = Computed("", operands, expr, result, not warnings, name, unit, scale, decimals, warnings)
+    labels = {k: v[0] for k, v in measure.operands.items() if v} if measure is not None and \
+        measure.source == "question" else {}
+    c = Computed("", operands, expr, result, not warnings, name, unit, scale, decimals, warnings, labels=labels)
     c.text = render(c, converted)
     return c
 

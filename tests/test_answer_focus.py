@@ -57,6 +57,7 @@ def test_the_asked_years_column_of_the_named_row_is_used() -> None:
     c = from_output(data, blocks, Q, m)
     assert [o.raw for o in c.operands] == ["3,655", "238", "4,532", "9,523"]
     assert c.text.endswith("= 0.88.")  # (3,655 + 238 + 4,532) / 9,523
+    assert "(cash and cash equivalents + current marketable securities + accounts receivable, net)" in c.text
 
 
 def test_years_and_records() -> None:
