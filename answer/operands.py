@@ -30,6 +30,10 @@ _PER_SHARE_RE = re.compile(r"\bper[ _-]?share\b|\beps\b|\bearnings per\b|\bdivid
 _SHARES_RE = re.compile(r"\bshares?\b", re.I)
 
 
+# Words that make a row a different line than the phrase it otherwise names.
+_QUALIFIERS_RE = re.compile(r"\b(?:other|non-?current|noncurrent|excluding|except)\b", re.I)
+
+
 @dataclass
 class Located:
     number: Number  # as the block prints it, with the block's scale applied
@@ -86,6 +90,10 @@ def _column_ok(block: Block, unit: Unit, value: Number, name: str) -> bool:
     return True
 
 
+def _qualifiers(text: str) -> set[str]:
+    return {m.lower().replace("-", "") for m in _QUALIFIERS_RE.findall(text)}
+
+
 def names_row(label: str, phrases: tuple[str, ...]) -> bool:
     """Whether a row label names one of an operand's phrases (its name, its line items):
     two thirds of the phrase's words at least ("Total current assets" names
@@ -93,7 +101,9 @@ def names_row(label: str, phrases: tuple[str, ...]) -> bool:
     words = content_words(label)
     for p in phrases:
         want = {w for w in content_words(p.replace("_", " ")) if not w[0].isdigit()} - {"total"}
-        if want and len(want & words) * 3 >= len(want) * 2:
+        # "Other current assets" names a different line than "current assets".
+        extra = _qualifiers(label) - _qualifiers(p)
+        if want and len(want & words) * 3 >= len(want) * 2 and not extra:
             return True
     return False
 

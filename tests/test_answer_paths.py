@@ -66,3 +66,5 @@ def test_a_row_names_an_operand_by_most_of_its_words() -> None:
                                                                      "net cash provided by operating activities"))
     assert not names_row("Other assets", ("current_assets",))  # one shared word is not the row
     assert not names_row("Current liabilities › Accounts payable", ("current_assets",))
+    assert not names_row("Other current assets", ("current_assets", "total current assets"))
+    assert not names_row("Noncurrent liabilities", ("current_liabilities",))
