@@ -35,7 +35,7 @@ from answer.numbers import (
     rounding_asked,
     scale_asked,
 )
-from answer.operands import QUESTION, Located, locate, locate_in_question
+from answer.operands import QUESTION, Located, adopt_stated_scale, locate, locate_in_question
 from folio.errors import FolioError
 
 if TYPE_CHECKING:
@@ -329,6 +329,7 @@ def _same_shape(a: str, b: str) -> bool:
 def from_output(data: dict[str, Any], blocks: list[Block], question: str, measure: Measure | None) -> Computed:
     """The model's structured output -> a checked, computed answer (ComputeError if not)."""
     operands, expr = check_operands(data, blocks, question, measure)
+    adopt_stated_scale(operands, {b.n: b for b in blocks})
     scale, converted = common_scale(operands)
     decimals, wants_percent = rounding_asked(question)
     unit, expr = _unit(measure, expr, wants_percent)

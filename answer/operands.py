@@ -11,8 +11,8 @@ name is checked against the column header where the row lines up with it.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Any
 
 from answer.numbers import Number, find_numbers, parse_number
 from answer.text import content_words
@@ -151,3 +151,28 @@ def locate_in_question(value_text: str, question: str) -> Located | None:
         if same_figure(wanted, n):
             return Located(n, None, question, True, True)
     return None
+
+
+_STATES_SCALE = re.compile(r"\b(?:thousands?|millions?|billions?)\b|\$\s?(?:000|mm|bn)\b", re.I)
+
+
+def adopt_stated_scale(operands: list[Any], blocks: dict[int, Block]) -> None:
+    """An amount from a block that states no scale anywhere (a balance-sheet part whose
+    "in millions" heads another chunk) takes the one scale the other amounts are stated in:
+    a filing prints its statements in one scale, and reading the bare figure as units would
+    turn a ratio of millions into a million-fold error. ``operands`` have ``number``,
+    ``block`` (0: the question) and are changed in place."""
+    stated = {o.number.scale for o in operands
+              if o.block in blocks and not o.number.percent and o.number.scale != 1.0}
+    if len(stated) != 1:
+        return
+    scale = stated.pop()
+    for o in operands:
+        b = blocks.get(o.block)
+        if b is None or o.number.percent or o.number.scale != 1.0 or _STATES_SCALE.search(
+                "\n".join([b.label, b.text, o.number.raw])):
+            continue
+        if 1900 <= abs(o.number.value) <= 2100 and o.number.value.is_integer() and "," not in o.number.raw:
+            continue  # a year
+        o.number = replace(o.number, scale=scale)
+        o.value = o.number.value

@@ -297,3 +297,15 @@ def test_a_defined_subtraction_takes_the_outflow_by_its_size() -> None:
     c = from_output(_ops(net_cash_provided_operating_activities=("512,300", 4), purchases_property_equipment=(
         "(120,450)", 4)), [CASHFLOW], q, m)
     assert c.result == 512300 - 120450
+
+
+def test_a_block_that_states_no_scale_takes_the_statements_scale() -> None:
+    # The equity part of a balance sheet split into chunks: its "in millions" heads the other
+    # chunk. Before: read as units, the ratio came out a million times too large.
+    equity = block(5, ["Consolidated Balance Sheets (continued)", "Item | 2023 | 2022",
+                       "Total equity | 2,000.0 | 1,900.0"])
+    q = "What was the leverage in 2023, defined as total current liabilities divided by total equity?"
+    m = find_measure(q)
+    c = from_output(_ops(total_current_liabilities=("2,861.0", 2), total_equity=("2,000.0", 5)), [BALANCE, equity],
+                    q, m)
+    assert math.isclose(c.result, 2861.0 / 2000.0) and c.text.endswith("= 1.43.")
