@@ -113,3 +113,29 @@ def clean_rewrite(output: str, question: str) -> str:
     if len(text) < 3 or len(text) > 4 * max(len(question), 60):
         return question
     return text
+
+
+MAX_NEW_WORDS = 1  # a rewrite may add one word of its own ("revenue" for "it"), no more
+
+
+def checked_rewrite(output: str, question: str, history: Sequence[tuple[str, str]]) -> str:
+    """The standalone query, carrying only what the conversation and the question say.
+
+    A small model "completes" a follow-up with a figure it invents ("And in Q4?" became
+    "... revenue in Q4 was 40.8 thousand euros"), and the search then looks for that. A
+    rewrite with a figure, or with more than ``MAX_NEW_WORDS`` content words, found in
+    neither the conversation nor the question is not used: the previous question and the
+    new one, together, are searched instead."""
+    from answer.numbers import find_numbers
+    from answer.text import content_words
+
+    text = clean_rewrite(output, question)
+    if not history or text == question:
+        return text
+    said = " ".join([question, *(f"{q} {a}" for q, a in history)])
+    known = {abs(n.value) for n in find_numbers(said)}
+    invented = [n.raw for n in find_numbers(text) if abs(n.value) not in known]
+    new_words = content_words(text) - content_words(said)
+    if invented or len(new_words) > MAX_NEW_WORDS:
+        return " ".join(f"{history[-1][0]} {question}".split())
+    return text

@@ -154,7 +154,8 @@ def ask_sync(engine: Engine, req: Ask) -> Iterator[Event]:
     with engine.worker.admit(req.owner):
         if turn.history:
             items = engine.worker.generate_sync(lambda: rewrite_work(engine, turn))
-            turn.query = prompts.clean_rewrite("".join(d for k, d in items if k == "token"), turn.question)
+            turn.query = prompts.checked_rewrite("".join(d for k, d in items if k == "token"), turn.question,
+                                                 turn.history)
             yield Event("query", {"standalone_query": turn.query})
         yield retrieve(engine, turn)
         if turn.blocks:
@@ -183,7 +184,7 @@ async def ask_async(engine: Engine, req: Ask, slot: Slot | None = None) -> Async
             async with aclosing(engine.worker.generate(lambda: rewrite_work(engine, turn))) as items:
                 async for kind, data in items:
                     out += data if kind == "token" else ""
-            turn.query = prompts.clean_rewrite(out, turn.question)
+            turn.query = prompts.checked_rewrite(out, turn.question, turn.history)
             yield Event("query", {"standalone_query": turn.query})
         yield await anyio.to_thread.run_sync(retrieve, engine, turn, limiter=limiter)
         if turn.blocks:
