@@ -8,6 +8,7 @@ from pathlib import Path
 
 from export import FORMATS, IMAGE_MODES
 from folio.exitcodes import EXIT_OK
+from folio.sizes import human_size
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -41,7 +42,7 @@ def _export(args: argparse.Namespace) -> int:
                     if c[k])
     sys.stdout.write(
         f"folio export {pipe.name}: {c['documents']} documents, {c['elements']} elements{extra} -> {s.out} "
-        f"({s.bytes / 1e6:.1f} MB) in {s.seconds:.1f} s; documents_version {s.documents_version} "
+        f"({human_size(s.bytes)}) in {s.seconds:.1f} s; documents_version {s.documents_version} "
         f"(next time: --since {s.documents_version})\n"
     )
     return EXIT_OK

@@ -133,8 +133,10 @@ class RunReport:
             parts.append(f"{c['enrich_pending']} with enrichment left for the next run")
         e = self.enrich
         if e.get("captions") or e.get("summaries") or e.get("left"):
-            parts.append(f"enrichment: {e['captions']} captions, {e['summaries']} table summaries "
-                         f"({e['made']} made now, the rest from the cache)")
+            total = e["captions"] + e["summaries"]
+            where = ("all made now" if e["made"] >= total else "all from the cache" if not e["made"]
+                     else f"{e['made']} made now, {total - e['made']} from the cache")
+            parts.append(f"enrichment: {e['captions']} captions, {e['summaries']} table summaries ({where})")
         orphans = len(self.review.get("orphaned") or [])
         if self.review.get("reapplied") or orphans:
             parts.append(f"review: {self.review.get('reapplied', 0)} edits re-applied, {orphans} orphaned")

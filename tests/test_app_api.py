@@ -87,6 +87,14 @@ def test_openai_client_streaming_and_not(app_url: str) -> None:
         if chunk.choices and chunk.choices[0].finish_reason == "stop":
             final = chunk.model_extra
     assert pieces and final is not None and "citations" in final
+    # usage from the model's tokenizer (before: completion_tokens was always 0)
+    assert resp.usage is not None and resp.usage.completion_tokens > 0
+    assert resp.usage.total_tokens == resp.usage.prompt_tokens + resp.usage.completion_tokens
+    # a model not served is a 404 naming the served ones (before: any name was answered)
+    import openai
+
+    with pytest.raises(openai.NotFoundError, match="folio"):
+        client.chat.completions.create(model="gpt-4o", messages=[{"role": "user", "content": LATE_SHIFT}])
 
 
 def test_gradio_client_calls_the_ask_endpoint(app_url: str) -> None:

@@ -36,6 +36,13 @@ def _error(status: int, message: str, kind: str = "invalid_request_error") -> JS
     return JSONResponse({"error": {"message": message, "type": kind, "code": status}}, status_code=status)
 
 
+def _usage(engine: Engine, result: dict[str, Any]) -> dict[str, int]:
+    """Token counts by the model's own tokenizer (the answer's text as shown)."""
+    done = engine.backend.count_tokens(result["answer"])
+    return {"prompt_tokens": result["prompt_tokens"], "completion_tokens": done,
+            "total_tokens": result["prompt_tokens"] + done}
+
+
 def _text(content: Any) -> str:
     """OpenAI message content: a string or a list of parts (text parts are kept)."""
     if isinstance(content, str):
@@ -82,6 +89,11 @@ def router(engine: Engine) -> APIRouter:
     async def chat(request: Request) -> Any:
         try:
             body = await read_json(request)
+            model = body.get("model")
+            if model is not None and model not in (MODEL_ID, engine.backend.model_id):
+                # As OpenAI does: a model not served is a 404 naming what is.
+                return _error(404, f"model {model!r} is not served here; the models are: {MODEL_ID}",
+                              "invalid_request_error")
             question, history = parse_messages(body.get("messages"))
             req = Ask(question, owner=getattr(request.state, "user", None), history=history,
                       k=body.get("k") if isinstance(body.get("k"), int) else None)
@@ -114,8 +126,7 @@ def router(engine: Engine) -> APIRouter:
             "id": cid, "object": "chat.completion", "created": created, "model": MODEL_ID,
             "choices": [{"index": 0, "message": {"role": "assistant", "content": result["answer"]},
                          "finish_reason": "stop"}],
-            "usage": {"prompt_tokens": result["prompt_tokens"], "completion_tokens": 0,
-                      "total_tokens": result["prompt_tokens"]},
+            "usage": _usage(engine, result),
             "citations": result["citations"],
             "folio": {k: result[k] for k in ("standalone_query", "unsupported", "session_id", "timings")},
         }
