@@ -96,7 +96,11 @@ def record_cells(text: str) -> list[tuple[str, str]]:
     return out
 
 
-def in_period(record: str, value_raw: str, year: str | None) -> str | None:
+_MONTH = re.compile(r"\b(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\.?\s+\d", re.I)
+_FISCAL = re.compile(r"\bfiscal\b|\bFY\s?'?\d", re.I)
+
+
+def in_period(record: str, value_raw: str, year: str | None, fiscal: bool = False) -> str | None:
     """The value under ``year``'s column in ``record`` (a table row as a record), when the
     model's figure (``value_raw``) sits under another column of it; None when nothing is
     to change."""
@@ -106,6 +110,8 @@ def in_period(record: str, value_raw: str, year: str | None) -> str | None:
     cols = [(c, v) for c, v in cells if set(_YEAR_RE.findall(c)) == {year}]
     if len(cols) != 1:
         return None
+    if fiscal and _MONTH.search(cols[0][0]):
+        return None  # "fiscal 2022" may end on "January 28, 2023": a date column is not the year
     here = next((c for c, v in cells if value_raw in v), None)
     if here is None or here == cols[0][0]:
         return None
@@ -117,7 +123,7 @@ def align_period(loc: Located, name: str, question: str, block: Block) -> Locate
     """``loc`` moved to the same row's figure under the year the operand is read for."""
     if not loc.row_match:
         return loc  # a figure from a row that does not name the operand: nothing to align
-    fixed = in_period(loc.row, loc.number.raw, asked_year(question, name))
+    fixed = in_period(loc.row, loc.number.raw, asked_year(question, name), bool(_FISCAL.search(question)))
     if fixed is None:
         return loc
     found = find_numbers(fixed, block_scale_hint(block))

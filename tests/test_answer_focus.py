@@ -70,3 +70,7 @@ def test_years_and_records() -> None:
     assert in_period(rec, "9,035", "2022") == "9,523"
     assert in_period(rec, "9,523", "2022") is None  # already there
     assert in_period(rec, "9,035", "2019") is None  # no such column
+    # a fiscal year is not the calendar year of a balance-sheet date
+    dated = "Net cash provided by operating activities · January 28, 2023: 1,481,915 · January 29, 2022: 1,059,265"
+    assert in_period(dated, "1,481,915", "2022", fiscal=True) is None
+    assert in_period(dated, "1,481,915", "2022") == "1,059,265"
