@@ -30,21 +30,13 @@ def test_a_rewrite_that_adds_words_of_its_own_is_not_searched() -> None:
 def test_the_real_small_model_never_searches_an_invented_figure(tmp_path) -> None:  # type: ignore[no-untyped-def]
     """SmolLM2-135M rewrites follow-ups through the engine: whatever it writes, the query
     searched carries no figure the conversation or the question did not state."""
-    from answer.backends import load_backend
-    from answer.engine import Ask, Engine
-    from folio.config import AnswerSettings, ModelSettings, Pipeline, Source
-    from index.store import Store
-    from tests.test_store import HashEmbedder, index_doc, make_doc
+    from answer.engine import Ask
+    from tests.small_engine import small_engine
 
-    emb = HashEmbedder()
-    store = Store(tmp_path, dim=emb.dim, embed_model=emb.model_id)
-    index_doc(store, emb, make_doc("shops.pdf", [
+    engine = small_engine(tmp_path, "shops.pdf", [
         "The Oak Street shop made 31.2 thousand euros in Q3 and 35.9 thousand euros in Q4.",
         "The Mill Lane shop made 22.4 thousand euros in Q3 and 20.1 thousand euros in Q4.",
-    ]))
-    pipe = Pipeline(name="t", sources=[Source(path=tmp_path)], index=tmp_path)
-    engine = Engine(pipe, store, emb, load_backend(ModelSettings(llm="smollm2-135m-q4_1"),  # type: ignore[arg-type]
-                                                   AnswerSettings(max_tokens=40)))
+    ], max_tokens=40)
     first = engine.answer(Ask("What did the Oak Street shop make in Q3?"))
     said = first["question"] + " " + first["answer"]
     for follow in ("And in Q4?", "And the other shop?"):

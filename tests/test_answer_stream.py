@@ -73,21 +73,13 @@ def test_an_abstention_stops_the_stream() -> None:
 def test_the_real_small_model_streams_checked_sentences(tmp_path) -> None:  # type: ignore[no-untyped-def]
     """SmolLM2-135M through the engine and every answer path: the token events joined are
     exactly the done event's answer, and every citation names a retrieved block."""
-    from answer.backends import load_backend
-    from answer.engine import Ask, Engine
-    from folio.config import AnswerSettings, ModelSettings, Pipeline, Source
-    from index.store import Store
-    from tests.test_store import HashEmbedder, index_doc, make_doc
+    from answer.engine import Ask
+    from tests.small_engine import small_engine
 
-    emb = HashEmbedder()
-    store = Store(tmp_path, dim=emb.dim, embed_model=emb.model_id)
-    index_doc(store, emb, make_doc("pumps.pdf", [
+    engine = small_engine(tmp_path, "pumps.pdf", [
         "The old pump failed in March 2021. Repairs took three weeks.",
         "Pump costs were 4,200 euros in 2021 and 3,900 euros in 2022.",
-    ]))
-    pipe = Pipeline(name="t", sources=[Source(path=tmp_path)], index=tmp_path)
-    backend = load_backend(ModelSettings(llm="smollm2-135m-q4_1"), AnswerSettings(max_tokens=60))
-    engine = Engine(pipe, store, emb, backend)  # type: ignore[arg-type]
+    ])
     for question in ("What did pumps cost in 2021?", "When did the old pump fail?"):
         tokens: list[str] = []
         done: dict[str, object] = {}
@@ -98,5 +90,5 @@ def test_the_real_small_model_streams_checked_sentences(tmp_path) -> None:  # ty
                 done = ev.data
         assert "".join(tokens) == done["answer"]
         assert done["path"] in ("computed", "lookup", "extract", "plain")
-        blocks = {c["n"] for c in done["citations"]}  # type: ignore[union-attr]
+        blocks = {c["n"] for c in done["citations"]}  # type: ignore[attr-defined]
         assert all(f"[{n}]" in str(done["answer"]) for n in blocks)
