@@ -108,10 +108,9 @@ def lookup(backend: Backend, system: str, blocks: list[Block], question: str,
     from answer.backends import BackendError
 
     words = content_words(question)
-    # A pick must name a row or a column the question names (``resolve``): a table with
-    # neither is no candidate, and with no candidate the model is not asked at all.
-    cands = [c for c in candidates(blocks, question, similarity)
-             if named(c.view.rows, words) or named(c.view.columns, words)]
+    # A pick must be of a row the question names (``resolve``): a table with none is no
+    # candidate, and with no candidate the model is not asked at all.
+    cands = [c for c in candidates(blocks, question, similarity) if named(c.view.rows, words, strict=True)]
     if not cands:
         return None
     if shared_prefix:
@@ -198,10 +197,15 @@ def resolve(pick: dict[str, Any], cands: list[_Candidate], question: str) -> Loo
     value = view.cells.get((r, k), "").strip()
     if not value or value.lower() in _NIL:
         return None
-    # A pick of a row and a column the question names neither of is a guess.
+    # A cell is the answer only when the question names its row and, where there is a
+    # choice, its column: a pick of a neighbouring row or another period is a guess (on
+    # the own set, 9 of 13 lookups named one of the two and gave a neighbour's value).
     words = content_words(question)
-    if r not in named(view.rows, words) and k not in named(view.columns, words):
+    if r not in named(view.rows, words, strict=True):
         return None
+    cols = named(view.columns, words, strict=True)
+    if len(view.columns) > 1 and k not in cols and (cols or k != 0):
+        return None  # another column than the one named; or, none named, not the first (latest) one
     el = cand.block.elements.get(cand.element_id)
     units = view.units if is_number(value) and "%" not in value else ""
     return Lookup(

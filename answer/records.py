@@ -99,17 +99,30 @@ class TableView:
         )
 
 
-def named(labels: Sequence[str], words: set[str]) -> set[int]:
+# Words that make a line another than the one without them (content_words stems).
+_QUALIFIERS = frozenset({"net", "other", "gross", "adjust", "non"})
+
+
+def named(labels: Sequence[str], words: set[str], strict: bool = False) -> set[int]:
     """Indices of the labels a text names, given its content words: at least half (one at
     the least) of the label's distinctive words, those not in every label (a column's
     "Three months ended June 30" says nothing, its "2023" does). A row's section prefix
-    is left out ("Inventories" names "Current assets › Inventories")."""
-    sets = [content_words(lb.split(NEST)[-1]) for lb in labels]
+    is left out ("Inventories" names "Current assets › Inventories"). ``strict``: two
+    thirds of three or more, "total" aside, and none of the words that make it another
+    line missing ("Net income" is not named by "statement of income")."""
+    # " #2": the numbering of repeated labels is ours (answer/lookup.py), not the document's.
+    sets = [content_words(re.sub(r" #\d+$", "", lb.split(NEST)[-1])) for lb in labels]
     common = set.intersection(*sets) if len(sets) > 1 else set()
     out = set()
     for i, ws in enumerate(sets):
         own = (ws - common) or ws
-        if own and len(own & words) >= max(1, len(own) // 2):
+        need = max(1, len(own) // 2)
+        if strict:
+            own = (own - {"total"}) or own
+            need = -(-2 * len(own) // 3) if len(own) >= 3 else 1
+            if (own - words) & _QUALIFIERS:
+                continue  # "Net income" is a different line than the "income" of a statement's name
+        if own and len(own & words) >= need:
             out.add(i)
     return out
 

@@ -11,7 +11,8 @@ import pytest
 from answer.checks import check
 from answer.context import Block, build_blocks
 from answer.lookup import answer_sentence, asks_for_value, candidates, lookup, lookup_messages, resolve, schema
-from answer.records import table_view, view_from_lines
+from answer.records import named, table_view, view_from_lines
+from answer.text import content_words
 from folio.element import Element
 from index.search import Hit
 
@@ -302,3 +303,16 @@ def test_a_shared_prefix_lookup_starts_like_the_answer_prompt() -> None:
     got = lookup(fake, "S", [b], q, shared_prefix=True)
     assert got is not None and got.value == "5,372"
     assert fake.messages[1]["content"].startswith(answer_messages("S", [b], q)[1]["content"])
+
+
+def test_a_cell_is_taken_only_where_the_question_names_its_row_and_column() -> None:
+    b = _block()
+    q = "What were inventories at December 31, 2021?"
+    cands = candidates([b], q)
+    row = "Current assets › Inventories"
+    assert resolve({"block": 1, "row_label": row, "value_column": "December 31, 2021"}, cands, q)
+    # the neighbouring period: the question names 2021
+    assert resolve({"block": 1, "row_label": row, "value_column": "December 31, 2022"}, cands, q) is None
+    # a row the question names only by a word it shares ("income" of "statement of income")
+    assert not named(["Net income", "Cash and cash equivalents"], content_words("the statement of income"), strict=True)
+    assert named(["Net income", "Cash and cash equivalents"], content_words("cash in 2022"), strict=True) == {1}
