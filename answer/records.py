@@ -118,7 +118,8 @@ def named(labels: Sequence[str], words: set[str], strict: bool = False) -> set[i
         own = (ws - common) or ws
         need = max(1, len(own) // 2)
         if strict:
-            own = (own - {"total"}) or own
+            # "Late, 14:00-22:00": the words say which line; its figures are a detail.
+            own = {w for w in own - {"total"} if not w[0].isdigit()} or own
             need = -(-2 * len(own) // 3) if len(own) >= 3 else 1
             if (own - words) & _QUALIFIERS:
                 continue  # "Net income" is a different line than the "income" of a statement's name
