@@ -316,4 +316,5 @@ def test_a_cell_is_taken_only_where_the_question_names_its_row_and_column() -> N
     # a row the question names only by a word it shares ("income" of "statement of income")
     assert not named(["Net income", "Cash and cash equivalents"], content_words("the statement of income"), strict=True)
     assert named(["Net income", "Cash and cash equivalents"], content_words("cash in 2022"), strict=True) == {1}
-    assert named(["Early, 06:00-14:00", "Late, 14:00-22:00"], content_words("staff on the late shift"), strict=True) == {1}
+    shifts = ["Early, 06:00-14:00", "Late, 14:00-22:00"]
+    assert named(shifts, content_words("staff on the late shift"), strict=True) == {1}
