@@ -37,7 +37,7 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.serve import QUESTIONS, loopback_url, percentile, start_server, stop_server, wait_healthy
+from bench.serve import QUESTIONS, failed, loopback_url, percentile, start_server, stop_server, wait_healthy
 
 
 @dataclass
@@ -212,10 +212,7 @@ def main(argv: list[str] | None = None) -> int:
                   f"{args.disconnect:.0%} leaving mid-answer", flush=True)
             b = asyncio.run(burst(base, args.concurrency, args.disconnect, args.timeout))
         except RuntimeError as e:
-            print(f"error: {e}", file=sys.stderr)
-            if log_path.exists():
-                print(log_path.read_text(errors="replace")[-3000:], file=sys.stderr)
-            return 2
+            return failed(e, log_path)
         finally:
             if proc is not None:
                 stop_server(proc)

@@ -290,6 +290,14 @@ def start_server(args: argparse.Namespace, log_path: Path) -> tuple[subprocess.P
     return proc, f"http://{LOOPBACK}:{port}"
 
 
+def failed(e: Exception, log_path: Path) -> int:
+    """The error and the end of the server's log, for a bench that could not run: exit 2."""
+    print(f"error: {e}", file=sys.stderr)
+    if log_path.exists():
+        print(log_path.read_text(errors="replace")[-3000:], file=sys.stderr)
+    return 2
+
+
 def stop_server(proc: subprocess.Popen[bytes]) -> None:
     if proc.poll() is not None:
         return
@@ -333,10 +341,7 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"server up in {time.monotonic() - t:.1f} s (pid {pid})", flush=True)
             return run_burst(base, pid, args.concurrency, args.timeout, health)
         except RuntimeError as e:
-            print(f"error: {e}", file=sys.stderr)
-            if log_path.exists():
-                print(log_path.read_text(errors="replace")[-3000:], file=sys.stderr)
-            return 2
+            return failed(e, log_path)
         finally:
             if proc is not None:
                 stop_server(proc)
