@@ -170,7 +170,7 @@ def router(engine: Engine) -> APIRouter:
 
     @r.get("/api/elements/{element_id}", response_model=ElementOut, responses=ERRORS, response_model_exclude_unset=True)
     def element(element_id: str, request: Request) -> Any:
-        from ui.review_api import can_edit
+        from ui.roles import can_edit
 
         # A hidden element is the same 404 as an unknown one for readers (no probing).
         el = engine.element(element_id, include_hidden=can_edit(request))

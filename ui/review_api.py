@@ -34,21 +34,11 @@ from index.pages import crop_path, page_path
 from review.reviewer import AUDIT_FIELDS, ReviewError
 from ui.api import error, read_json
 from ui.assets import url
+from ui.roles import can_edit, user_of
 
 if TYPE_CHECKING:
     from review.reviewer import Reviewer
 
-REVIEWER = "reviewer"
-
-
-def user_of(request: Request) -> str:
-    return getattr(request.state, "user", None) or "local"
-
-
-def can_edit(request: Request) -> bool:
-    """Without login (loopback) the local user reviews; with login only the reviewer role."""
-    role = getattr(request.state, "role", None)
-    return role is None or role == REVIEWER
 
 
 def with_asset_urls(el: dict[str, Any]) -> dict[str, Any]:
