@@ -62,10 +62,18 @@ def period_queries(query: str) -> list[str]:
 
 def merge(first: list[Hit], extra: list[Hit], k: int) -> list[Hit]:
     """``first`` in its order with ``extra`` added (no duplicates); when over ``k``, the
-    extra hits take the places of the lowest-ranked ones: they were asked for by name."""
+    extra hits take the places of the lowest-ranked hits that were not asked for by name.
+    An extra hit already in ``first`` keeps its place (cutting ``first`` to make room must
+    not drop it: Amazon's income statement ranked fifth and was cut for the balance sheet)."""
+    wanted = {h.chunk_id for h in extra}
     seen = {h.chunk_id for h in first}
     add = [h for h in extra if h.chunk_id not in seen and not seen.add(h.chunk_id)]  # type: ignore[func-returns-value]
     if not add:
         return first
-    keep = max(1, k - len(add))
-    return [*first[:keep], *add][: max(k, keep + len(add))]
+    out = list(first)
+    while len(out) + len(add) > k:
+        spare = [i for i in range(1, len(out)) if out[i].chunk_id not in wanted]
+        if not spare:
+            break
+        del out[spare[-1]]
+    return [*out, *add]

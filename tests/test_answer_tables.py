@@ -318,3 +318,29 @@ def test_a_cell_is_taken_only_where_the_question_names_its_row_and_column() -> N
     assert named(["Net income", "Cash and cash equivalents"], content_words("cash in 2022"), strict=True) == {1}
     shifts = ["Early, 06:00-14:00", "Late, 14:00-22:00"]
     assert named(shifts, content_words("staff on the late shift"), strict=True) == {1}
+
+
+def _text_hit(n: int) -> tuple[Hit, Element]:
+    el = Element(id=f"{n:024d}", doc_id="d" * 16, source="r.pdf", doc_sha256="d" * 64, kind="text",
+                 text=f"Paragraph {n} about sales " + "words " * 40, page=n)
+    hit = Hit(chunk_id=f"c{n}", score=1.0, source="r.pdf", doc_id="d" * 16, kind="text",
+              text=f"r | page {n}\n{el.text}", section=("Item 7. Management's Discussion and Analysis of "
+                                                         "Financial Condition and Results of Operations",
+                                                         "Results"), pages=(n,), boxes=(), element_ids=(el.id,))
+    return hit, el
+
+
+def test_a_table_among_text_blocks_keeps_its_best_rows() -> None:
+    """A budget spread over five blocks once left a table its title and header only: the
+    lowest-ranked text blocks now give way until it shows its best rows."""
+    table = _table(STATEMENT)
+    texts = [_text_hit(n) for n in (5, 6, 7, 8)]
+    header = " | ".join(["(in millions)", "December 31, 2022", "December 31, 2021"])
+    hits = [texts[0][0], _hit(table, f"r | page 3\nTable: Balance sheet\n{header}"), *(h for h, _ in texts[1:])]
+    elements = {table.id: table, **{e.id: e for _, e in texts}}
+    blocks = build_blocks(hits, elements, "What were inventories?", 160, count)
+    (tb,) = [b for b in blocks if b.hit.kind == "table"]
+    assert any(u.record and "5,372" in u.text for u in tb.units)
+    assert len(blocks) < 5 and blocks[0].hit.chunk_id == "c5"  # the best-ranked block stays
+    assert not any(u.text.startswith(header) for u in tb.units)  # the records repeat the header
+    assert all(len(b.label.split()) < 16 for b in blocks)  # the nearest heading only, cut
