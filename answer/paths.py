@@ -29,6 +29,7 @@ from answer.stream import CheckedStream
 
 if TYPE_CHECKING:
     from answer.backends import Backend, Prompt
+    from answer.compute import Computed
     from answer.context import Block
     from answer.records import Similarity
     from folio.config import AnswerSettings
@@ -90,7 +91,7 @@ class Answerer:
             return None
         self.calls += 1
         res = compute(self.backend, self.system, self.blocks, self.question, catalogue)
-        if res is None or not res.ok:
+        if res is None or not usable(res):
             return None
         cited: dict[int, list[str]] = {}
         for op in res.operands:
@@ -100,7 +101,15 @@ class Answerer:
         detail = {"expression": res.expression, "result": res.result,
                   "operands": [{"name": op.name, "value": op.value, "raw": op.raw, "n": op.block,
                                 "element_id": op.element_id} for op in res.operands]}
-        return (yield from self._written(res.text, cited, "computed", detail))
+        out = yield from self._written(res.text, cited, "computed", detail)
+        if not res.ok:
+            # Shown with its doubt rather than replaced: after a computation the text path
+            # answered "the documents do not say" (0 of 10 right on the analyst set), and
+            # the formula with its cited operands lets the reader check the doubt at once.
+            out.checked.unsupported.append({"sentence": res.text, "figures": [], "cited": sorted(cited),
+                                            "reason": "not verified: " + "; ".join(res.warnings)})
+            out.notes += res.warnings
+        return out
 
     def _lookup(self) -> Generator[str, None, Outcome | None]:
         from answer.lookup import asks_for_value, lookup
@@ -180,6 +189,16 @@ class Answerer:
     def _first(self) -> None:
         if self.ttft is None:
             self.ttft = time.perf_counter() - self.t0
+
+
+def usable(res: Computed) -> bool:
+    """A computation the reader may see: checked, or doubted only in where an operand sits
+    (a row that does not name it, another year's column). One figure used for two operands
+    is a misreading, not a doubt: the text path answers instead."""
+    from answer.operands import QUESTION
+
+    cells = [(o.block, o.raw) for o in res.operands if o.block != QUESTION]
+    return res.ok or len(cells) == len(set(cells))
 
 
 def sentence_ids(blocks: list[Block]) -> dict[str, tuple[Block, int]]:

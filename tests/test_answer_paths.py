@@ -68,3 +68,27 @@ def test_a_row_names_an_operand_by_most_of_its_words() -> None:
     assert not names_row("Current liabilities › Accounts payable", ("current_assets",))
     assert not names_row("Other current assets", ("current_assets", "total current assets"))
     assert not names_row("Noncurrent liabilities", ("current_liabilities",))
+
+
+def _current_ratio(ops: dict[str, Any]) -> tuple[Scripted, Any]:
+    b = _block(question="current ratio current assets current liabilities")
+    backend = Scripted([{"operands": ops}], "The documents do not say.")
+    q = "What was the current ratio at December 31, 2022?"
+    out = _run(Answerer(backend, "S", AnswerSettings(), [b], q, backend.prompt([{"role": "user", "content": q}])))
+    return backend, out
+
+
+def test_a_doubted_computation_is_shown_with_its_doubt_not_replaced_by_an_abstention() -> None:
+    # The liabilities figure is printed, but in a row that does not name current liabilities.
+    backend, out = _current_ratio({"current_assets": {"value": "6,606", "block": 1},
+                                   "current_liabilities": {"value": "310", "block": 1}})
+    assert backend.calls == ["json"]  # no second model call
+    assert out.path == "computed" and "6,606" in out.checked.text and "310" in out.checked.text
+    (doubt,) = out.checked.unsupported
+    assert str(doubt["reason"]).startswith("not verified") and "current_liabilities" in str(doubt["reason"])
+
+
+def test_one_figure_read_for_two_operands_goes_to_the_text_path() -> None:
+    backend, out = _current_ratio({"current_assets": {"value": "6,606", "block": 1},
+                                   "current_liabilities": {"value": "6,606", "block": 1}})
+    assert backend.calls == ["json", "stream"] and out.path == "plain"
