@@ -23,7 +23,7 @@ from index.records import DOC_FIELDS, DocRecord, sql_str
 from index.rows import add_missing_columns as _add_missing_columns
 from index.rows import chunk_table, document_tables, element_row
 from index.rows import row_element as _row_element
-from index.vector_index import DISTANCE, ensure_indexes, vector_index_config
+from index.vector_index import DISTANCE, ensure_indexes, ensure_source_index, vector_index_config
 
 __all__ = [
     "DISTANCE", "DocRecord", "Store", "chunk_table", "element_row", "ensure_indexes", "open_index", "sql_str",
@@ -373,13 +373,17 @@ class Store:
         return 0 if tbl is None else int(tbl.count_rows())
 
     def optimize(self) -> None:
-        """After a run: FTS and vector indexes cover every row, fragments compacted."""
+        """After a run: FTS and vector indexes cover every row, the document tables have
+        their index on source (built here on tables that lack it: new ones, and indexes
+        written before it existed), fragments compacted, old versions pruned."""
         for name in (*_DOC_TABLES, S.DOCUMENTS, S.RUNS):
             tbl = self._open(name)
             if tbl is None:
                 continue
             if name == S.CHUNKS:
                 ensure_indexes(tbl, VECTOR_INDEX_MIN_ROWS)
+            elif name in _DOC_TABLES:
+                ensure_source_index(tbl)
             # Compacts small fragments (one per document write), folds deletions in, merges
             # new rows into existing indexes incrementally, prunes versions past KEEP_VERSIONS.
             tbl.optimize(cleanup_older_than=KEEP_VERSIONS)
