@@ -4,7 +4,7 @@
 100k, 1M and 2M chunk rows, with and without the BTree index on ``source`` that
 Store.optimize keeps on the document tables (index/vector_index.ensure_source_index).
 
-    nice python3 bench/commit_scale.py [--sizes 100000,1000000,2000000] [--docs 20] [--repeat 3]
+    nice python3 bench/commit_scale.py [--sizes 100000,1000000,2000000] [--docs 20] [--repeat 3] [--run 40]
 
 The base tables are written column-wise (not through Element/Chunk objects: 2M rows that
 way would take most of the budget): chunks and elements get N rows each, 250 per
@@ -14,7 +14,11 @@ write_id, id); vectors are 16-d (the schema takes any width; the commit never re
 The replacing documents are real (bench/commit.py's synthetic documents, written as
 fragments as a worker does) and spread over the table. Each size is measured without the
 source indexes first, then the indexes are built and the same number of fresh batches is
-committed; the median per batch is reported. The scratch index is deleted after each size.
+committed; the median per batch is reported. Then, as in one long run that replaces
+documents (a settings change re-embeds everything), ``--run`` more batches follow without
+an optimize in between: each adds small fragments the index does not cover, and the store
+updates the index every SOURCE_INDEX_EVERY commits (index/store.py); their mean and
+worst batch are reported. The scratch index is deleted after each size.
 """
 
 from __future__ import annotations
@@ -132,7 +136,7 @@ def check(store: Store, picks: list[int]) -> None:
         assert got.num_rows == PER_DOC and len(set(got["write_id"].to_pylist())) == 1, (n, got.num_rows)
 
 
-def measure(rows: int, docs: int, repeat: int) -> list[dict[str, Any]]:
+def measure(rows: int, docs: int, repeat: int, run: int) -> list[dict[str, Any]]:
     where = bench_dir() / f"commit-scale-{rows}"
     shutil.rmtree(where, ignore_errors=True)
     try:
@@ -143,8 +147,8 @@ def measure(rows: int, docs: int, repeat: int) -> list[dict[str, Any]]:
         disk = sum(f.stat().st_size for f in where.rglob("*") if f.is_file())
         rng = np.random.default_rng(2)
         out = []
-        stride = n_docs // (docs * repeat * 2)
-        batches = [[(k * docs * 2 + j) * stride for j in range(docs)] for k in range(repeat * 2)]
+        stride = n_docs // (docs * repeat * 2)  # distinct documents spread over the table
+        batches = [[(k * docs + j) * stride for j in range(docs)] for k in range(repeat * 2)]
         for indexed in (False, True):
             index_s = 0.0
             if indexed:
@@ -162,6 +166,11 @@ def measure(rows: int, docs: int, repeat: int) -> list[dict[str, Any]]:
             print(f"  {rows:>9,} rows  source index {'yes' if indexed else 'no ':3}  commit {med['total']:.3f} s "
                   f"(append {med['append']:.3f}, documents {med['documents']:.3f}, delete {med['delete']:.3f})",
                   flush=True)
+        in_run = [one_batch(store, [(k * docs + j) * 7 % n_docs for j in range(docs)], rng)["total"]
+                  for k in range(run)]
+        out[-1].update(run_mean=statistics.mean(in_run), run_max=max(in_run))
+        print(f"  {run} batches in one run: mean {out[-1]['run_mean']:.3f} s, worst {out[-1]['run_max']:.3f} s",
+              flush=True)
         return out
     finally:
         shutil.rmtree(where, ignore_errors=True)
@@ -172,21 +181,23 @@ def main() -> None:
     ap.add_argument("--sizes", default="100000,1000000,2000000")
     ap.add_argument("--docs", type=int, default=20, help="documents replaced per batch commit")
     ap.add_argument("--repeat", type=int, default=3, help="batches per configuration (median reported)")
+    ap.add_argument("--run", type=int, default=40, help="batches of one long run, with the index (mean reported)")
     args = ap.parse_args()
     enforce_offline()
     t0 = time.perf_counter()
     results = []
     for rows in (int(s) for s in args.sizes.split(",")):
-        results += measure(rows, args.docs, args.repeat)
+        results += measure(rows, args.docs, args.repeat, max(1, args.run))
     print(f"\nbatch commit of {args.docs} replaced documents ({PER_DOC} chunk + {PER_DOC} element rows each), "
           f"median of {args.repeat}; seconds")
     print(f"{'chunk rows':>10} | {'no index':>8} | {'delete':>6} | {'BTree(source)':>13} | {'delete':>6} | "
-          f"{'index build':>11} | {'table MB':>8}")
+          f"{'index build':>11} | {'table MB':>8} | {f'{args.run} in a run: mean':>19} | {'worst':>5}")
     base: dict[bool, float] = {}
     for r0, r1 in zip(results[::2], results[1::2], strict=True):
         base = base or {False: r0["total"], True: r1["total"]}
         print(f"{r0['rows']:>10,} | {r0['total']:>8.3f} | {r0['delete']:>6.3f} | {r1['total']:>13.3f} | "
-              f"{r1['delete']:>6.3f} | {r1['index_s']:>11.1f} | {r0['disk_mb']:>8.0f}")
+              f"{r1['delete']:>6.3f} | {r1['index_s']:>11.1f} | {r0['disk_mb']:>8.0f} | {r1['run_mean']:>19.3f} | "
+              f"{r1['run_max']:>5.2f}")
     last = results[-2:]
     print(f"growth from the smallest to the largest: no index {last[0]['total'] / base[False]:.1f}x, "
           f"BTree {last[1]['total'] / base[True]:.1f}x; whole run {time.perf_counter() - t0:.0f} s")

@@ -33,9 +33,9 @@ def vector_index_config(rows: int, dim: int) -> Any:
 def ensure_source_index(tbl: Any, indexes: dict[tuple[str, ...], str] | None = None) -> None:
     """A BTree on ``source``: a batch commit deletes the replaced rows by source
     (Store.commit_documents), which without it reads every row's source and write_id.
-    Measured (bench/commit_scale.py, 20 documents a batch): the commit took 0.13 s at 100k
-    chunk rows and 0.40 s at 2M without it (the delete alone 0.09 -> 0.35 s), 0.11 -> 0.14 s
-    with it; building it at 2M rows took 2.3 s.
+    Measured (bench/commit_scale.py, 20 replaced documents a batch, two runs on a shared
+    2-core box): 0.09-0.13 s at 100k chunk rows and 0.40-0.43 s at 2M without it (the
+    delete 0.05-0.09 -> 0.33-0.35 s); 0.10-0.11 -> 0.14-0.17 s with it; built in 2-4 s at 2M.
     Built once on a non-empty table; the table's ``optimize()`` then adds new rows to it
     and remaps it through compaction, and rows not yet in it are scanned, so it is never
     stale, only partial until the next optimize."""
@@ -47,6 +47,15 @@ def ensure_source_index(tbl: Any, indexes: dict[tuple[str, ...], str] | None = N
         indexes = {tuple(i.columns): i.name for i in tbl.list_indices()}
     if ("source",) not in indexes:
         tbl.create_index("source", config=BTree())
+
+
+def update_source_index(tbl: Any) -> None:
+    """Bring the index on ``source`` over the rows added since it was last updated (a
+    run's commits add small fragments it does not cover; a delete reads each of them)."""
+    names = [i.name for i in tbl.list_indices() if list(i.columns) == ["source"]]
+    if names:
+        tbl.to_lance().optimize.optimize_indices(index_names=names)
+        tbl.checkout_latest()
 
 
 def ensure_indexes(tbl: Any, vector_min_rows: int, vector_config: Any = None) -> None:

@@ -211,3 +211,36 @@ def test_optimize_keeps_a_source_index_on_every_document_table(tmp_path: Path, e
         assert {r["write_id"] for r in rows(store, n, "a.pdf")} == (set() if n == S.PROFILES else {final})
         assert len({r["write_id"] for r in rows(store, n, "b.pdf")}) == 1
     assert store.repair() == 0
+
+
+def test_a_long_run_keeps_the_source_index_current_and_deletes_only_for_replaced_documents(
+        tmp_path: Path, emb: HashEmbedder, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A new document's commit deletes nothing (it has no older rows); a replaced one's
+    delete names only it. Every SOURCE_INDEX_EVERY commits a delete first brings the
+    source index over the rows the run added, and the rows stay exactly the latest."""
+    import index.store as store_mod
+
+    monkeypatch.setattr(store_mod, "SOURCE_INDEX_EVERY", 3)
+    deletes: list[str] = []
+    real = Store._delete_rows
+    monkeypatch.setattr(Store, "_delete_rows", lambda self, where: (deletes.append(where), real(self, where))[1])
+    store = Store(tmp_path, dim=emb.dim, embed_model=emb.model_id)
+    index_doc(store, emb, make_doc("a.pdf", V1))
+    store.optimize()
+    assert deletes == []  # a.pdf was new
+    tbl = store._writable(S.CHUNKS)
+    name = next(i.name for i in tbl.list_indices() if i.columns == ["source"])
+
+    def unindexed() -> int:
+        return int(tbl.index_stats(name).num_unindexed_rows)
+
+    index_doc(store, emb, make_doc("b.pdf", ["bravo one", "bravo two"]))  # new: no delete
+    index_doc(store, emb, make_doc("a.pdf", V2))  # the 2nd commit since optimize: not updated yet
+    assert len(deletes) == 1 and "'a.pdf'" in deletes[0] and "'b.pdf'" not in deletes[0]
+    assert unindexed() > 0
+    index_doc(store, emb, make_doc("a.pdf", ["alpha three"]))  # the 3rd: updated before its delete
+    assert len(deletes) == 2 and unindexed() == 0
+    assert {r["write_id"] for r in rows(store, "chunks", "a.pdf")} == {store.committed_writes()["a.pdf"]}
+    assert [r["text"].endswith("alpha three") for r in rows(store, "chunks", "a.pdf")] == [True]
+    assert {r["write_id"] for r in rows(store, "chunks", "b.pdf")} == {store.committed_writes()["b.pdf"]}
+    assert store.repair() == 0
