@@ -84,6 +84,11 @@ class RunSettings(_Strict):
     # cluster, and a document come back at least every timeout_s + this; else the run stops
     # with exit code 4 (pipeline/ray_watch.py) instead of waiting for ever.
     ray_deadline_s: float = Field(default=300.0, gt=0)
+    # Ray engine, an index on an object store: whose credentials the workers write the
+    # tables' data files with. "driver": the driver's (its environment's), sent with the
+    # job; "environment": each worker's own (its AWS_* variables, or what the cloud gives
+    # the machine: an instance role, a web identity), so no secret travels in the job.
+    worker_credentials: Literal["driver", "environment"] = "driver"
 
 
 class EmbedSettings(_Strict):

@@ -67,6 +67,15 @@ def resolve_options(configured: dict[str, str] | None = None) -> dict[str, str]:
     return out
 
 
+def without_secrets(options: dict[str, str] | None) -> dict[str, str] | None:
+    """The options but the credentials: what may travel to another machine's process,
+    which resolves its own (``resolve_options`` there: its environment, else what Lance's
+    credential chain finds, e.g. an instance role)."""
+    if options is None:
+        return None
+    return {k: v for k, v in options.items() if k.lower() not in SECRET_OPTIONS}
+
+
 def local_cache_for(uri: str) -> Path:
     """The per-machine folder of a remote index (enrichment cache, sessions, scratch, crops)."""
     base = Path(os.environ.get("FOLIO_CACHE_DIR") or Path.home() / ".cache" / "folio") / "remote"

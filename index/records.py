@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, fields
+from typing import Any
 
 
 @dataclass
@@ -33,3 +34,11 @@ DOC_FIELDS = [f.name for f in fields(DocRecord)]
 def sql_str(value: str) -> str:
     """A SQL string literal for a LanceDB filter."""
     return "'" + value.replace("'", "''") + "'"
+
+
+def sources_in(tbl: Any, sources: list[str]) -> set[str]:
+    """Which of ``sources`` have a row in ``tbl`` (the documents table: one per source)."""
+    if tbl is None or not sources:
+        return set()
+    where = "source IN (" + ", ".join(sql_str(s) for s in sources) + ")"
+    return set(tbl.search().where(where).select(["source"]).limit(None).to_arrow()["source"].to_pylist())

@@ -19,11 +19,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from index import schema as S
-from index.records import DOC_FIELDS, DocRecord, sql_str
+from index.records import DOC_FIELDS, DocRecord, sources_in, sql_str
 from index.rows import add_missing_columns as _add_missing_columns
 from index.rows import chunk_table, document_tables, element_row
 from index.rows import row_element as _row_element
-from index.vector_index import DISTANCE, ensure_indexes, vector_index_config
+from index.vector_index import DISTANCE, ensure_indexes, ensure_source_index, update_source_index, vector_index_config
 
 __all__ = [
     "DISTANCE", "DocRecord", "Store", "chunk_table", "element_row", "ensure_indexes", "open_index", "sql_str",
@@ -49,6 +49,9 @@ VECTOR_INDEX_MIN_ROWS = 20_000
 # Old table versions kept for rollback / nightly diffs; older ones are pruned by optimize().
 KEEP_VERSIONS = timedelta(days=7)
 READ_CONSISTENCY = timedelta(seconds=5)
+# A delete reads every row the source index does not cover, and each commit of a run adds
+# such rows: after this many commits, a delete first updates the index (bench/commit_scale.py).
+SOURCE_INDEX_EVERY = 10
 
 
 def open_index(pipe: Pipeline, dim: int | None = None, embed_model: str | None = None) -> Store:
@@ -90,6 +93,7 @@ class Store:
         )
         self.storage_options = options or None
         self._tables: dict[str, Any] = {}
+        self._unindexed_commits = 0
         if dim is not None:
             self._ensure_chunks(dim, embed_model)
             for name, sch in ((S.ELEMENTS, S.ELEMENTS_SCHEMA), (S.DOCUMENTS, S.DOCUMENTS_SCHEMA),
@@ -215,10 +219,14 @@ class Store:
                  for doc in failed]
         if not rows:
             return
+        self._unindexed_commits += 1
+        # A new source has no older rows (an interrupted write's go at repair()): no delete.
+        known = sources_in(self._open(S.DOCUMENTS), [d.source for d, _ in committed])
         self._upsert_documents(rows)
-        if committed:
-            sources = ", ".join(sql_str(d.source) for d, _ in committed)
-            writes = ", ".join(sql_str(w) for _, w in committed)
+        replaced = [(d, w) for d, w in committed if d.source in known]
+        if replaced:
+            sources = ", ".join(sql_str(d.source) for d, _ in replaced)
+            writes = ", ".join(sql_str(w) for _, w in replaced)
             self._delete_rows(f"source IN ({sources}) AND write_id NOT IN ({writes})")
         if failed:
             self._delete_rows("source IN (" + ", ".join(sql_str(d.source) for d in failed) + ")")
@@ -317,10 +325,13 @@ class Store:
         tbl.merge_insert("source").when_matched_update_all().when_not_matched_insert_all().execute(data)
 
     def _delete_rows(self, where: str) -> None:
-        for name in _DOC_TABLES:
-            tbl = self._open(name)
-            if tbl is not None:
-                tbl.delete(where)
+        tables = [t for t in map(self._open, _DOC_TABLES) if t is not None]
+        if self._unindexed_commits >= SOURCE_INDEX_EVERY:
+            self._unindexed_commits = 0
+            for tbl in tables:
+                update_source_index(tbl)
+        for tbl in tables:
+            tbl.delete(where)
 
     def repair(self) -> int:
         """Delete chunk/element rows not committed by a documents row; returns rows removed."""
@@ -373,13 +384,17 @@ class Store:
         return 0 if tbl is None else int(tbl.count_rows())
 
     def optimize(self) -> None:
-        """After a run: FTS and vector indexes cover every row, fragments compacted."""
+        """After a run: FTS, vector and source indexes cover every row (the source index
+        built on tables lacking it, older indexes too), fragments compacted."""
         for name in (*_DOC_TABLES, S.DOCUMENTS, S.RUNS):
             tbl = self._open(name)
             if tbl is None:
                 continue
             if name == S.CHUNKS:
                 ensure_indexes(tbl, VECTOR_INDEX_MIN_ROWS)
+            elif name in _DOC_TABLES:
+                ensure_source_index(tbl)
             # Compacts small fragments (one per document write), folds deletions in, merges
             # new rows into existing indexes incrementally, prunes versions past KEEP_VERSIONS.
             tbl.optimize(cleanup_older_than=KEEP_VERSIONS)
+        self._unindexed_commits = 0

@@ -118,7 +118,8 @@ class RayDriver:
         overlays = [self.review.overlays_for(t.entry.source) for t in tasks]
         rows = ray_engine.prepare(tasks, self.pipe, self.opts.embedder_factory, overlays,
                                   self.enrichment.worker_spec(), targets(store), store.storage_options,
-                                  self.pipe.run.embed_actors)
+                                  self.pipe.run.embed_actors,
+                                  own_credentials=self.pipe.run.worker_credentials == "environment")
         # A document takes at most run.timeout_s to partition, plus its embedding: a cluster
         # that returns none for that long plus the deadline is stuck (RayUnavailable).
         stall_s = self.pipe.run.timeout_s + self.pipe.run.ray_deadline_s

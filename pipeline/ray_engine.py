@@ -209,7 +209,9 @@ class IndexActor:
     copy of the driver's enrichment cache; writes each document's rows as fragments."""
 
     def __init__(self, pipe_bytes: bytes, factory: Any, threads: int, spec_bytes: bytes,
-                 targets: dict[str, Target], storage_options: dict[str, str] | None) -> None:
+                 targets: dict[str, Target], storage_options: dict[str, str] | None,
+                 own_credentials: bool = False) -> None:
+        from folio.storage import resolve_options
         from pipeline.enrichment import Enrichment
 
         pipe: Pipeline = pickle.loads(pipe_bytes)
@@ -219,7 +221,10 @@ class IndexActor:
         spec: WorkerSpec = pickle.loads(spec_bytes)
         self.enrichment = Enrichment(self.pipe, worker=spec)
         self.targets = targets
-        self.storage_options = storage_options
+        # run.worker_credentials = "environment": the driver sent no secret; this node's
+        # environment gives them (or, with none there, Lance's chain: an instance role).
+        own = own_credentials and storage_options is not None
+        self.storage_options = resolve_options(storage_options) if own else storage_options
         self.model = self.embedder.model_id
 
     def __call__(self, batch: dict[str, Any]) -> dict[str, Any]:
@@ -273,17 +278,22 @@ def prepare(
     storage_options: dict[str, str] | None = None,
     embed_actors: int | None = None,
     embed_threads: int = 1,
+    own_credentials: bool = False,
 ) -> Iterator[tuple[int, Prepared]]:
     """(index into ``tasks``, what the workers made of it), in completion order.
     ``embedder_factory``: Pipeline -> embedder (a picklable function:
     RunOptions.embedder_factory); ``overlays``: each task's review overlays by content
     hash; ``spec``: the driver's model ids and enrichment cache; ``targets``: the tables
     the fragments are written for, with the driver's ``storage_options`` (its environment's
-    credentials and the pipeline's options: the workers write where the driver commits).
+    credentials and the pipeline's options: the workers write where the driver commits);
+    ``own_credentials`` (run.worker_credentials = "environment"): the options go without
+    their credentials, and each worker takes its own environment's.
     The dataset is made here, in the caller's thread; it runs as its rows are pulled
     (pipeline/ray_watch.watched pulls them on a thread of its own)."""
     import ray
     from ray.data import ActorPoolStrategy
+
+    from folio.storage import without_secrets
 
     if not tasks:
         return iter(())
@@ -299,7 +309,8 @@ def prepare(
         IndexActor,
         fn_constructor_kwargs={"pipe_bytes": pipe_bytes, "factory": embedder_factory,  # cloudpickled by Ray
                                "threads": embed_threads, "spec_bytes": pickle.dumps(spec), "targets": targets,
-                               "storage_options": storage_options},
+                               "storage_options": without_secrets(storage_options) if own_credentials
+                               else storage_options, "own_credentials": own_credentials},
         # Ray Data restarts a lost actor and retries its batch by itself (max_restarts=-1).
         compute=ActorPoolStrategy(size=embed_actors or cluster_cpus()), batch_size=1, num_cpus=INDEX_ACTOR_CPUS,
     )

@@ -6,6 +6,7 @@ standard AWS environment variables (folio/storage.py), never through a pipeline.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import socket
@@ -13,6 +14,7 @@ import subprocess
 import time
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -23,13 +25,15 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-@pytest.fixture(scope="session")
-def moto_endpoint() -> Iterator[str]:
+@contextlib.contextmanager
+def moto_server(cwd: Path | None = None, **env: str) -> Iterator[str]:
+    """moto_server on a free port (``env``: moto's own settings, e.g. its request
+    recorder's file); yields its endpoint."""
     exe = shutil.which("moto_server")
     if exe is None:
         pytest.fail("moto_server not found: pip install the dev extra (moto[server])")
     port = _free_port()
-    proc = subprocess.Popen([exe, "-H", "127.0.0.1", "-p", str(port)],
+    proc = subprocess.Popen([exe, "-H", "127.0.0.1", "-p", str(port)], cwd=cwd, env={**os.environ, **env},
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     endpoint = f"http://127.0.0.1:{port}"
     deadline = time.time() + 30
@@ -44,12 +48,20 @@ def moto_endpoint() -> Iterator[str]:
     else:
         proc.kill()
         pytest.fail("moto_server did not start within 30 s")
-    yield endpoint
-    proc.terminate()
     try:
-        proc.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
+        yield endpoint
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+@pytest.fixture(scope="session")
+def moto_endpoint() -> Iterator[str]:
+    with moto_server() as endpoint:
+        yield endpoint
 
 
 S3_ENV = {

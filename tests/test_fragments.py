@@ -136,3 +136,111 @@ def test_an_index_actor_applies_the_drivers_enrichment_cache(tmp_path: Path) -> 
     after = rows(writable, "chunks")
     assert {r["write_id"] for r in after} == {prepared.write_id}
     assert sorted(r["text"] for r in after) == committed
+
+
+def _data_files(store: Store, fragments: dict[str, list[Any]]) -> list[Path]:
+    """The files on disk of fragments (Lance keeps a table's data files in <table>.lance/data)."""
+    return [Path(targets(store)[name].uri) / "data" / df.path
+            for name, frags in fragments.items() for frag in frags for df in frag.files]
+
+
+def test_fragments_never_committed_are_removed_by_optimize_after_the_retention_window(
+        tmp_path: Path, emb: HashEmbedder) -> None:
+    """A worker's fragments no version names (a driver killed before the append, a retried
+    worker's first attempt) are data files only: optimize's cleanup keeps them while they
+    could be a write in progress and removes them once older than the versions kept
+    (KEEP_VERSIONS; Lance also never deletes an unnamed file younger than 7 days). The
+    window passing is simulated by dating the files back; the committed data stays."""
+    import os
+    import time
+
+    from index.search import search
+    from index.store import KEEP_VERSIONS
+
+    store = Store(tmp_path, dim=emb.dim, embed_model=emb.model_id)
+    old = index_doc(store, emb, make_doc("a.pdf", V1))
+    index_doc(store, emb, make_doc("b.pdf", ["bravo one", "bravo two"]))
+    _, _, lost = written(store, emb, "a.pdf", V2)  # the driver is killed before it commits these
+    _, _, retried = written(store, emb, "b.pdf", ["bravo three"])
+    orphans = _data_files(store, lost.fragments) + _data_files(store, retried.fragments)
+    assert len(orphans) >= 6 and all(f.is_file() for f in orphans)
+
+    store.optimize()  # within the window: could be a write in progress, kept
+    assert all(f.is_file() for f in orphans)
+
+    past = time.time() - (KEEP_VERSIONS.total_seconds() + 86400)
+    for f in orphans:
+        os.utime(f, (past, past))
+    store.optimize()
+    assert not any(f.exists() for f in orphans)
+    reopened = Store(tmp_path, dim=emb.dim, embed_model=emb.model_id)
+    assert sorted(r["id"] for r in rows(reopened, "chunks", "a.pdf")) == sorted(c.id for c in old)
+    assert sorted(reopened.documents()) == ["a.pdf", "b.pdf"] and reopened.repair() == 0
+    assert search(reopened, emb, "pump failed", k=1)[0].source == "a.pdf"
+
+
+def test_optimize_keeps_a_source_index_on_every_document_table(tmp_path: Path, emb: HashEmbedder) -> None:
+    """The batch commit's delete by source reads the index, not every row: optimize builds it
+    on new tables and on indexes written before it existed, and a commit over indexed and
+    not yet indexed rows still replaces exactly the old rows."""
+    store = Store(tmp_path, dim=emb.dim, embed_model=emb.model_id)
+    tables = (S.CHUNKS, S.ELEMENTS, S.PROFILES)
+
+    def commit(batch: list[tuple[DocRecord, str, Any]]) -> None:
+        append(store, {n: [f for _, _, w in batch for f in w.fragments.get(n, [])] for n in tables})
+        store.commit_documents([(rec, wid) for rec, wid, _ in batch])
+
+    commit([written(store, emb, "a.pdf", V1), written(store, emb, "b.pdf", ["bravo one", "bravo two"])])
+
+    def source_indexes() -> dict[str, list[str]]:
+        return {n: [i.index_type for i in store._writable(n).list_indices() if i.columns == ["source"]]
+                for n in tables}
+
+    assert source_indexes() == {n: [] for n in tables}
+    store.optimize()
+    assert source_indexes() == {n: ["BTree"] for n in tables}
+    store._writable(S.ELEMENTS).drop_index(store._writable(S.ELEMENTS).list_indices()[0].name)  # an older index
+    assert source_indexes()[S.ELEMENTS] == []
+
+    commit([written(store, emb, "a.pdf", V2)])
+    index_doc(store, emb, make_doc("a.pdf", ["alpha again"]))  # replaces rows not yet in the index
+    store.optimize()
+    assert source_indexes() == {n: ["BTree"] for n in tables}
+    final = store.committed_writes()["a.pdf"]
+    for n in tables:  # the last write has no profile: a.pdf's older profile rows are gone too
+        assert {r["write_id"] for r in rows(store, n, "a.pdf")} == (set() if n == S.PROFILES else {final})
+        assert len({r["write_id"] for r in rows(store, n, "b.pdf")}) == 1
+    assert store.repair() == 0
+
+
+def test_a_long_run_keeps_the_source_index_current_and_deletes_only_for_replaced_documents(
+        tmp_path: Path, emb: HashEmbedder, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A new document's commit deletes nothing (it has no older rows); a replaced one's
+    delete names only it. Every SOURCE_INDEX_EVERY commits a delete first brings the
+    source index over the rows the run added, and the rows stay exactly the latest."""
+    import index.store as store_mod
+
+    monkeypatch.setattr(store_mod, "SOURCE_INDEX_EVERY", 3)
+    deletes: list[str] = []
+    real = Store._delete_rows
+    monkeypatch.setattr(Store, "_delete_rows", lambda self, where: (deletes.append(where), real(self, where))[1])
+    store = Store(tmp_path, dim=emb.dim, embed_model=emb.model_id)
+    index_doc(store, emb, make_doc("a.pdf", V1))
+    store.optimize()
+    assert deletes == []  # a.pdf was new
+    tbl = store._writable(S.CHUNKS)
+    name = next(i.name for i in tbl.list_indices() if i.columns == ["source"])
+
+    def unindexed() -> int:
+        return int(tbl.index_stats(name).num_unindexed_rows)
+
+    index_doc(store, emb, make_doc("b.pdf", ["bravo one", "bravo two"]))  # new: no delete
+    index_doc(store, emb, make_doc("a.pdf", V2))  # the 2nd commit since optimize: not updated yet
+    assert len(deletes) == 1 and "'a.pdf'" in deletes[0] and "'b.pdf'" not in deletes[0]
+    assert unindexed() > 0
+    index_doc(store, emb, make_doc("a.pdf", ["alpha three"]))  # the 3rd: updated before its delete
+    assert len(deletes) == 2 and unindexed() == 0
+    assert {r["write_id"] for r in rows(store, "chunks", "a.pdf")} == {store.committed_writes()["a.pdf"]}
+    assert [r["text"].endswith("alpha three") for r in rows(store, "chunks", "a.pdf")] == [True]
+    assert {r["write_id"] for r in rows(store, "chunks", "b.pdf")} == {store.committed_writes()["b.pdf"]}
+    assert store.repair() == 0
