@@ -48,6 +48,9 @@ _DATE_RE = re.compile(r"\b\d{1,2}[-/]\d{1,2}[-/]\d{2,4}\b|\b(?:January|February|
                       r"August|September|October|November|December) \d{1,2}, \d{4}\b")
 
 
+DATE_GOLD_WORDS = 8
+
+
 def key_figure(gold: str) -> str | None:
     """The gold answer's key figure: its first number that is not a year or period
     ("Q2 FY2024", "2023") - "a decline of 1.32% from 982 stores in Q2 FY 2023" -> 1.32%."""
@@ -62,7 +65,10 @@ def correct(answer: str, gold: str) -> bool:
     or most of its content words for a long explanatory answer."""
     from answer.text import content_words, figure_values, has_figure
 
-    if _DATE_RE.search(gold):  # "01-17-2023 (January 17, 2023)": either form, as written
+    # "01-17-2023 (January 17, 2023)": either form, as written. Only for a gold that is a
+    # date: a sentence that mentions one ("... from August 30, 2023 onward") is judged below
+    # (it was required whole, word for word, and right answers scored wrong).
+    if _DATE_RE.search(gold) and len(gold.split()) <= DATE_GOLD_WORDS:
         alts = [p.strip(" ().") for p in gold.split("(")]
         return any(alt and alt.lower() in answer.lower() for alt in alts)
     key = key_figure(gold)
