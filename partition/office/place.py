@@ -30,6 +30,7 @@ ANCHOR = 4  # words that must follow one another in the PDF to place an element
 _SKIP_PDF = 12  # PDF words (list numbers, headers, footers) jumped over inside an element
 _SKIP_PDF_TABLE = 60  # table cells, nested tables: their order differs more
 NOT_FOUND = "text not found on the rendered pages"
+_SCAN = 2000  # at most this many PDF words are scanned for a word broken over lines
 
 
 @dataclass
@@ -62,6 +63,7 @@ class PdfWords:
                     x0, y0, x1, y1 = info["bbox"]
                     if x1 - x0 > 4 and y1 - y0 > 4:
                         self.pictures.append(Word(i, (x0, y0, x1, y1)))
+        self.pages = [w.page for w in self.words]  # ascending: bisect finds a page's words
         self.at: dict[str, list[int]] = defaultdict(list)
         for i, t in enumerate(self.toks):
             self.at[t].append(i)
@@ -71,10 +73,35 @@ class PdfWords:
         positions = self.at.get(seq[0], [])
         for p in positions[bisect.bisect_left(positions, start):]:
             if p >= start + limit:
-                return None
+                break
             if self.toks[p:p + len(seq)] == seq:
                 return p
+        if limit > _SCAN:
+            return None
+        # A word LibreOffice broke over two lines (a narrow text box): pieces in a row.
+        for p in range(start, min(len(self.toks), start + limit)):
+            q = p
+            for t in seq:
+                n = self.match(q, t)
+                if not n:
+                    break
+                q += n
+            else:
+                return p
         return None
+
+    def match(self, q: int, t: str) -> int:
+        """How many PDF words from ``q`` on spell the word ``t`` (1, or its pieces); 0 if none."""
+        got = ""
+        for n in range(1, 4):
+            if q + n > len(self.toks):
+                return 0
+            got += self.toks[q + n - 1]
+            if got == t:
+                return n
+            if not t.startswith(got):
+                return 0
+        return 0
 
     def walk(self, seq: list[str], p: int, skip: int) -> tuple[list[int], int]:
         """Match ``seq`` from position ``p`` on, jumping over up to ``skip`` PDF words
@@ -83,9 +110,10 @@ class PdfWords:
         for t in seq:
             end = min(len(self.toks), p + skip + 1)
             for q in range(p, end):
-                if self.toks[q] == t:
-                    hits.append(q)
-                    p = q + 1
+                n = self.match(q, t)
+                if n:
+                    hits.extend(range(q, q + n))
+                    p = q + n
                     break
         return hits, p
 
@@ -109,9 +137,7 @@ def place_docx(elements: list[Element], pdf: Path) -> list[Element]:
             nxt = bisect.bisect_right(starts, hits[0])
             stop = starts[nxt] if nxt < len(starts) else len(words.toks)
             hits = [h for h in hits if h < stop] or hits[:1]
-            page = words.words[hits[0]].page
-            boxes = [words.words[h].box for h in hits if words.words[h].page == page]
-            placed = _with_page(el, page, _union(boxes), sorted({words.words[h].page for h in hits}))
+            placed = _with_page(el, _page_boxes(words, hits))
         out.append(placed)
         last_page = placed.page or last_page
     return out
@@ -164,19 +190,31 @@ def _place_picture(el: Element, words: PdfWords, cursor: int, last_page: int) ->
     if cursor >= len(pics) or pics[cursor].page > last_page + 1:
         return _unplaced(el, "picture not found on the rendered pages"), cursor
     pic = pics[cursor]
-    return _with_page(el, pic.page, pic.box, [pic.page]), cursor + 1
+    return _with_page(el, [(pic.page, pic.box)]), cursor + 1
 
 
 def _union(boxes: list[BBox]) -> BBox:
     return (min(b[0] for b in boxes), min(b[1] for b in boxes), max(b[2] for b in boxes), max(b[3] for b in boxes))
 
 
-def _with_page(el: Element, page: int, box: BBox, spans: list[int]) -> Element:
+def _page_boxes(words: PdfWords, hits: list[int]) -> list[tuple[int, BBox]]:
+    """(page, union of the matched words there) for each page the words are on, in order."""
+    by_page: dict[int, list[BBox]] = {}
+    for h in hits:
+        by_page.setdefault(words.words[h].page, []).append(words.words[h].box)
+    return [(page, _union(boxes)) for page, boxes in by_page.items()]
+
+
+def _with_page(el: Element, boxes: list[tuple[int, BBox]]) -> Element:
     meta: dict[str, Any] = {k: v for k, v in el.meta.items() if k != "page_note"}
     meta["page_source"] = "rendered"
-    if len(spans) > 1:
-        meta["rendered_pages"] = spans
-    return _replace(el, page, tuple(round(v, 2) for v in box), meta)  # type: ignore[arg-type]
+    rounded = [(page, tuple(round(v, 2) for v in box)) for page, box in boxes]
+    if len(rounded) > 1:
+        # A paragraph or table over a page break: a box on each page, as for a PDF table
+        # joined over pages (partition/tables/join.py); chunks and citations draw them all.
+        meta["spans"] = [[page, *box] for page, box in rounded]
+    page, box = rounded[0]
+    return _replace(el, page, box, meta)  # type: ignore[arg-type]
 
 
 def _unplaced(el: Element, why: str) -> Element:
@@ -200,9 +238,41 @@ def place_pptx(elements: list[Element], pdf: Path, slide_width_pt: float, slides
             raise ValueError(f"rendered PDF has {doc.page_count} pages for {slides} slides")
         width = doc[0].rect.width if doc.page_count else slide_width_pt
     k = width / slide_width_pt if slide_width_pt else 1.0
+    words = PdfWords(pdf)
     out = []
     for el in elements:
         meta = {**el.meta, "page_source": "rendered"}
         box = tuple(round(v * k, 2) for v in el.bbox) if el.bbox and abs(k - 1) > 1e-3 else el.bbox
+        if box is not None and el.page is not None and el.kind != "image" and el.role != "chart":
+            box = _text_box(words, el, box)  # type: ignore[arg-type]
         out.append(dataclasses.replace(el, bbox=box, meta=meta))  # type: ignore[arg-type]
     return out
+
+
+def _text_box(words: PdfWords, el: Element, shape: BBox) -> BBox:
+    """A slide text's (or table's) box as rendered: its shape's box, widened to the words
+    LibreOffice drew for it (text that overflows its shape, table rows grown taller), or
+    those words alone when the shape box misses them (a shape inside a group)."""
+    seq, page = tokens(el.text), el.page or 0
+    lo = bisect.bisect_left(words.pages, page)
+    hi = bisect.bisect_right(words.pages, page)
+    if not seq or lo == hi:
+        return shape
+    n = min(ANCHOR, len(seq))
+    start = words.find(seq[:n], lo, hi - lo)
+    if start is None:
+        return shape
+    hits = [h for h in words.walk(seq, start, _SKIP_PDF)[0] if h < hi]
+    if len(hits) < len(seq) / 2:
+        return shape
+    boxes = [words.words[h].box for h in hits]
+    inside = sum(1 for b in boxes if _centre_in(b, shape))
+    got = _union(boxes)
+    if inside < len(boxes) / 2:
+        return tuple(round(v, 2) for v in got)  # type: ignore[return-value]
+    return tuple(round(v, 2) for v in _union([shape, got]))  # type: ignore[return-value]
+
+
+def _centre_in(b: BBox, box: BBox) -> bool:
+    cx, cy = (b[0] + b[2]) / 2, (b[1] + b[3]) / 2
+    return box[0] <= cx <= box[2] and box[1] <= cy <= box[3]
