@@ -254,3 +254,48 @@ def test_pdf_words_index_finds_sequences_in_order(tmp_path: Path) -> None:
     assert words.find(["alpha", "beta"], 1, 1000) == 4
     assert words.words[words.find(["alpha", "beta"], 5, 1000) or 0].page == 2
     assert words.find(["alpha", "beta"], 5, 1) is None  # not within the limit
+
+
+@needs_lo
+def test_slide_text_in_a_group_and_overflowing_its_shape_is_boxed_where_drawn(tmp_path: Path) -> None:
+    import pptx
+    from pptx.util import Pt
+
+    prs = pptx.Presentation()
+    slide = prs.slides.add_slide(prs.slide_layouts[6])
+    group = slide.shapes.add_group_shape()
+    group.shapes.add_textbox(Pt(300), Pt(200), Pt(200), Pt(40)).text_frame.text = "Grouped warehouse note"
+    tight = slide.shapes.add_textbox(Pt(40), Pt(40), Pt(200), Pt(20)).text_frame
+    tight.word_wrap = True
+    tight.text = "Overflowing text about depot staffing levels that wraps onto several lines below"
+    path = tmp_path / "groups.pptx"
+    prs.save(str(path))
+    els = partition_file(path, PartitionSettings(), tmp_path / "assets")
+    pdf = rendered(tmp_path, els)
+    texts = [e for e in els if e.kind == "text"]
+    assert len(texts) == 2
+    for e in texts:
+        assert e.bbox is not None and e.page == 1
+        assert set(tokens(e.text)) <= set(words_in(pdf, 1, e.bbox)), e.text
+
+
+@needs_lo
+def test_a_docx_paragraph_over_a_page_break_has_a_box_on_each_page(tmp_path: Path) -> None:
+    import docx
+
+    d = docx.Document()
+    for i in range(40):
+        d.add_paragraph(f"Filler line {i} keeps the first page busy.")
+    long = " ".join(f"Clause {i} of the tenancy continues here." for i in range(40))
+    d.add_paragraph(long)
+    path = tmp_path / "long.docx"
+    d.save(str(path))
+    els = partition_file(path, PartitionSettings(), tmp_path / "assets")
+    pdf = rendered(tmp_path, els)
+    last = els[-1]
+    spans = last.meta["spans"]
+    assert [s[0] for s in spans] == [last.page, (last.page or 0) + 1]
+    under = [t for s in spans for t in words_in(pdf, int(s[0]), tuple(s[1:5]))]
+    assert set(tokens(long)) <= set(under)
+    # each page holds part of it, not all: the boxes are per page
+    assert not set(tokens(long)) <= set(words_in(pdf, int(spans[0][0]), tuple(spans[0][1:5])))

@@ -29,8 +29,10 @@ def with_pages(ctx: PartitionContext, kind: str, elements: list[Element]) -> lis
         return _mark(elements, {"status": "off"})
     t0 = time.time()
     try:
+        # Scratch beside the assets, under the index (the run's tmp folder): /tmp/folio-*
+        # is cleaned behind running jobs on some machines.
         pdf = convert(ctx.path, rendered_path(ctx.assets_root, ctx.doc_id), kind,
-                      ctx.settings.office_timeout_s, program)
+                      ctx.settings.office_timeout_s, program, ctx.assets_root.parent / "tmp")
         placed = _place(ctx, kind, elements, pdf)
     except RenderError as e:
         log.warning("%s: %s", ctx.source, e)

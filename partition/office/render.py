@@ -51,13 +51,17 @@ def rendered_path(assets_root: Path, doc_id: str) -> Path:
     return Path(assets_root) / doc_id / RENDERED_PDF
 
 
-def convert(src: Path, out_pdf: Path, kind: str, timeout_s: float, program: str) -> Path:
+def convert(src: Path, out_pdf: Path, kind: str, timeout_s: float, program: str,
+            scratch: Path | None = None) -> Path:
     """``src`` converted to ``out_pdf`` (kept if already there: same content hash, same
-    pages). Raises RenderError with the reason."""
+    pages). ``scratch``: where the profile and the copy live meanwhile (not the document's
+    asset folder, which is uploaded as it is). Raises RenderError with the reason."""
     if out_pdf.is_file() and out_pdf.stat().st_size > 0:
         return out_pdf
     out_pdf.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(prefix="folio-lo-", dir=out_pdf.parent) as tmp:
+    scratch = scratch or out_pdf.parent.parent
+    scratch.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="folio-lo-", dir=scratch) as tmp:
         work = Path(tmp)
         # LibreOffice names its output after the input: a neutral copy name avoids
         # surprises with odd source names (spaces, leading dashes, wrong extensions).
