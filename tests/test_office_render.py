@@ -299,3 +299,37 @@ def test_a_docx_paragraph_over_a_page_break_has_a_box_on_each_page(tmp_path: Pat
     assert set(tokens(long)) <= set(under)
     # each page holds part of it, not all: the boxes are per page
     assert not set(tokens(long)) <= set(words_in(pdf, int(spans[0][0]), tuple(spans[0][1:5])))
+
+
+@needs_lo
+def test_an_indexed_office_document_cites_its_rendered_pages(tmp_path: Path) -> None:
+    """A real run (LanceDB on disk, the partitioning child): the page image of a DOCX page
+    and of a slide is the rendered page, and a DOCX table's crop is its region of it."""
+    from PIL import Image
+
+    from index.pages import DPI, Renderer, crop_path, page_path
+    from index.store import Store
+    from tests.pipeline_fixtures import Counters, pipeline_for
+    from tests.pipeline_fixtures import run as run_pipeline
+
+    src = tmp_path / "docs"
+    src.mkdir()
+    make_paged_docx(src / "memo.docx")
+    _small_deck(src / "deck.pptx")
+    pipe = pipeline_for(src, tmp_path / "index")
+    runner = run_pipeline(pipe, Counters())
+    assert runner.report.counts["ok"] == 2, runner.report.to_dict()
+    store = Store(tmp_path / "index")
+    renderer = Renderer(pipe.assets_dir, store)
+    table = next(e for e in store.elements("memo.docx") if e.kind == "table")
+    slide_text = next(e for e in store.elements("deck.pptx") if e.kind == "text")
+    for el, size_pt in ((table, (612, 792)), (slide_text, (720, 540))):
+        png = renderer.ensure(page_path(el.doc_id, el.page or 0))
+        assert png is not None, el.source
+        w, h = Image.open(png).size
+        assert (round(w * 72 / DPI), round(h * 72 / DPI)) == size_pt  # the PDF page, not a schematic
+    crop = renderer.ensure(crop_path(table) or "")
+    assert crop is not None and table.bbox is not None
+    cw, ch = Image.open(crop).size
+    assert abs(cw - (table.bbox[2] - table.bbox[0] + 8) * DPI / 72) < 3
+    assert abs(ch - (table.bbox[3] - table.bbox[1] + 8) * DPI / 72) < 3
