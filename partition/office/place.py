@@ -29,6 +29,7 @@ _WORD = re.compile(r"\w+")
 ANCHOR = 4  # words that must follow one another in the PDF to place an element
 _SKIP_PDF = 12  # PDF words (list numbers, headers, footers) jumped over inside an element
 _SKIP_PDF_TABLE = 60  # table cells, nested tables: their order differs more
+_PAGE_TURN = 150  # PDF words of a page's footer and footnotes jumped over to the next page
 NOT_FOUND = "text not found on the rendered pages"
 _SCAN = 2000  # at most this many PDF words are scanned for a word broken over lines
 
@@ -109,6 +110,10 @@ class PdfWords:
         hits: list[int] = []
         for t in seq:
             end = min(len(self.toks), p + skip + 1)
+            page_end = bisect.bisect_right(self.pages, self.pages[p]) if p < len(self.pages) else p
+            if page_end - p <= _PAGE_TURN:
+                # near a page break: the footer, footnotes and the next header lie between
+                end = max(end, min(len(self.toks), page_end + skip + 1))
             for q in range(p, end):
                 n = self.match(q, t)
                 if n:
