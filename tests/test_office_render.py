@@ -5,6 +5,7 @@ clean environment, then LibreOffice found: only the office documents are redone)
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import stat
 import time
@@ -333,3 +334,25 @@ def test_an_indexed_office_document_cites_its_rendered_pages(tmp_path: Path) -> 
     cw, ch = Image.open(crop).size
     assert abs(cw - (table.bbox[2] - table.bbox[0] + 8) * DPI / 72) < 3
     assert abs(ch - (table.bbox[3] - table.bbox[1] + 8) * DPI / 72) < 3
+
+
+def test_a_hanging_conversion_leaves_the_document_indexed_with_a_warning(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from tests.pipeline_fixtures import Counters, pipeline_for
+    from tests.pipeline_fixtures import run as run_pipeline
+
+    fake = _hanging_soffice(tmp_path / "bin")
+    monkeypatch.setenv("PATH", f"{fake.parent}:{os.environ['PATH']}")
+    src = tmp_path / "docs"
+    src.mkdir()
+    make_paged_docx(src / "memo.docx")
+    pipe = pipeline_for(src, tmp_path / "index")
+    pipe = pipe.model_copy(update={"partition": pipe.partition.model_copy(update={"office_timeout_s": 2.0})})
+    runner = run_pipeline(pipe, Counters())
+    report = runner.report.to_dict()
+    (doc,) = report["documents"]
+    assert doc["status"] in ("ok", "partial") and doc["elements"] > 0
+    assert doc["warning"] == "indexed without page images: LibreOffice conversion timed out after 2 s"
+    assert any(n.startswith("memo.docx: indexed without page images") for n in report["notes"])
+    assert runner.report.status != "failed"
