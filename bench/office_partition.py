@@ -26,7 +26,8 @@ def _folio(path: Path) -> tuple[int, int]:
     from folio.config import PartitionSettings
     from partition import partition_file
 
-    els = partition_file(path, PartitionSettings(), Path(tempfile.mkdtemp()))
+    # the readers alone: LibreOffice's page rendering is measured by bench/render.py
+    els = partition_file(path, PartitionSettings(office_render="off"), Path(tempfile.mkdtemp()))
     return len(els), sum(e.kind == "table" for e in els)
 
 

@@ -254,6 +254,7 @@ def _doctor(args: argparse.Namespace) -> int:
     _out("stages:")
     _out(f"  partition: pdf={s.partition.pdf_engine}, tables={s.partition.tables}, "
          f"OCR of text-less pages: {'rapidocr' if s.partition.ocr and ocr_ok else 'off'}")
+    _out(f"  office pages: {_office_pages(s.partition.office_render)}")
     if not s.enrich.enabled:
         _out("  captions, table summaries: off (enrich.enabled = false)")
     else:
@@ -295,6 +296,20 @@ def _doctor(args: argparse.Namespace) -> int:
         return EXIT_FATAL
     _out("ok")
     return EXIT_OK
+
+
+def _office_pages(mode: str) -> str:
+    """Where DOCX/PPTX page images come from. Optional: without LibreOffice documents
+    still index, so it is said here, not counted as a problem."""
+    from partition.office.render import soffice
+
+    program = soffice(mode)
+    if program:
+        return f"LibreOffice ({program}): DOCX pages and boxes, rendered slides"
+    if mode == "off":
+        return "LibreOffice off (partition.office_render = \"off\"): slides drawn as schematics, DOCX without pages"
+    return ("MISSING LibreOffice (no soffice on PATH): slides drawn as schematics, DOCX without pages; "
+            "install: apt-get install libreoffice-writer-nogui libreoffice-impress-nogui")
 
 
 def _doctor_ocr(problems: list[str]) -> bool:

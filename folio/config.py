@@ -60,6 +60,15 @@ class PartitionSettings(_Strict):
     image_dpi: int = Field(default=150, ge=72, le=600)
     min_image_px: int = Field(default=48, ge=1)
     password: str | None = None
+    # Office page images from LibreOffice (partition/office/render.py): "auto" uses it when
+    # installed, "off" never does. Not hashed with the rest (``OFFICE_KEYS``): whether the
+    # renderer ran is the fingerprint's own part, which only office documents carry.
+    office_render: Literal["auto", "off"] = "auto"
+    office_timeout_s: float = Field(default=180.0, gt=0)
+
+
+# PartitionSettings keys left out of the partition hash (see PartitionSettings.office_render).
+OFFICE_KEYS = {"office_render", "office_timeout_s"}
 
 
 class RunSettings(_Strict):
@@ -284,7 +293,8 @@ class Pipeline(_Strict):
 
     def fingerprint(self, section: str = "partition") -> str:
         """Hash of the settings that shape a stage's output."""
-        data: Any = getattr(self, section).model_dump(mode="json")
+        exclude = OFFICE_KEYS if section == "partition" else None
+        data: Any = getattr(self, section).model_dump(mode="json", exclude=exclude)
         blob = json.dumps(data, sort_keys=True).encode()
         return hashlib.sha256(blob).hexdigest()[:16]
 

@@ -42,6 +42,14 @@ def element_id(doc_sha256: str, page: int | None, order: int, kind: str, content
     return h.hexdigest()[:24]
 
 
+def id_content(kind: str, text: str, html: str | None, image: str | None) -> str:
+    """What of an element its id hashes: a table's HTML, a picture's file with its text."""
+    content = text if kind != "table" else (html or text)
+    if kind == "image" and image:
+        content = image + text
+    return content
+
+
 @dataclass(frozen=True, slots=True)
 class Element:
     id: str

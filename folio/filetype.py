@@ -16,6 +16,11 @@ DOC_KIND_BY_SUFFIX = {".pptx": "presentation", ".ppt": "presentation", ".odp": "
                       ".docx": "document", ".doc": "document"}
 
 
+# An office document's pages as LibreOffice renders them (partition/office/render.py),
+# kept at ``<assets>/<doc_id>/rendered.pdf``; page images come from it (index/pages.py).
+RENDERED_PDF = "rendered.pdf"
+
+
 def page_unit(source: str) -> str:
     """'slide' for a presentation, else 'page'."""
     return "slide" if PurePath(source).suffix.lower() in SLIDE_SUFFIXES else "page"

@@ -4,8 +4,9 @@ and moved where a run needs them (from a Ray worker to the driver, to an object 
 Paths (relative to ``<index>/assets``, the only folder the app serves):
 
 - ``<doc_id>/...png``: crops written at ingest (pictures, vector figures);
-- ``pages/<doc_id>/p<page>.png``: a whole page (PDF rendered by PyMuPDF; a slide drawn
-  as a schematic of its elements' boxes and text, since there is no office renderer);
+- ``pages/<doc_id>/p<page>.png``: a whole page rendered by PyMuPDF from the PDF, or for
+  DOCX/PPTX from the PDF LibreOffice made at ingest (``<doc_id>/rendered.pdf``); a slide
+  indexed without LibreOffice is drawn as a schematic of its elements' boxes and text;
 - ``crops/<doc_id>/<element_id>.png``: the region of a table or text element.
 
 Assets are keyed by the document's content hash (doc_id), so a file once rendered never
@@ -112,8 +113,13 @@ class Renderer:
         return None
 
     def _render_page(self, doc_id: str, page: int) -> bytes | None:
-        from folio.filetype import sniff
+        from folio.filetype import RENDERED_PDF, sniff
 
+        # An office document LibreOffice rendered at ingest: its PDF is keyed by the
+        # document's content hash, so it holds the cited pages even after the file moved.
+        rendered = self.ensure(f"{doc_id}/{RENDERED_PDF}")
+        if rendered is not None:
+            return _pdf_page(rendered, page)
         found = self._document(doc_id)
         if found is None:
             return None
@@ -152,8 +158,8 @@ def _pdf_page(path: Path, page: int) -> bytes | None:
 
 
 def _schematic(els: list[Element]) -> bytes:
-    """A slide drawn from its elements: boxes with their first words (there is no office
-    renderer here); enough to see where on the slide the cited element sits."""
+    """A slide drawn from its elements: boxes with their first words (indexed without
+    LibreOffice); enough to see where on the slide the cited element sits."""
     from PIL import Image, ImageDraw
 
     boxes = [e.bbox for e in els if e.bbox]

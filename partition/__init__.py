@@ -106,4 +106,9 @@ def partition_file(
         raise DocumentError(str(path), f"cannot read {kind.upper()}: {type(e).__name__}: {e}") from e
     if not elements:
         raise DocumentError(str(path), f"no content found in this {kind.upper()} (nothing to index)")
+    if kind in ("docx", "pptx"):
+        from partition.office.pages import with_pages
+
+        # Pages and boxes from LibreOffice's rendering, when it is installed.
+        elements = with_pages(ctx, kind, elements)
     return elements

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from folio.config import PartitionSettings
-from folio.element import BBox, Element, Kind, element_id
+from folio.element import BBox, Element, Kind, element_id, id_content
 
 
 def file_sha256(path: Path) -> str:
@@ -62,11 +62,8 @@ class PartitionContext:
         if order is None:
             order = self._order
             self._order += 1
-        content = text if kind != "table" else (html or text)
-        if kind == "image" and image:
-            content = image + text
         return Element(
-            id=element_id(self.doc_sha256, page, order, kind, content),
+            id=element_id(self.doc_sha256, page, order, kind, id_content(kind, text, html, image)),
             doc_id=self.doc_id,
             source=self.source,
             doc_sha256=self.doc_sha256,

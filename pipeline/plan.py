@@ -45,13 +45,28 @@ def settings_fingerprint(pipe: Pipeline, enrich: str | None = None) -> str:
 
     # Better partitioning (e.g. tables joined over page breaks) re-partitions stored documents.
     p = hashlib.sha256(f"{pipe.fingerprint('partition')}:{PARTITIONER_VERSION}".encode()).hexdigest()[:12]
-    fp = f"p={p};c={c};e={e}"
+    from partition.office.render import render_state
+
+    # Where office page images come from ("lo": LibreOffice, "off"): only DOCX/PPTX rows
+    # carry this part (``for_document``), so installing LibreOffice later redoes only them.
+    fp = f"p={p};c={c};e={e};o={render_state(pipe.partition.office_render)}"
     return fp if enrich is None else f"{fp};x={enrich}"
 
 
+OFFICE_SUFFIXES = (".docx", ".pptx")
+
+
+def for_document(fingerprint: str, source: str) -> str:
+    """The fingerprint a document's row records: without the office-render part unless
+    the document is a DOCX or PPTX."""
+    if source.lower().endswith(OFFICE_SUFFIXES):
+        return fingerprint
+    return ";".join(p for p in fingerprint.split(";") if not p.startswith("o="))
+
+
 def changed_parts(old: str | None, new: str) -> list[str]:
-    """Which fingerprint parts differ: ["partition", "chunk", "embed", "enrich"] (all if unreadable)."""
-    names = {"p": "partition", "c": "chunk", "e": "embed", "x": "enrich"}
+    """Which fingerprint parts differ: ["partition", "chunk", "embed", "render", "enrich"] (all if unreadable)."""
+    names = {"p": "partition", "c": "chunk", "e": "embed", "o": "render", "x": "enrich"}
 
     def parts(fp: str | None) -> dict[str, str]:
         out: dict[str, str] = {}
@@ -76,6 +91,7 @@ class Task:
     sha256: str | None = None  # known when the plan had to hash the file
     previous_status: str | None = None
     reuse_elements: bool = False  # the stored elements are still valid: skip partitioning
+    keep_vectors: bool = False  # stored vectors of unchanged chunk texts are re-used
 
 
 @dataclass
@@ -116,11 +132,17 @@ def make_plan(
         if sha is not None and sha != old.sha256:
             plan.tasks.append(Task(entry, "changed", sha, previous_status=old.status))
             continue
-        if old.fingerprint != fingerprint:
+        doc_fp = for_document(fingerprint, source)
+        if old.fingerprint != doc_fp:
             # Same bytes, other settings: if the partition settings still hold, the stored
             # elements are re-chunked and re-embedded instead of partitioning again.
-            reuse = old.status in INDEXED and "partition" not in changed_parts(old.fingerprint, fingerprint)
-            plan.tasks.append(Task(entry, "fingerprint", old.sha256, old.status, reuse_elements=reuse))
+            changed = changed_parts(old.fingerprint, doc_fp)
+            reuse = old.status in INDEXED and not {"partition", "render"} & set(changed)
+            # Only the office renderer changed: partition again for pages and boxes, but
+            # a chunk whose text is unchanged keeps its stored vector.
+            keep = old.status in INDEXED and changed == ["render"]
+            plan.tasks.append(Task(entry, "fingerprint", old.sha256, old.status, reuse_elements=reuse,
+                                   keep_vectors=keep))
             continue
         if old.status in INDEXED and stored_model is not None and old.embed_model != stored_model:
             plan.tasks.append(Task(entry, "model", old.sha256, old.status, reuse_elements=True))

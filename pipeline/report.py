@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from enrich.stage import EnrichStats
+    from folio.element import Element
     from folio.storage import Blobs
 
 # Keys of RunReport.counts, in the order the summary prints them.
@@ -39,6 +40,16 @@ class DocResult:
     chunks: int = 0
     seconds: float = 0.0
     error: str | None = None
+    warning: str | None = None  # indexed, with something missing (e.g. no page images)
+
+
+def render_note(elements: list[Element], result: DocResult, report: RunReport) -> None:
+    """An office document whose LibreOffice conversion failed or timed out is indexed
+    without page images: the report says so (partition/office/pages.py marks it)."""
+    state = elements[0].meta.get("office_render") if elements else None
+    if isinstance(state, dict) and state.get("status") == "failed":
+        result.warning = f"indexed without page images: {state.get('error')}"
+        report.notes.append(f"{result.source}: {result.warning}")
 
 
 def new_run_id() -> str:

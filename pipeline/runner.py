@@ -26,9 +26,9 @@ from pipeline.enrichment import Enrichment
 from pipeline.lock import ObjectLock, RunLock
 from pipeline.options import RunOptions
 from pipeline.phases import TwoPhases
-from pipeline.plan import Plan, Task, changed_parts, make_plan, settings_fingerprint
+from pipeline.plan import Plan, Task, changed_parts, for_document, make_plan, settings_fingerprint
 from pipeline.ray_driver import RayDriver
-from pipeline.report import DocResult, RunReport, iso, new_run_id
+from pipeline.report import DocResult, RunReport, iso, new_run_id, render_note
 from pipeline.reuse import stored_elements
 from pipeline.signals import StopFlag
 from pipeline.snapshot import (
@@ -208,9 +208,11 @@ class Runner(TwoPhases, RayDriver):
         if resumed:
             self.report.notes.append(f"finishing the enrichment of {resumed} documents indexed before")
         if any(t.reason == "fingerprint" for t in plan.tasks):
-            old = next(docs[t.entry.source].fingerprint for t in plan.tasks if t.reason == "fingerprint")
+            t = next(t for t in plan.tasks if t.reason == "fingerprint")
+            old = docs[t.entry.source].fingerprint
             self.report.notes.append(
-                "settings changed (" + ", ".join(changed_parts(old, self.fingerprint)) + "): reprocessing"
+                "settings changed (" + ", ".join(changed_parts(old, for_document(self.fingerprint, t.entry.source)))
+                + "): reprocessing"
             )
 
     def _apply_metadata(self, plan: Plan) -> None:
@@ -260,14 +262,16 @@ class Runner(TwoPhases, RayDriver):
             if not elements:
                 elements = self.opts.partition(task, sha, self.pipe)
             elements = self.review.stamp(elements)  # content hashes, before enrichment adds anything
+            known = self.store().chunk_vectors(entry.source) if task.keep_vectors else None
             ready = make_ready(elements, self.enrichment, self.review.overlays_for(entry.source), emb,
-                               self.pipe.chunk.max_tokens or emb.max_tokens)
+                               self.pipe.chunk.max_tokens or emb.max_tokens, known)
         except DocumentError as e:
             return self._fail(rec, result, e.reason, t0)
         except Exception as e:  # a bug or library failure on this document: record it, go on
             log.debug("indexing %s failed", entry.source, exc_info=True)
             return self._fail(rec, result, f"indexing failed: {type(e).__name__}: {e}", t0)
         pages = len({e.page for e in ready.elements if e.page is not None})
+        render_note(ready.elements, result, self.report)
         self._ready(rec, result, pages, len(ready.elements), len(ready.chunks), ready.complete, ready.stats, t0)
         upload_assets(self.pipe, self.blobs, rec.doc_id)  # before the commit: a committed row's pictures exist
         self.commit(rec, ready.elements, ready.chunks, ready.vectors)
@@ -282,7 +286,8 @@ class Runner(TwoPhases, RayDriver):
         rec = DocRecord(
             source=entry.source, path=str(entry.path), doc_id=sha[:16], sha256=sha, size=entry.size,
             mtime=entry.mtime, status="ok", error=None, pages=0, elements=0, chunks=0,
-            fingerprint=self.fingerprint, embed_model=self.embedder().model_id, started_at=iso(t0),
+            fingerprint=for_document(self.fingerprint, entry.source), embed_model=self.embedder().model_id,
+            started_at=iso(t0),
             finished_at=None, seconds=0.0,
         )
         return rec, DocResult(entry.source, "ok", reason=task.reason)

@@ -11,11 +11,26 @@ need_apt=()
 for pkg in libmagic1 tesseract-ocr tesseract-ocr-eng poppler-utils chromium; do
   dpkg -s "$pkg" >/dev/null 2>&1 || need_apt+=("$pkg")
 done
-if [ ${#need_apt[@]} -gt 0 ]; then
-  echo "installing system packages: ${need_apt[*]}"
-  if [ "$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi
-  $SUDO apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need_apt[@]}"
+# LibreOffice (writer + impress, no GUI): DOCX/PPTX page images and DOCX page numbers
+# (docs/office-rendering.md). Optional: FOLIO_NO_OFFICE=1 skips it, and Folio runs without.
+need_office=()
+if [ "${FOLIO_NO_OFFICE:-0}" != 1 ]; then
+  for pkg in libreoffice-writer-nogui libreoffice-impress-nogui; do
+    dpkg -s "$pkg" >/dev/null 2>&1 || need_office+=("$pkg")
+  done
+fi
+if [ ${#need_apt[@]} -gt 0 ] || [ ${#need_office[@]} -gt 0 ]; then
+  if command -v apt-get >/dev/null 2>&1; then
+    echo "installing system packages: ${need_apt[*]} ${need_office[*]}"
+    if [ "$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi
+    $SUDO apt-get update -qq
+    [ ${#need_apt[@]} -eq 0 ] || DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need_apt[@]}"
+    # without recommends: no Java, no GUI toolkits (about 300 MB instead of 1 GB)
+    [ ${#need_office[@]} -eq 0 ] || DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq \
+      --no-install-recommends "${need_office[@]}"
+  else
+    echo "no apt-get here: install these system packages yourself: ${need_apt[*]} ${need_office[*]}" >&2
+  fi
 fi
 
 export PIP_CONSTRAINT="$PWD/constraints.txt"
