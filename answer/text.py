@@ -7,7 +7,7 @@ import math
 import re
 from collections.abc import Sequence
 
-from folio.numbers import Number, find_numbers, parse_number
+from folio.numbers import find_numbers, holds, is_figure, number_values, parse_number
 
 # Words that say nothing about which row or sentence holds an answer.
 STOPWORDS = frozenset({
@@ -63,40 +63,19 @@ def figure_value(token: str) -> float | None:
     return n.value if n is not None else None
 
 
-def _counts(n: Number) -> bool:
-    """A bare single digit is left out: "3 regions" or a list's "1." are counts and
-    enumerations that a summary legitimately writes in its own words."""
-    digits = sum(ch.isdigit() for ch in n.raw)
-    return digits > 1 or n.percent or n.scale != 1.0 or any(c in n.raw for c in "$€£¥")
-
-
 def figures(text: str) -> list[str]:
     """Figures worth checking in a sentence, as printed: amounts, percentages, years,
     decimals (read by folio.numbers: "2025," is 2025, "1.234,5" is 1234.5)."""
-    return [n.raw for n in find_numbers(text) if _counts(n)]
+    return [n.raw for n in find_numbers(text) if is_figure(n)]
 
 
 def figure_values(text: str) -> set[float]:
-    """Every number in a text, as values (sign dropped: "(3.2)" and "3.2" both match);
-    a number with a scale word counts as printed and as its amount ("4.1 million")."""
-    vals = set()
-    for n in find_numbers(text):
-        vals.add(abs(n.value))
-        vals.add(abs(n.amount))
-    return vals
+    return number_values(text)
 
 
 def has_figure(values: set[float], token: str) -> bool:
     n = parse_number(token) or next(iter(find_numbers(token)), None)
-    if n is None:
-        return True
-    # Figures are copied as written or rounded to the shown precision: 12.0 == 12, 7.50 == 7.5.
-    return any(near(abs(v), x) for v in {n.value, n.amount} for x in values)
-
-
-def near(v: float, x: float) -> bool:
-    """The same figure, copied as written or rounded to the shown precision."""
-    return abs(v - x) < 1e-9 or (x != 0 and abs(v - x) / abs(x) < 5e-4)
+    return n is None or holds(values, n)
 
 
 def sentences(text: str) -> list[str]:

@@ -171,3 +171,31 @@ def find_numbers(text: str, scale_hint: str | None = None) -> list[Number]:
         if n is not None:
             out.append(n)
     return out
+
+
+def is_figure(n: Number) -> bool:
+    """Worth checking: a bare single digit is left out ("3 regions", a list's "1." are
+    counts and enumerations written in a writer's own words)."""
+    digits = sum(ch.isdigit() for ch in n.raw)
+    return digits > 1 or n.percent or n.scale != 1.0 or any(c in n.raw for c in _CURRENCY)
+
+
+def number_values(text: str) -> set[float]:
+    """Every number in a text, as values without sign ("(3.2)" and "3.2" both match); a
+    number with a scale word counts as printed and as its amount ("4.1 million")."""
+    vals = set()
+    for n in find_numbers(text):
+        vals.add(abs(n.value))
+        vals.add(abs(n.amount))
+    return vals
+
+
+def same_value(v: float, x: float) -> bool:
+    """The same figure, copied as written or rounded to the shown precision (12.0 == 12,
+    7.50 == 7.5, 1,234 for 1,234.4)."""
+    return abs(v - x) < 1e-9 or (x != 0 and abs(v - x) / abs(x) < 5e-4)
+
+
+def holds(values: set[float], n: Number) -> bool:
+    """``n`` (as printed or as its amount) is one of ``values``."""
+    return any(same_value(abs(v), x) for v in {n.value, n.amount} for x in values)
