@@ -28,9 +28,10 @@ _MOVE_NOUNS = ("rise", "increase", "growth", "gain", "jump", "fall", "drop", "de
 _BIG = ("biggest", "largest", "greatest", "highest", "strongest", "sharpest", "steepest")
 _CHANGE_RE = re.compile(rf"\b(?P<verb>{_RISE}|{_FALL})\b[^.;:]*?\bthe\s+most\b"
                         rf"|\b(?:{'|'.join(_BIG)})\s+(?P<noun>{'|'.join(_MOVE_NOUNS)})\b", re.I)
-_CLAUSE_RE = re.compile(r"[;:]|,\s+|\s+(?:while|whereas|but|and)\s+", re.IGNORECASE)
+_PLACE_RE = re.compile(r"\b(?:column|row)\s+\d+\b", re.IGNORECASE)
+_NOT_NAMES = {"column", "with", "from", "than", "ended", "year", "years", "months", "period", "total"}
 _END_RE = re.compile(r'[.!?]["\')\]]*$')
-_SENTENCE_RE = re.compile(r"(?<=[.!?])\s+")
+_SENTENCE_RE = re.compile(r"(?<=[.!?])\s+(?![a-z0-9])")  # "Non-U.S. equities", "2022 vs. 2021": one sentence
 
 
 def sentences(text: str) -> list[str]:
@@ -53,9 +54,15 @@ def unknown_figures(text: str, source: str, extra: set[float] = frozenset()) -> 
 
 
 def _named_rows(scope: str, grid: Grid) -> set[int]:
+    """Rows whose label the text names; a label inside a longer named one does not count
+    ("Net sales" inside "Net sales growth")."""
     low = scope.lower()
-    return {r for r, lab in enumerate(grid.labels)
-            if lab and re.search(rf"(?<!\w){re.escape(lab.lower())}(?:e?s|'s)?(?!\w)", low)}
+    spans: list[tuple[int, int, int]] = []
+    for r, lab in enumerate(grid.labels):
+        if lab:
+            pattern = rf"(?<!\w){re.escape(lab.lower().rstrip('…'))}(?:e?s|'s)?(?!\w)"
+            spans += [(m.start(), m.end(), r) for m in re.finditer(pattern, low)]
+    return {r for a, b, r in spans if not any(a2 <= a and b <= b2 and (b2 - a2) > (b - a) for a2, b2, _ in spans)}
 
 
 def _named_columns(scope: str, grid: Grid) -> list[int]:
@@ -63,43 +70,47 @@ def _named_columns(scope: str, grid: Grid) -> list[int]:
     out = []
     for j in grid.numbers:
         # a word of its name is enough: "the lowest wage" names "Hourly wage (EUR)"
-        words = [w for w in re.findall(r"[a-z]{4,}", grid.columns[j].lower()) if w not in {"with", "from", "than"}]
+        words = [w for w in re.findall(r"[a-z]{4,}", grid.columns[j].lower()) if w not in _NOT_NAMES]
         if any(re.search(rf"\b{w}", low) for w in words):
             out.append(j)
     return out
 
 
-def _scope(sentence: str, start: int, grid: Grid) -> str:
-    """The clause holding the superlative, or the whole sentence when the clause names
-    neither a row nor a figure ("Manager, at 24.00, has the highest wage")."""
-    bounds = [0, *[m.end() for m in _CLAUSE_RE.finditer(sentence)], len(sentence)]
-    lo = max(b for b in bounds if b <= start)
-    hi = min((m.start() for m in _CLAUSE_RE.finditer(sentence) if m.start() > start), default=len(sentence))
-    clause = sentence[lo:hi]
-    if _named_rows(clause, grid) or any(is_figure(n) for n in find_numbers(clause)):
-        return clause
+def _scope(sentence: str, start: int, claims: list[int], grid: Grid) -> str:
+    """The part of the sentence that belongs to the claim at ``start``: from it to the
+    next claim (the first claim from the sentence start), or the whole sentence when that
+    part names neither a row nor a figure ("... and the Cleaner the lowest")."""
+    lo = 0 if start == min(claims) else start
+    hi = min((c for c in claims if c > start), default=len(sentence))
+    part = sentence[lo:hi]
+    if _named_rows(part, grid) or find_numbers(part):
+        return part
     return sentence
 
 
 def _extreme_holds(scope: str, high: bool, grid: Grid) -> bool:
     named = _named_rows(scope, grid)
-    figs = [n for n in find_numbers(scope) if is_figure(n)]
+    figs = find_numbers(scope)  # a single digit too: "the smallest is 4 (Corporate)"
     if not named and not figs:
         return False  # nothing to check it by: a claim the facts cannot back
-    for j in _named_columns(scope, grid) or list(grid.numbers):
-        col = grid.numbers[j]
-        for with_totals in (False, True):
-            hi, lo = grid.extremes(j, with_totals)
-            rows = hi if high else lo
-            if not rows:
-                continue
-            best = {abs(col[r].value) for r in rows} | {abs(col[r].amount) for r in rows}
-            says_row = bool(named & set(rows))
-            says_value = any(holds(best, n) for n in figs)
-            other_row = bool(named) and not says_row
-            other_value = any(holds({abs(n.value) for n in col.values()}, f) for f in figs) and not says_value
-            if (says_row or says_value) and not other_row and not other_value:
-                return True
+    # The columns the text names first; any column only when a figure of the text is
+    # that column's extreme (it pins the column: "the largest 2022 is $34,229").
+    named_cols = _named_columns(scope, grid)
+    for cols, need_value in ((named_cols, False), (list(grid.numbers) if figs else [], True)):
+        for j in cols:
+            col = grid.numbers[j]
+            for with_totals in (False, True):
+                hi, lo = grid.extremes(j, with_totals)
+                rows = hi if high else lo
+                if not rows:
+                    continue
+                best = {abs(col[r].value) for r in rows} | {abs(col[r].amount) for r in rows}
+                says_row = bool(named & set(rows))
+                says_value = any(holds(best, n) for n in figs)
+                other_row = bool(named) and not says_row
+                other_value = any(holds({abs(n.value) for n in col.values()}, f) for f in figs) and not says_value
+                if (says_value if need_value else says_row or says_value) and not other_row and not other_value:
+                    return True
     return False
 
 
@@ -113,16 +124,18 @@ def unsupported_superlatives(text: str, grid: Grid) -> list[str]:
     out = []
     for s in sentences(text):
         changes = list(_CHANGE_RE.finditer(s))
+        # "rose the most", "the biggest rise": a change claim, not an extreme of a column
+        extremes = [m for m in _SUPERLATIVE_RE.finditer(s)
+                    if not any(c.start() <= m.start() < c.end() for c in changes)]
+        starts = [m.start() for m in (*changes, *extremes)]
         for m in changes:
             word = (m.group("verb") or m.group("noun") or "").lower()
             rise = bool(re.fullmatch(_RISE, word)) or word in _MOVE_NOUNS[:5]
-            if not _change_holds(_scope(s, m.start(), grid), rise, grid):
+            if not _change_holds(_scope(s, m.start(), starts, grid), rise, grid):
                 out.append(m.group(0))
-        for m in _SUPERLATIVE_RE.finditer(s):
-            if any(c.start() <= m.start() < c.end() for c in changes):
-                continue  # "rose the most", "the biggest rise": a change claim, checked above
+        for m in extremes:
             word = m.group(0).lower().split()[-1]
-            if not _extreme_holds(_scope(s, m.start(), grid), word in _HIGH and word not in _LOW, grid):
+            if not _extreme_holds(_scope(s, m.start(), starts, grid), word in _HIGH and word not in _LOW, grid):
                 out.append(m.group(0))
     return out
 
@@ -132,6 +145,8 @@ def summary_problems(text: str, grid: Grid) -> list[str]:
     if len(text.strip()) < 3:
         return ["empty"]
     source = "\n".join([grid.title, *grid.columns, *(" | ".join(r) for r in grid.body)])
-    problems = [f"figure {f} is not in the table" for f in unknown_figures(text, source, grid.counts)]
+    # "column 10", "row 18": where, not a figure
+    said = _PLACE_RE.sub(" ", text)
+    problems = [f"figure {f} is not in the table" for f in unknown_figures(said, source, grid.counts)]
     problems += [f"'{p}' is not what the table shows" for p in unsupported_superlatives(text, grid)]
     return problems

@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from folio.numbers import Number, parse_number, scale_from_context
+from folio.numbers import Number, find_numbers, parse_number, scale_from_context
 
 _TOTAL_RE = re.compile(r"\b(?:total|totals|sum|overall|gesamt|insgesamt|grand total)\b", re.IGNORECASE)
 _MONTHS = "jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|sep(?:t|tember)?|" \
@@ -95,7 +95,8 @@ class Grid:
 
 def _clip(text: str) -> str:
     t = " ".join(text.split())
-    return t if len(t) <= MAX_LABEL_CHARS else t[:MAX_LABEL_CHARS].rstrip() + "…"
+    # cut at a word: "20…" of a cut "2023" would read as a figure
+    return t if len(t) <= MAX_LABEL_CHARS else t[:MAX_LABEL_CHARS].rsplit(" ", 1)[0].rstrip() + " …"
 
 
 def read_grid(rows: list[list[str]] | tuple[tuple[str, ...], ...], n_header: int, title: str = "") -> Grid:
@@ -117,6 +118,14 @@ def read_grid(rows: list[list[str]] | tuple[tuple[str, ...], ...], n_header: int
     labels = [_clip(r[label_col]) if label_col is not None else "" for r in body]
     totals = {i for i, lab in enumerate(labels) if lab and _TOTAL_RE.search(lab)}
     return Grid(title, columns, labels, body, numbers, totals)
+
+
+def _column(grid: Grid, j: int) -> str:
+    """A column's name as a fact says it: no sentence punctuation ("PFIZER INC. AND ...")
+    and no figures of a garbled header (then "column 3"), so the check reads it as one
+    name, not as claims."""
+    name = _clip(re.sub(r"[.!?;:]", "", grid.columns[j]))
+    return f"column {j + 1}" if any(not _YEAR_RE.fullmatch(n.raw) for n in find_numbers(name)) else name
 
 
 def _names(rows: list[int], grid: Grid) -> str:
@@ -146,9 +155,9 @@ def _change(grid: Grid) -> list[Fact]:
     old, new = pair
     out = []
     for verb, rows in (("rose", grid.top_moves(True)), ("fell", grid.top_moves(False))):
-        if rows and len(grid.numbers[new]) > 2:
+        if rows and len(grid.numbers[new]) > 2 and grid.labels[rows[0]]:
             r = rows[0]
-            out.append(Fact(f"From {_clip(grid.columns[old])} to {_clip(grid.columns[new])}, {_names([r], grid)} "
+            out.append(Fact(f"From {_column(grid, old)} to {_column(grid, new)}, {_names([r], grid)} "
                             f"{verb} the most: from {grid.numbers[old][r].raw} to {grid.numbers[new][r].raw}.",
                             "change"))
     return out
@@ -168,19 +177,19 @@ def table_facts(grid: Grid) -> list[Fact]:
         facts.append(Fact(units, "units"))
     periods = grid.period_columns()
     if len(periods) >= 2:
-        facts.append(Fact(f"It compares {', '.join(_clip(grid.columns[j]) for j in periods[:MAX_COLUMNS])}.",
+        facts.append(Fact(f"It compares {', '.join(_column(grid, j) for j in periods[:MAX_COLUMNS])}.",
                           "periods"))
     numeric = sorted(grid.numbers)[:MAX_COLUMNS]
     for r in sorted(grid.totals)[:2]:
-        vals = [f"{_clip(grid.columns[j])} {grid.numbers[j][r].raw}" for j in numeric if r in grid.numbers[j]]
+        vals = [f"{_column(grid, j)} {grid.numbers[j][r].raw}" for j in numeric if r in grid.numbers[j]]
         if vals:
             facts.append(Fact(f"The {grid.labels[r]} row gives {', '.join(vals[:4])}.", "total"))
     for j in numeric:
         hi, lo = grid.extremes(j)
-        if not hi or not grid.labels[hi[0]]:
-            continue
         col = grid.numbers[j]
-        facts.append(Fact(f"The largest {_clip(grid.columns[j])} is {col[hi[0]].raw} ({_names(hi, grid)}); "
+        if not hi or not grid.labels[hi[0]] or col[hi[0]].value == col[lo[0]].value:
+            continue
+        facts.append(Fact(f"The largest value in {_column(grid, j)} is {col[hi[0]].raw} ({_names(hi, grid)}); "
                           f"the smallest is {col[lo[0]].raw} ({_names(lo, grid)}).", "extreme"))
     facts.extend(_change(grid))
     return facts

@@ -82,7 +82,7 @@ SHOPS = [["Shop", "Q3 2025", "Q4 2025"], ["Lyon", "10.5", "12.0"], ["Paris", "20
 def test_facts_are_computed_from_the_grid() -> None:
     facts = table_facts(read_grid(WAGES, 1, "Staffing and wages"))
     text = " ".join(f.text for f in facts)
-    assert "The largest Hourly wage (EUR) is 24.00 (Manager); the smallest is 14.50 (Cleaner)." in text
+    assert "The largest value in Hourly wage (EUR) is 24.00 (Manager); the smallest is 14.50 (Cleaner)." in text
     assert "The Total row gives Staff 8." in text  # the table's own total, not a place
     assert "Amounts are in euros." in text and "4 rows" in text and "3 columns" in text
     shops = " ".join(f.text for f in table_facts(read_grid(SHOPS, 1, "Revenue by shop")))
@@ -90,7 +90,7 @@ def test_facts_are_computed_from_the_grid() -> None:
     assert "From Q3 2025 to Q4 2025, Nice rose the most: from 5.0 to 7.5." in shops
     assert "Paris fell the most: from 20,0 to 19,0." in shops  # the decimal comma read as one
     # the largest value leaves the Total row out
-    assert "The largest Q4 2025 is 19,0 (Paris)" in shops
+    assert "The largest value in Q4 2025 is 19,0 (Paris)" in shops
     for grid in (read_grid(WAGES, 1, "Staffing and wages"), read_grid(SHOPS, 1, "Revenue by shop")):
         assert summary_problems(facts_text(table_facts(grid)), grid) == []  # the fallback always checks
 
