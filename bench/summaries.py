@@ -122,6 +122,8 @@ def main() -> int:
     models.llm()
     old = old_tables()
     picked = sample(list(zip(jobs, els, strict=True)), args.limit)
+    if args.out:
+        args.out.write_text("")
     rows = []
     t_before = t_after = 0.0
     for n, (job, el) in enumerate(picked, 1):
@@ -138,10 +140,11 @@ def main() -> int:
                "before_check": verdict(before.get("summary"), job), "after_check": verdict(after["summary"], job),
                "retried": bool(raw.get("retry")), "fallback": after.get("model") == tables.FACTS_MODEL}
         rows.append(row)
+        if args.out:  # as it goes: a long run cut short still leaves its tables
+            with args.out.open("a", encoding="utf-8") as f:
+                f.write(json.dumps(row, ensure_ascii=False) + "\n")
         print(f"[{n}/{len(picked)}] {el.source} p.{el.page}: before ok={row['before_check']['ok']} "
               f"after ok={row['after_check']['ok']} retried={row['retried']} fallback={row['fallback']}", flush=True)
-    if args.out:
-        args.out.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
     n = len(rows) or 1
     for side in ("before", "after"):
         stored = [r for r in rows if r[f"{side}_check"]["stored"]]
