@@ -25,8 +25,8 @@ _YEAR_RE = re.compile(r"\b(?:19|20)\d{2}\b")
 _CURRENCIES = (("$", "dollars"), ("€", "euros"), ("EUR", "euros"), ("USD", "dollars"), ("£", "pounds"),
                ("GBP", "pounds"), ("CHF", "Swiss francs"), ("¥", "yen"))
 _SCALE_WORD = {1e3: "thousands", 1e6: "millions", 1e9: "billions", 1e12: "trillions"}
-MAX_LABELS = 6  # row labels named in the shape fact
-MAX_COLUMNS = 8  # columns named, and columns given extremes
+MAX_LABELS = 4  # row labels named in the shape fact (it is phrased before any figure: keep it short)
+MAX_COLUMNS = 6  # columns named, and columns given extremes
 MAX_LABEL_CHARS = 60
 
 
@@ -93,10 +93,10 @@ class Grid:
         return list(dict.fromkeys((by_rel, by_abs)))
 
 
-def _clip(text: str) -> str:
+def _clip(text: str, limit: int = MAX_LABEL_CHARS) -> str:
     t = " ".join(text.split())
     # cut at a word: "20…" of a cut "2023" would read as a figure
-    return t if len(t) <= MAX_LABEL_CHARS else t[:MAX_LABEL_CHARS].rsplit(" ", 1)[0].rstrip() + " …"
+    return t if len(t) <= limit else t[:limit].rsplit(" ", 1)[0].rstrip() + " …"
 
 
 def read_grid(rows: list[list[str]] | tuple[tuple[str, ...], ...], n_header: int, title: str = "") -> Grid:
@@ -167,11 +167,14 @@ def table_facts(grid: Grid) -> list[Fact]:
     """The facts in the order a summary should state them (most useful first)."""
     facts: list[Fact] = []
     if grid.title:
-        facts.append(Fact(f"The table shows {_clip(grid.title)}.", "subject"))
-    shown = [lab for lab in grid.labels if lab][:MAX_LABELS]
+        # the caption, else the innermost section ("PART II > Item 8. ... — Net sales by segment")
+        subject = grid.title.rsplit(" — ", 1)[-1].rsplit(" > ", 1)[-1]
+        facts.append(Fact(f"The table shows {_clip(subject)}.", "subject"))
+    shown = [_clip(lab, MAX_LABEL_CHARS // 2) for lab in grid.labels if lab][:MAX_LABELS]
     rows = f"{len(grid.body)} rows" + (f" ({', '.join(shown)}{', …' if len(grid.body) > len(shown) else ''})"
                                         if shown else "")
-    cols = ", ".join(_clip(c) for c in grid.columns[:MAX_COLUMNS]) + (", …" if len(grid.columns) > MAX_COLUMNS else "")
+    cols = ", ".join(_clip(c, MAX_LABEL_CHARS // 2) for c in grid.columns[:MAX_COLUMNS])
+    cols += ", …" if len(grid.columns) > MAX_COLUMNS else ""
     facts.append(Fact(f"It has {rows} and {len(grid.columns)} columns: {cols}.", "shape"))
     if units := _units(grid):
         facts.append(Fact(units, "units"))

@@ -85,7 +85,7 @@ def plan_tables(elements: list[Element], min_cells: int = 0) -> tuple[list[Table
 
 
 # A summary says a fact in about as many tokens as the fact takes, plus connecting words.
-PHRASING_FACTOR = 1.4
+PHRASING_FACTOR = 1.2
 
 
 def _line(row: tuple[str, ...]) -> str:
@@ -99,14 +99,15 @@ def job_grid(job: TableJob) -> Grid:
 def fitting_facts(
     facts: list[Fact], max_tokens: int, input_tokens: int, count_tokens: Callable[[str], int]
 ) -> list[str]:
-    """The first facts whose phrasing fits ``max_tokens`` (so no sentence is cut) and whose
-    text fits the prompt's ``input_tokens``; at least one."""
+    """The facts, in order, whose phrasing fits ``max_tokens`` (so no sentence is cut) and
+    whose text fits the prompt's ``input_tokens``; one too long is passed over for the
+    shorter ones after it. At least one."""
     out: list[str] = []
     used = 0
     for f in facts:
         n = count_tokens(f.text)
         if out and ((used + n) * PHRASING_FACTOR > max_tokens or used + n > input_tokens):
-            break
+            continue
         out.append(f.text)
         used += n
     return out
