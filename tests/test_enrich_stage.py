@@ -302,7 +302,7 @@ def _cached(pipe: Pipeline, models: EnrichModels, cache: EnrichCache, job: table
 
 
 def test_a_cut_summary_is_never_stored_small_model(tmp_path: Path) -> None:
-    pipe = pipeline(tmp_path, captions=False, summary_max_tokens=24)
+    pipe = pipeline(tmp_path, captions=False, summary_max_tokens=16)
     elements, job = _wages(pipe)
     models, cache = models_for(pipe), EnrichCache(None)
     (table,), complete = enrich_elements(elements, pipe, models, cache, None)
