@@ -7,6 +7,8 @@ import math
 import re
 from collections.abc import Sequence
 
+from folio.numbers import find_numbers, holds, is_figure, number_values, parse_number
+
 # Words that say nothing about which row or sentence holds an answer.
 STOPWORDS = frozenset({
     "a", "about", "above", "after", "all", "also", "an", "and", "any", "are", "as", "at", "be", "been", "before",
@@ -21,9 +23,8 @@ STOPWORDS = frozenset({
     "give", "many", "much",
 })
 
-_WORD_RE = re.compile(r"[A-Za-z][A-Za-z'\-]*|\d[\d,]*(?:\.\d+)?")
-# A figure: an amount, a percentage, a year, a decimal. "1,234.5", "$12", "7.5%", "(3.2)".
-FIGURE_RE = re.compile(r"(?<![\w.])\(?-?\$?\d[\d,]*(?:\.\d+)?\)?%?(?![\w])")
+# A number is a word without the punctuation after it ("2025," is "2025").
+_WORD_RE = re.compile(r"[A-Za-z][A-Za-z'\-]*|\d+(?:[.,]\d+)*")
 _SENTENCE_RE = re.compile(r"(?<=[.!?])\s+(?=[A-Z(\[\"'])|\n+")
 
 
@@ -58,48 +59,23 @@ def overlap_scores(texts: Sequence[str], query: str) -> list[float]:
 
 def figure_value(token: str) -> float | None:
     """The number a figure token stands for ("(1,234.5)" -> -1234.5), None if none."""
-    t = token.strip()
-    neg = (t.startswith("(") and t.endswith(")")) or t.startswith("-")
-    t = t.strip("()").lstrip("-").replace("$", "").replace(",", "").rstrip("%")
-    try:
-        v = float(t)
-    except ValueError:
-        return None
-    return -v if neg else v
+    n = parse_number(token) or next(iter(find_numbers(token)), None)
+    return n.value if n is not None else None
 
 
 def figures(text: str) -> list[str]:
-    """Figures worth checking in a sentence: amounts, percentages, years, decimals.
-
-    A bare single digit is left out: "3 regions" or a list's "1." are counts and
-    enumerations that a summary legitimately writes in its own words."""
-    out = []
-    for m in FIGURE_RE.finditer(text):
-        tok = m.group(0)
-        core = tok.strip("()").lstrip("-").replace("$", "").rstrip("%")
-        if len(core.replace(",", "")) == 1 and "%" not in tok and "$" not in tok:
-            continue
-        out.append(tok)
-    return out
+    """Figures worth checking in a sentence, as printed: amounts, percentages, years,
+    decimals (read by folio.numbers: "2025," is 2025, "1.234,5" is 1234.5)."""
+    return [n.raw for n in find_numbers(text) if is_figure(n)]
 
 
 def figure_values(text: str) -> set[float]:
-    """Every number in a text, as values (sign dropped: "(3.2)" and "3.2" both match)."""
-    vals = set()
-    for m in FIGURE_RE.finditer(text):
-        v = figure_value(m.group(0))
-        if v is not None:
-            vals.add(abs(v))
-    return vals
+    return number_values(text)
 
 
 def has_figure(values: set[float], token: str) -> bool:
-    v = figure_value(token)
-    if v is None:
-        return True
-    v = abs(v)
-    # Figures are copied as written or rounded to the shown precision: 12.0 == 12, 7.50 == 7.5.
-    return any(abs(v - x) < 1e-9 or (x != 0 and abs(v - x) / abs(x) < 5e-4) for x in values)
+    n = parse_number(token) or next(iter(find_numbers(token)), None)
+    return n is None or holds(values, n)
 
 
 def sentences(text: str) -> list[str]:

@@ -31,6 +31,7 @@ from enrich.prompts import (
 )
 from folio.config import EnrichSettings
 from folio.element import Element
+from folio.sanitize import too_little_text
 
 log = logging.getLogger(__name__)
 
@@ -195,7 +196,9 @@ def finish_caption(job: CaptionJob, path: str, model_id: str, value: dict[str, A
         return {**out, "model": None, "path": "none", "note": NO_TEXT_NOTE}
     if raw is not None:
         source = "\n".join((ocr_text, job.context.key()))
-        out["caption"] = check_caption(raw, source, saw_image=path == "vlm")
+        # a vision caption's figures are checked when OCR found text to check them against
+        out["caption"] = check_caption(raw, source, saw_image=path == "vlm",
+                                       check_figures=path != "vlm" or not too_little_text(ocr_text))
         if out["caption"] is None:
             log.info("caption of %s failed the output checks; using the OCR fallback: %r", job.png, raw[:200])
             out["rejected"] = raw[:500]

@@ -23,14 +23,18 @@ from folio.sanitize import looks_like_instructions, too_little_text
 
 CAPTION_OCR_VERSION = "caption-ocr-v1"
 CAPTION_VLM_VERSION = "caption-vlm-v1"
-TABLE_SUMMARY_VERSION = "table-summary-v4"  # v4: key figures with their row and column labels
+# v4: key figures with their row and column labels; v5: the model phrases facts computed
+# from the grid (enrich/table_facts.py), and a failing summary is asked for again
+TABLE_SUMMARY_VERSION = "table-summary-v5"
 # The output checks run whenever a cached output is used; a new version re-applies them
 # to indexed documents (from the cache, no model calls).
 # v2: captions without a vision model keep only names and figures the source has;
 # v3: summaries lose a copied markdown table and sentences repeating the task;
 # v4: a picture with nothing of its own to describe gets no caption (was "Picture.");
-# v5: the preamble "The caption for the picture is:" is cut
-OUTPUT_CHECKS_VERSION = "checks-v5"
+# v5: the preamble "The caption for the picture is:" is cut;
+# v6: figures read as numbers in captions too (against OCR text and context), summaries
+# checked whole (figures and superlatives against the grid), no unfinished last sentence
+OUTPUT_CHECKS_VERSION = "checks-v6"
 
 log = logging.getLogger(__name__)
 
@@ -123,20 +127,21 @@ def caption_vlm_prompt(ctx: CaptionContext, ocr_text: str = "") -> tuple[str, st
 
 
 SUMMARY_TASK = (
-    "Summarise this table for a search index in two or three sentences. Say what it reports "
-    "(its subject and the periods or groups it compares) and name its columns. Then give its key "
-    "figures, such as totals and the largest values, each with its row and column label. Copy every "
-    "number exactly as written in the table, with its unit; never compute or round."
+    "Write a summary of a table for a search index in plain sentences, one for each fact listed "
+    "below, in your own words. State only these facts: add no other figure, and no ranking or "
+    "comparison (such as highest, largest, most or lowest) that the facts do not state. Copy every "
+    "figure exactly as written. End with a full stop."
 )
 
 
-def table_summary_messages(table_text: str, title: str, note: str) -> list[dict[str, str]]:
+def table_summary_messages(facts: list[str], title: str) -> list[dict[str, str]]:
+    """The facts were computed from the table (enrich/table_facts.py); their labels and
+    figures come from the document, so they are fenced like any document text."""
     user = (
         SUMMARY_TASK
-        + (f" {note}" if note else "")
         + "\n\n"
         + (fence(title, "table title") + "\n" if title.strip() else "")
-        + fence(table_text, "table (cells separated by |)")
+        + fence("\n".join(f"- {f}" for f in facts), "facts computed from the table")
         + "\n\nSummary:"
     )
     return [{"role": "system", "content": SYSTEM}, {"role": "user", "content": user}]
@@ -163,7 +168,6 @@ _LABEL_RE = re.compile(
     re.IGNORECASE,
 )
 _SENTENCE_RE = re.compile(r"(?<=[.!?])\s+")
-_NUMBER_RE = re.compile(r"(?<![\w.])[-+]?\$?\d[\d,]*(?:\.\d+)?%?")
 
 
 def _tidy(output: str, max_chars: int) -> str:
@@ -217,17 +221,30 @@ def _unsupported(sentence: str, known: set[str]) -> list[str]:
         tokens = tokens[:-1]  # cut off mid-word by the length limit
     for n, tok in enumerate(tokens):
         named = n > 0 and tok[0].isupper() and tok.lower() not in _FUNCTION_WORDS
+        if _PLAIN_NUMBER_RE.fullmatch(tok):
+            continue  # numbers are compared as numbers (enrich/claims.py), not as words
         if (named or any(ch.isdigit() for ch in tok)) and not (_word_forms(tok) & known):
             out.append(tok)
     return out
 
 
-def check_caption(output: str, source_text: str, *, saw_image: bool, max_chars: int = 600) -> str | None:
+_PLAIN_NUMBER_RE = re.compile(r"[\d.,]+")
+
+
+def check_caption(output: str, source_text: str, *, saw_image: bool, max_chars: int = 600,
+                  check_figures: bool | None = None) -> str | None:
     """The caption to keep, or None when it must be replaced by a plain fallback.
 
     ``source_text`` is everything from the document that went into the prompt.
+    ``check_figures`` (default: when the model did not see the picture): sentences with a
+    figure that is no number of ``source_text`` are dropped; a vision caption is checked
+    so when the picture has OCR text to check it against.
     """
+    from enrich.claims import unknown_figures
+
     text = _tidy(output, max_chars)
+    if check_figures if check_figures is not None else not saw_image:
+        text = " ".join(s for s in _sentences(text) if not unknown_figures(s, source_text))
     if not saw_image:
         # The OCR path never saw the picture: colours it names came from nowhere, or
         # from the document telling the model to "note the colour" (obeying it); names
@@ -265,10 +282,6 @@ def fallback_caption(ocr_text: str, ctx: CaptionContext, max_chars: int = 300) -
     return " ".join(parts)
 
 
-def _norm_number(s: str) -> str:
-    return s.replace(",", "").replace("$", "").lstrip("+").rstrip("%")
-
-
 _MARKDOWN_ROW_RE = re.compile(r"^\s*\|", re.MULTILINE)
 _ECHO_WORDS = 5
 
@@ -287,23 +300,21 @@ def _echoes_task(sentence: str) -> bool:
     return bool(_ngrams(sentence, _ECHO_WORDS) & _SUMMARY_TASK_NGRAMS)
 
 
-def check_summary(output: str, table_text: str, allowed: set[str], max_chars: int = 1200) -> str | None:
-    """Keep sentences whose numbers all appear in the table (or are in ``allowed``,
-    e.g. its row and column counts); None when nothing usable is left."""
+def clean_summary(output: str, table_text: str, max_chars: int = 1200) -> str | None:
+    """The model's summary tidied: no copied table, no sentence repeating the task, no
+    unfinished last sentence; None when nothing usable is left or it obeyed an instruction
+    inside the table. Its figures and superlatives are checked by enrich/claims.py."""
+    from enrich.claims import complete_sentences
+
     # A copy of the table (a markdown table, a small model's favourite) is not a summary,
     # and the table text is indexed anyway: keep only the prose before it.
     prose = _MARKDOWN_ROW_RE.split(output, maxsplit=1)[0]
-    text = _tidy(prose, max_chars)
-    known = {_norm_number(n) for n in _NUMBER_RE.findall(table_text)} | allowed
-    known |= {n.lstrip("-") for n in known}  # "-1.3%" in the table, "fell 1.3%" in the text
-    kept = []
+    text = complete_sentences(_tidy(prose, max_chars))
+    kept: list[str] = []
     for s in _sentences(text):
-        unknown = [n for n in _NUMBER_RE.findall(s) if _norm_number(n).lstrip("-") not in known]
-        if unknown:
-            log.debug("summary sentence dropped, figures not in the table %s: %r", unknown, s)
-        elif _echoes_task(s):
+        if _echoes_task(s):
             log.debug("summary sentence dropped, it repeats the task: %r", s)
-        else:
+        elif s not in kept:  # a small model repeats its last sentence until the limit
             kept.append(s)
     text = " ".join(kept)
     if len(text) < 3:

@@ -1,9 +1,11 @@
-"""Tables: sanitized HTML for every table, and a summary written by the LLM.
+"""Tables: sanitized HTML for every table, and a summary the LLM phrases from facts.
 
-The summary says what the table is about, its columns and its key figures, copied
-exactly (sentences with numbers that are not in the table are dropped). A table too big
-for the model's context is summarized from its header and evenly sampled rows, and the
-prompt says so.
+Code computes what a summary may state from the whole grid (enrich/table_facts.py); the
+model only puts as many of those facts into words as its token budget holds. Every
+figure and superlative of its summary is checked against the grid (enrich/claims.py)
+before it is stored; a summary that fails is asked for again once, with fewer facts, and
+when that fails too the facts themselves are stored in plain words and the table goes
+into the review queue (meta ``summary_fallback``).
 """
 
 from __future__ import annotations
@@ -15,8 +17,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from enrich.cache import EnrichCache, content_hash
+from enrich.claims import summary_problems
 from enrich.engines import EnrichModels
-from enrich.prompts import TABLE_SUMMARY_VERSION, check_summary, table_summary_messages
+from enrich.prompts import TABLE_SUMMARY_VERSION, clean_summary, table_summary_messages
+from enrich.table_facts import Fact, Grid, facts_text, read_grid, table_facts
 from folio.config import EnrichSettings
 from folio.element import Element
 from folio.sanitize import sanitize_table_html, table_rows
@@ -24,8 +28,8 @@ from folio.sanitize import sanitize_table_html, table_rows
 log = logging.getLogger(__name__)
 
 MAX_CELL_CHARS = 80
-# Room for the system message, instructions and chat template around the table.
-PROMPT_OVERHEAD_TOKENS = 320
+# summary_model of a summary made of the computed facts (the model's failed the checks)
+FACTS_MODEL = "facts"
 
 
 @dataclass(frozen=True)
@@ -80,47 +84,37 @@ def plan_tables(elements: list[Element], min_cells: int = 0) -> tuple[list[Table
     return jobs, skipped
 
 
+# A summary says a fact in about as many tokens as the fact takes, plus connecting words.
+PHRASING_FACTOR = 1.2
+
+
 def _line(row: tuple[str, ...]) -> str:
     return " | ".join(c if len(c) <= MAX_CELL_CHARS else c[:MAX_CELL_CHARS] + "…" for c in row)
 
 
-def _sample(n: int, k: int) -> list[int]:
-    """k indices spread evenly over range(n), always including the first and last."""
-    if k >= n:
-        return list(range(n))
-    if k <= 1:
-        return [0]
-    return sorted({round(j * (n - 1) / (k - 1)) for j in range(k)})
+def job_grid(job: TableJob) -> Grid:
+    return read_grid(job.rows, job.n_header, job.title)
 
 
-def render_table(
-    job: TableJob, budget_tokens: int, count_tokens: Callable[[str], int]
-) -> tuple[str, str]:
-    """(table text, note for the prompt) fitting ``budget_tokens``."""
-    header = [_line(r) for r in job.rows[: job.n_header]]
-    body = job.rows[job.n_header :]
-    full = "\n".join(header + [_line(r) for r in body])
-    if count_tokens(full) <= budget_tokens:
-        return full, ""
-    lo, hi = 1, len(body)
-    best = "\n".join([*header, _line(body[0])]) if body else "\n".join(header)
-    while lo <= hi:  # the most evenly sampled rows that still fit
-        k = (lo + hi) // 2
-        text = "\n".join(header + [_line(body[i]) for i in _sample(len(body), k)])
-        if count_tokens(text) <= budget_tokens:
-            best, lo = text, k + 1
-        else:
-            hi = k - 1
-    shown = len(best.splitlines()) - len(header)
-    note = (
-        f"The table is too long to show whole: this is its header and {shown} of its "
-        f"{len(body)} rows, sampled evenly; say that the summary covers a sample."
-    )
-    return best, note
+def fitting_facts(
+    facts: list[Fact], max_tokens: int, input_tokens: int, count_tokens: Callable[[str], int]
+) -> list[str]:
+    """The facts, in order, whose phrasing fits ``max_tokens`` (so no sentence is cut) and
+    whose text fits the prompt's ``input_tokens``; one too long is passed over for the
+    shorter ones after it. At least one."""
+    out: list[str] = []
+    used = 0
+    for f in facts:
+        n = count_tokens(f.text)
+        if out and ((used + n) * PHRASING_FACTOR > max_tokens or used + n > input_tokens):
+            continue
+        out.append(f.text)
+        used += n
+    return out
 
 
 def _params(settings: EnrichSettings, models: EnrichModels) -> dict[str, Any]:
-    # n_ctx bounds how much of a long table the prompt can show
+    # the token limits decide how many facts the model is given to phrase
     return {
         "input_tokens": settings.summary_input_tokens,
         "max_tokens": settings.summary_max_tokens,
@@ -138,38 +132,53 @@ def cached_summary(
 def make_summary(
     job: TableJob, models: EnrichModels, cache: EnrichCache, settings: EnrichSettings
 ) -> dict[str, Any]:
-    """Ask the model, store what it said in the cache, return the checked summary."""
+    """Ask the model (twice at most), store what it said in the cache, return the checked summary."""
     llm = models.llm()
-    room = llm.n_ctx - settings.summary_max_tokens - PROMPT_OVERHEAD_TOKENS - llm.count_tokens(job.title)
-    budget = min(room, settings.summary_input_tokens)
-    text, note = render_table(job, max(budget, 64), llm.count_tokens)
-    raw = llm.chat(table_summary_messages(text, job.title, note), max_tokens=settings.summary_max_tokens)
+    grid = job_grid(job)
+    facts = fitting_facts(table_facts(grid), settings.summary_max_tokens, settings.summary_input_tokens,
+                          llm.count_tokens)
+    raws = [llm.chat(table_summary_messages(facts, job.title), max_tokens=settings.summary_max_tokens)]
+    if _checked(raws[0], job, grid)[1]:
+        # Asked again with half the facts: fewer things to say, less room to invent.
+        fewer = facts[: max(1, len(facts) // 2)]
+        raws.append(llm.chat(table_summary_messages(fewer, job.title), max_tokens=settings.summary_max_tokens))
     # The model's own words are cached; the checks run on every use (finish_summary).
-    value: dict[str, Any] = {"raw": raw, "model": models.llm_id, "sampled": bool(note)}
+    value: dict[str, Any] = {"raw": raws[0], "retry": raws[1:], "model": models.llm_id}
     cache.put("summary", job.chash, str(models.llm_id), TABLE_SUMMARY_VERSION, value, _params(settings, models))
     return finish_summary(job, value)
 
 
+def _checked(raw: str, job: TableJob, grid: Grid) -> tuple[str | None, list[str]]:
+    """(the cleaned summary, why it may not be stored: [] when it may)."""
+    text = clean_summary(raw, "\n".join(_line(r) for r in job.rows) + "\n" + job.title)
+    return text, (summary_problems(text, grid) if text else ["nothing usable left"])
+
+
 def finish_summary(job: TableJob, value: dict[str, Any]) -> dict[str, Any]:
-    """The summary to apply: the model's output through the current checks. Entries cached
-    before the raw output was kept hold the checked summary, or the output under "rejected"."""
+    """The summary to apply: the model's first output that passes the current checks, else
+    the computed facts in plain words, queued for review. Entries cached before the raw
+    output was kept hold the checked summary, or the output under "rejected"."""
     raw = value["raw"] if "raw" in value else value.get("summary") or value.get("rejected") or ""
-    n_cols = max((len(r) for r in job.rows), default=0)
-    allowed = {str(n_cols), str(len(job.rows)), str(len(job.rows) - job.n_header)}
-    summary = check_summary(raw, "\n".join(_line(r) for r in job.rows) + "\n" + job.title, allowed)
-    out: dict[str, Any] = {"summary": summary, "model": value.get("model"), "sampled": bool(value.get("sampled"))}
-    if summary is None:
-        log.info("summary of table %d failed the output checks: %r", job.index, raw[:200])
-        out["rejected"] = raw[:500]
-    return out
+    grid = job_grid(job)
+    out: dict[str, Any] = {"model": value.get("model")}
+    problems: list[str] = []
+    for attempt in [raw, *value.get("retry", [])]:
+        text, why = _checked(attempt, job, grid)
+        if not why:
+            return {**out, "summary": text}
+        problems += [p for p in why if p not in problems]
+    facts = facts_text(table_facts(grid))
+    log.info("summary of table %d failed the checks (%s): stored the computed facts", job.index, "; ".join(problems))
+    return {**out, "summary": facts, "model": FACTS_MODEL, "rejected": raw[:500],
+            "fallback": "; ".join(problems)[:300]}
 
 
 def apply_summary(el: Element, value: dict[str, Any]) -> Element:
     meta = dict(el.meta)
-    if value.get("sampled"):
-        meta["summary_sampled"] = True
     if value.get("rejected"):
         meta["summary_rejected"] = value["rejected"]
+    if value.get("fallback"):
+        meta["summary_fallback"] = value["fallback"]
     if value.get("summary") is None:
         return dataclasses.replace(el, meta=meta)
     return dataclasses.replace(el, summary=value["summary"], summary_model=value["model"], meta=meta)

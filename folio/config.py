@@ -147,8 +147,8 @@ class EnrichSettings(_Strict):
     context_chars: int = Field(default=600, ge=0)  # nearby text given to the model, each side
     caption_max_tokens: int = Field(default=160, ge=16)
     summary_max_tokens: int = Field(default=160, ge=16)
-    # The table text shown to the model is capped: a bigger table is summarized from its
-    # header and evenly sampled rows (prompt time grows with every token on a CPU).
+    # The computed facts shown to the model are capped (prompt time grows with every token
+    # on a CPU): the first facts that fit, most useful first.
     summary_input_tokens: int = Field(default=1024, ge=64)
     # Tables with fewer cells (header included) get no summary: their text says it all.
     min_table_cells: int = Field(default=12, ge=0)

@@ -2,6 +2,8 @@
 
 - Text elements are packed in reading order within a section up to the token budget; a
   heading (or title) starts a new chunk and is never left alone as a chunk of its own.
+- A text chunk never spans pages or slides: its label, citation and crop name one page, the
+  one every element it holds is on (a title slide is not the first line of slide 2).
 - A paragraph longer than the budget is split on sentence boundaries (words as a last resort).
 - Tables (and charts) and images are chunks of their own; a long table is split by rows, header repeated.
 - Every chunk's text starts with its context (document, section path, page), and tables
@@ -17,7 +19,6 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import re
-from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import PurePath
 
@@ -25,8 +26,8 @@ from folio.element import Element
 from folio.filetype import page_unit
 from folio.sanitize import too_little_text
 from index.table_context import context_line, table_rows
+from index.token_budget import CountTokens, Tokens, split_words
 
-CountTokens = Callable[[list[str]], list[int]]
 Box = tuple[int, float, float, float, float]
 
 HEADING_ROLES = frozenset({"title", "heading"})
@@ -74,30 +75,12 @@ class _Draft:
         return sum(p.tokens for p in self.pieces)
 
 
-class _Tokens:
-    """Batches and caches count_tokens calls (a tokenizer call has a fixed overhead)."""
-
-    def __init__(self, count_tokens: CountTokens) -> None:
-        self._count = count_tokens
-        self._cache: dict[str, int] = {}
-
-    def many(self, texts: Iterable[str]) -> list[int]:
-        texts = list(texts)
-        todo = sorted({t for t in texts if t not in self._cache})
-        if todo:
-            self._cache.update(zip(todo, self._count(todo)))
-        return [self._cache[t] for t in texts]
-
-    def one(self, text: str) -> int:
-        return self.many([text])[0]
-
-
 def chunk_elements(elements: list[Element], count_tokens: CountTokens, max_tokens: int) -> list[Chunk]:
     """Group a document's elements into chunks (deterministic: same input, same ids)."""
     els = sorted(elements, key=lambda e: e.order)
     if not els:
         return []
-    tokens = _Tokens(count_tokens)
+    tokens = Tokens(count_tokens)
     tokens.many(_body(e) for e in els if e.kind == "text")
     ctx = _DocContext(els)
     drafts: list[_Draft] = []
@@ -119,8 +102,9 @@ def chunk_elements(elements: list[Element], count_tokens: CountTokens, max_token
 # Bump when the chunk text changes: the nightly run then re-chunks and re-embeds stored
 # elements (no re-partitioning).
 # 3: a split table carries its summary once; 4: no chunk for a picture with nothing to say;
-# 5: table parts carry their statement, units and periods; 6: pictures keep OCR beside alt text
-CHUNKER_VERSION = 6
+# 5: table parts carry their statement, units and periods; 6: pictures keep OCR beside alt text;
+# 7: text chunks end at a page or slide break
+CHUNKER_VERSION = 7
 
 
 def _words(text: str, limit: int = MAX_CONTEXT_WORDS) -> str:
@@ -161,10 +145,11 @@ def _body(e: Element) -> str:
 
 
 class _TextPacker:
-    def __init__(self, ctx: _DocContext, tokens: _Tokens, max_tokens: int, out: list[_Draft]) -> None:
+    def __init__(self, ctx: _DocContext, tokens: Tokens, max_tokens: int, out: list[_Draft]) -> None:
         self.ctx, self.tokens, self.max_tokens, self.out = ctx, tokens, max_tokens, out
         self.cur: _Draft | None = None
         self.section: tuple[str, ...] = ()
+        self.page: int | None = None
         self.only_headings = False
 
     def _budget(self, prefix: str) -> int:
@@ -185,6 +170,11 @@ class _TextPacker:
             return
         heading = e.role in HEADING_ROLES
         carry: list[_Piece] = []
+        if self.cur is not None and None not in (e.page, self.page) and e.page != self.page:
+            # Headings at the foot of a page do not travel to the next page's content: the
+            # chunk would cite one page and hold two. That content still names them in its
+            # prefix (the section path).
+            self._close()
         if self.cur is not None:
             if self.only_headings and not heading:
                 # Headings wait for their first content; the chunk takes that content's context.
@@ -201,19 +191,29 @@ class _TextPacker:
                 self._start(e)
                 budget = self._budget(self.cur.prefix)
             self.cur.pieces.append(piece)
+        if e.page is not None:  # an element with no page (rare in a paged document) breaks nothing
+            self.page = e.page
         self.only_headings = all(p.element.role in HEADING_ROLES for p in self.cur.pieces)
 
-    def finish(self) -> None:
-        """Trailing headings with no content join the previous text chunk if they fit."""
+    def _close(self) -> None:
+        """Trailing headings with no content join the previous text chunk if it is on their
+        page and they fit; otherwise they are a chunk of their own (a title-only slide)."""
         if self.cur is not None and self.only_headings:
             prev = next((d for d in reversed(self.out) if d.kind == "text"), None)
-            if prev is not None and prev.body_tokens + self.cur.body_tokens <= self._budget(prev.prefix):
+            if (
+                prev is not None
+                and prev.pieces[-1].element.page == self.page
+                and prev.body_tokens + self.cur.body_tokens <= self._budget(prev.prefix)
+            ):
                 prev.pieces.extend(self.cur.pieces)
                 self.cur = None
         self._flush()
 
+    def finish(self) -> None:
+        self._close()
 
-def _split(e: Element, text: str, tokens: _Tokens, budget: int) -> list[_Piece]:
+
+def _split(e: Element, text: str, tokens: Tokens, budget: int) -> list[_Piece]:
     """The element as one piece, or sentence-packed parts when it exceeds the budget."""
     budget = max(budget, 8)
     n = tokens.one(text)
@@ -221,7 +221,7 @@ def _split(e: Element, text: str, tokens: _Tokens, budget: int) -> list[_Piece]:
         return [_Piece(e, text, n)]
     units: list[str] = []
     for sentence in _SENTENCE_END.split(text):
-        units.extend(_split_words(sentence, tokens, budget))
+        units.extend(split_words(sentence, tokens, budget))
     pieces: list[_Piece] = []
     cur: list[str] = []
     cur_tokens = 0
@@ -234,22 +234,6 @@ def _split(e: Element, text: str, tokens: _Tokens, budget: int) -> list[_Piece]:
     if cur:
         pieces.append(_Piece(e, " ".join(cur), cur_tokens, len(pieces)))
     return pieces
-
-
-def _split_words(sentence: str, tokens: _Tokens, budget: int) -> list[str]:
-    """A sentence longer than the budget, cut into word windows that fit."""
-    if tokens.one(sentence) <= budget:
-        return [sentence]
-    words = sentence.split()
-    out: list[str] = []
-    start = 0
-    while start < len(words):
-        size = len(words) - start
-        while size > 1 and tokens.one(" ".join(words[start:start + size])) > budget:
-            size = max(1, size * 3 // 4)
-        out.append(" ".join(words[start:start + size]))
-        start += size
-    return out
 
 
 # ---- tables and images ------------------------------------------------------------------
@@ -284,7 +268,7 @@ def _context_lines(*pairs: tuple[str, str | None]) -> list[str]:
 
 
 def _pack_lines(
-    e: Element, head: list[str], lines: list[str], prefix: str, kind: str, tokens: _Tokens, max_tokens: int
+    e: Element, head: list[str], lines: list[str], prefix: str, kind: str, tokens: Tokens, max_tokens: int
 ) -> list[_Draft]:
     """Parts of at most max_tokens, each repeating the ``head`` lines (context, header row)."""
     head_text = "\n".join(head)
@@ -293,7 +277,7 @@ def _pack_lines(
         return _pack_lines(e, head[:1], lines, prefix, kind, tokens, max_tokens)
     units: list[str] = []
     for ln in lines:
-        units.extend(_split_words(ln, tokens, max(budget, 8)))
+        units.extend(split_words(ln, tokens, max(budget, 8)))
     drafts: list[_Draft] = []
     cur: list[str] = []
     cur_tokens = 0
@@ -309,7 +293,7 @@ def _pack_lines(
 
 
 def _table_drafts(
-    e: Element, els: list[Element], i: int, ctx: _DocContext, tokens: _Tokens, max_tokens: int
+    e: Element, els: list[Element], i: int, ctx: _DocContext, tokens: Tokens, max_tokens: int
 ) -> list[_Draft]:
     header, rows = table_rows(e)
     if not header and not rows:
@@ -333,7 +317,7 @@ def _table_drafts(
 
 
 def _image_drafts(
-    e: Element, els: list[Element], i: int, ctx: _DocContext, tokens: _Tokens, max_tokens: int
+    e: Element, els: list[Element], i: int, ctx: _DocContext, tokens: Tokens, max_tokens: int
 ) -> list[_Draft]:
     described = (_nearby_caption(els, i), e.caption, e.meta.get("alt_text"))
     # "Figure" / "Picture" is how questions name them ("the picture on slide 6").

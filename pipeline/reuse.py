@@ -25,6 +25,7 @@ log = logging.getLogger(__name__)
 # meta keys written by enrich/captions.py and enrich/tables.py (apply_caption, apply_summary)
 ENRICH_META_KEYS = (
     "caption_path", "ocr_text", "caption_rejected", "caption_note", "summary_sampled", "summary_rejected",
+    "summary_fallback",
 )
 
 

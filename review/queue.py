@@ -4,7 +4,7 @@ Scores add up per element; the weights rank what most often misleads an answer f
 what a reader flagged from a citation card, pictures nobody could describe, captions
 written without seeing the picture, low OCR confidence, tables that look broken (many
 empty or merged cells, a suspicious header), very large tables, summaries the output
-checks rejected. Approved and hidden elements leave the queue.
+checks rejected (stored as computed facts instead). Approved and hidden elements leave the queue.
 """
 
 from __future__ import annotations
@@ -90,7 +90,11 @@ def reasons(row: dict[str, Any], meta: dict[str, Any], flags: int) -> list[tuple
             out.append((30.0, "caption rejected by the output checks"))
     elif kind == "table":
         out.extend(table_reasons(row.get("html")))
-        if meta.get("summary_rejected"):
+        if meta.get("summary_fallback"):
+            # the model's summary stated what the table does not say; the computed facts stand in
+            why = f"summary failed the figure check, computed facts stored ({meta['summary_fallback']})"
+            out.append((35.0, why[:200]))
+        elif meta.get("summary_rejected"):
             out.append((35.0, "summary rejected by the output checks"))
         elif meta.get("summary_sampled"):
             out.append((10.0, "summary written from sampled rows"))

@@ -43,6 +43,12 @@ from answer.numbers import (
     ("1\u202f234", 1234.0, False, 1.0),  # narrow no-break space as thousands separator
     (".5", 0.5, False, 1.0),
     ("2021", 2021.0, False, 1.0),
+    # the other convention: dot thousands, decimal comma (was None or 1.234)
+    ("1.234,5", 1234.5, False, 1.0),
+    ("1,23", 1.23, False, 1.0),
+    ("-1.234.567", -1234567.0, False, 1.0),
+    ("12,50 %", 12.5, True, 1.0),
+    ("€1.250,75 million", 1250.75, False, 1e6),
 ])
 def test_parse_number(text: str, value: float, percent: bool, scale: float) -> None:
     n = parse_number(text)
@@ -52,7 +58,8 @@ def test_parse_number(text: str, value: float, percent: bool, scale: float) -> N
     assert math.isclose(n.amount, value * scale)
 
 
-@pytest.mark.parametrize("text", ["", "-", "—", "–", "n/a", "NM", "abc", "1,23", "(5", "5)", "--5", "5b", "12 apples"])
+@pytest.mark.parametrize("text", ["", "-", "—", "–", "n/a", "NM", "abc", "1,2345", "1,2,3", "(5", "5)", "--5", "5b",
+                                  "12 apples"])
 def test_not_a_number_is_none(text: str) -> None:
     assert parse_number(text) is None
 

@@ -163,3 +163,34 @@ def test_a_label_cannot_leave_the_fence() -> None:
     assert text.count("<source>") == len(blocks) and text.count("</source>") == len(blocks)
     first = text.split("</source>")[0]
     assert "(/source)" in first and "evil.pdf" in first  # inside the fence, neutralised, one line
+
+
+def _one_block(text: str) -> list:
+    e = _el("e" * 24, text)
+    return build_blocks([_hit("h1", f"r | S | page 1\n{text}", [e])], {e.id: e}, "revenue?", 500, count)
+
+
+def test_figures_are_read_as_numbers_whatever_the_punctuation() -> None:
+    cases = [
+        # (source text, answer sentence): each figure of the sentence is on the page
+        ("Sales in 2025: 111.5 thousand euros.", "In 2025,, sales were 111.5. [1]"),
+        ("Umsatz 2024: 1.234,5 Tsd. EUR", "Revenue in 2024 was 1,234.5 thousand euros [1]."),
+        ("Revenue 2024: 1,234.5", "Revenue in 2024 was 1.234,5 [1]."),
+        ("Shop revenue: EUR 111.5k (2025)", "The shop made 111,500 euros in 2025 [1]."),
+        ("Net result (2,861.0) in FY 2023", "The net result was -2,861 in 2023 [1]."),
+        ("Margin 12,5 %", "The margin was 12.5% [1]."),
+        ("Revenue was $4.1 billion.", "Revenue was 4,100,000,000 dollars [1]."),
+    ]
+    for source, sentence in cases:
+        out = check(sentence, _one_block(source), "revenue?")
+        assert out.cited == [1] and not out.unsupported, (source, sentence, out.unsupported)
+
+
+def test_a_figure_that_is_not_there_is_still_caught() -> None:
+    for source, sentence in [
+        ("Umsatz 2024: 1.234,5 Tsd. EUR", "Revenue in 2024 was 1,243.5 thousand euros [1]."),
+        ("Revenue 2024: 1,234.5", "Revenue in 2024 was 1.2345 [1]."),
+        ("Shop revenue: EUR 111.5k (2025)", "The shop made 115 thousand euros in 2025 [1]."),
+    ]:
+        out = check(sentence, _one_block(source), "revenue?")
+        assert out.unsupported and not out.cited, (source, sentence)

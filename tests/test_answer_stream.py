@@ -54,7 +54,7 @@ def test_a_guess_is_never_shown() -> None:
     shown, stream = _run("Revenue was 999 million [1].", 5)
     final = stream.checked()
     assert shown == [NOT_FOUND] and final.text == NOT_FOUND
-    assert final.abstained and final.draft and final.unsupported[0]["figures"] == ["999"]
+    assert final.abstained and final.draft and final.unsupported[0]["figures"] == ["999 million"]  # with its scale word
 
 
 def test_an_unsupported_sentence_is_shown_flagged_once_a_cited_one_follows() -> None:

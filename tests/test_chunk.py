@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+from pathlib import Path
 
 import pytest
 
@@ -188,13 +189,17 @@ def test_table_and_image_are_own_chunks_with_their_context() -> None:
 def test_ids_pages_and_boxes_of_elements_are_kept() -> None:
     els = [
         el(0, "one.", page=3, bbox=(0, 0, 10, 10)),
-        el(1, "two.", page=2, bbox=(5, 5, 20, 20)),
+        el(1, "two.", page=3, bbox=(5, 5, 20, 20)),
         el(2, "three.", page=None, bbox=None),
+        el(3, "four.", kind="table", role="table", html=table_html(2), page=4, bbox=(1, 1, 9, 9),
+           meta={"spans": [[4, 1, 1, 9, 9], [5, 0, 0, 9, 3]]}),
     ]
-    (chunk,) = chunk_elements(els, count_tokens, 256)
-    assert chunk.element_ids == tuple(e.id for e in els)
-    assert chunk.pages == (2, 3)
-    assert chunk.boxes == ((3, 0, 0, 10, 10), (2, 5, 5, 20, 20))
+    table, chunk = chunk_elements(els, count_tokens, 256)  # a text chunk is emitted when it closes
+    assert chunk.element_ids == tuple(e.id for e in els[:3])
+    assert chunk.pages == (3,)
+    assert chunk.boxes == ((3, 0, 0, 10, 10), (3, 5, 5, 20, 20))
+    # a table joined over a page break holds two pages: it cites both, with a box on each
+    assert table.pages == (4, 5) and table.boxes == ((4, 1, 1, 9, 9), (5, 0, 0, 9, 3))
     assert (chunk.doc_id, chunk.source, chunk.doc_sha256) == (SHA[:16], els[0].source, SHA)
 
 
@@ -223,3 +228,47 @@ def test_real_tokenizer_limit() -> None:
            for i in range(40)]
     chunks = chunk_elements(els, emb.count_tokens, emb.max_tokens)
     assert max(emb.count_tokens([c.text for c in chunks])) <= emb.max_tokens
+
+
+def test_text_chunks_end_at_a_page_break() -> None:
+    els = [
+        el(0, "Intro", role="heading", page=1),
+        el(1, "first page text.", page=1),
+        el(2, "Methods", role="heading", page=1, section=("Methods",)),  # at the foot of page 1
+        el(3, "second page text.", page=2, section=("Methods",)),
+        el(4, "more second page text.", page=2, section=("Methods",)),
+    ]
+    one, two = chunk_elements(els, count_tokens, 256)
+    # the heading stays on its page (with the text before it), not travelling to page 2
+    assert (one.element_ids, one.pages) == (tuple(e.id for e in els[:3]), (1,))
+    assert (two.element_ids, two.pages) == ((els[3].id, els[4].id), (2,))
+    # the page-2 chunk still names its section and says which page it is
+    assert two.text.split("\n")[0] == "Annual Report-2022 | Methods | page 2"
+
+
+def test_pptx_chunks_never_span_slides(tmp_path: Path) -> None:
+    """A real deck through the real partitioner: a title-only slide, then slides with a
+    text box and no title (so the section does not change between them)."""
+    from pptx import Presentation
+    from pptx.util import Inches
+
+    from tests.office_fixtures import run_partition
+
+    deck = Presentation()
+    deck.slides.add_slide(deck.slide_layouts[5]).shapes.title.text = "Bike rentals 2025"
+    for line in ("Lyon had the most rentals in March.", "Growth continues in April."):
+        slide = deck.slides.add_slide(deck.slide_layouts[6])
+        box = slide.shapes.add_textbox(Inches(1), Inches(2), Inches(5), Inches(1))
+        box.text_frame.text = line
+    deck.save(tmp_path / "rentals.pptx")
+    els = run_partition(tmp_path / "rentals.pptx", tmp_path)
+    chunks = chunk_elements(els, count_tokens, 256)
+    by_id = {e.id: e for e in els}
+    assert [c.pages for c in chunks] == [(1,), (2,), (3,)]
+    for c in chunks:
+        (page,) = c.pages
+        assert {by_id[i].page for i in c.element_ids} == {page}  # held elements are all on it
+        assert c.text.split("\n")[0].endswith(f"slide {page}")  # the label says that slide
+        assert {b[0] for b in c.boxes} == {page}
+    body = chunks[1].text.split("\n", 1)[1]
+    assert body == "Lyon had the most rentals in March."

@@ -148,3 +148,14 @@ def test_low_information_pictures_need_their_own_text_or_a_caption() -> None:
     assert not low_information("amcor", CaptionContext(alt_text="Company logo"))
     assert not low_information("x", CaptionContext(figure_caption="Figure 2: revenue"))
     assert not low_information("Revenue by region 2023 North South", CaptionContext())
+
+
+def test_caption_figures_are_checked_as_numbers_against_ocr_text() -> None:
+    ocr = "Umsatz 2025: 1.234,5 Tsd. EUR\nLyon 111,5"
+    # the same numbers, written the other way or with punctuation stuck to them
+    same = "The chart shows revenue in 2025,, of 1,234.5 thousand euros. Lyon had 111.5."
+    assert check_caption(same, ocr, saw_image=False) == same
+    # a vision caption is checked too when OCR found text: an invented figure goes
+    seen = "A bar chart of revenue in 2025. Paris had 140.2."
+    assert check_caption(seen, ocr, saw_image=True, check_figures=True) == "A bar chart of revenue in 2025."
+    assert check_caption(seen, "", saw_image=True) == seen  # no OCR text: nothing to check it against

@@ -11,8 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from enrich import captions
+from enrich import captions, tables
 from enrich.cache import EnrichCache, content_hash
+from enrich.claims import complete_sentences, summary_problems
 from enrich.engines import EnrichModels
 from enrich.stage import EnrichStats, enrich_elements
 from folio import llm
@@ -278,3 +279,65 @@ def test_budget_expects_the_next_call_to_last_as_long_as_the_previous_ones() -> 
     assert items.allows()
     items.spend(0.1)
     assert not items.allows()
+
+
+WAGES_HTML = (
+    "<table><tr><th>Role</th><th>Staff</th><th>Hourly wage (EUR)</th></tr>"
+    "<tr><td>Cleaner</td><td>4</td><td>14.50</td></tr><tr><td>Baker</td><td>3</td><td>18.00</td></tr>"
+    "<tr><td>Manager</td><td>1</td><td>24.00</td></tr><tr><td>Total</td><td>8</td><td></td></tr></table>"
+)
+
+
+def _wages(pipe: Pipeline) -> tuple[list[Element], tables.TableJob]:
+    el = Element(id="w", doc_id="d1", source="memo.docx", doc_sha256="0" * 64, kind="table", html=WAGES_HTML,
+                 section=("Staffing and wages",))
+    return [el], tables.plan_tables([el])[0][0]
+
+
+def _cached(pipe: Pipeline, models: EnrichModels, cache: EnrichCache, job: tables.TableJob) -> dict:
+    value = cache.get("summary", job.chash, str(models.llm_id), tables.TABLE_SUMMARY_VERSION,
+                      tables._params(pipe.enrich, models))
+    assert value is not None
+    return value
+
+
+def test_a_cut_summary_is_never_stored_small_model(tmp_path: Path) -> None:
+    pipe = pipeline(tmp_path, captions=False, summary_max_tokens=16)
+    elements, job = _wages(pipe)
+    models, cache = models_for(pipe), EnrichCache(None)
+    (table,), complete = enrich_elements(elements, pipe, models, cache, None)
+    raw = _cached(pipe, models, cache, job)["raw"]
+    assert complete and not raw.rstrip().endswith((".", "!", "?"))  # the model was cut off mid-sentence
+    assert table.summary and table.summary.endswith(".") and table.summary == complete_sentences(table.summary)
+    assert table.summary not in raw or raw.startswith(table.summary)  # what is kept ends where a sentence does
+    assert summary_problems(table.summary, tables.job_grid(job)) == []
+
+
+def test_a_false_superlative_is_caught_small_model(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The first reading is the one issue 22 saw (the wrong row called the highest); the
+    retry is the real model's. What is stored checks, either way."""
+    pipe = pipeline(tmp_path, captions=False, summary_max_tokens=120)
+    elements, job = _wages(pipe)
+    models, cache = models_for(pipe), EnrichCache(None)
+    real = models.llm()
+    real_chat = real.chat
+    false = "The Cleaner has the highest hourly wage at 14.50 EUR."
+    asked: list[str] = []
+
+    def chat(messages: list[dict[str, str]], max_tokens: int = 256) -> str:
+        asked.append(messages[-1]["content"])
+        return false if len(asked) == 1 else real_chat(messages, max_tokens)
+
+    monkeypatch.setattr(real, "chat", chat)
+    before = llm.call_count()
+    (table,), _ = enrich_elements(elements, pipe, models, cache, None)
+    assert len(asked) == 2 and llm.call_count() == before + 1  # asked again, of the real model
+    assert asked[1].count("\n- ") < asked[0].count("\n- ")  # with fewer facts
+    value = _cached(pipe, models, cache, job)
+    assert value["raw"] == false and len(value["retry"]) == 1
+    assert table.summary and "Cleaner has the highest" not in table.summary
+    assert summary_problems(table.summary, tables.job_grid(job)) == []
+    if table.summary_model == tables.FACTS_MODEL:  # the retry failed too: the facts, queued for review
+        assert "the highest" in table.meta["summary_fallback"] and "24.00 (Manager)" in table.summary
+    else:
+        assert table.summary_model == SMALL_ID and "summary_fallback" not in table.meta
