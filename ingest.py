@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Folio batch CLI: partition | run | status | search | eval | export | models | doctor.
+"""Folio batch CLI: init | partition | run | status | search | eval | export | models | doctor.
 
 Exit codes: 0 ok, 1 some documents failed, 2 configuration or fatal error, 3 locked,
 4 the Ray engine could not use its cluster (run.ray_deadline_s).
@@ -23,6 +23,7 @@ from folio.errors import FolioError, report  # noqa: E402
 
 # Modules that register subcommands, in the order they appear in --help.
 COMMAND_MODULES = [
+    "commands.init",
     "partition.cli",
     "pipeline.cli",
     "commands.cli",
@@ -45,7 +46,19 @@ def build_parser() -> argparse.ArgumentParser:
                 raise
             continue  # a command whose module is not written yet
         module.register(sub)
+    _config_after_command(sub)
     return p
+
+
+def _config_after_command(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    """``--config`` is also accepted after the command (``ingest.py run --config x.toml``),
+    the place people type it; SUPPRESS keeps the top-level value when it is not given there."""
+    for parser in set(sub.choices.values()):
+        nested = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+        if nested:
+            _config_after_command(nested[0])
+        elif not any("--config" in a.option_strings for a in parser._actions):
+            parser.add_argument("--config", default=argparse.SUPPRESS, help="pipelines file (as before the command)")
 
 
 def main(argv: list[str] | None = None) -> int:

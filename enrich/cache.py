@@ -1,6 +1,11 @@
 """Enrichment cache: captions and summaries keyed by (content hash, model id, prompt version).
 
-One SQLite file in the index folder. A re-run with nothing new finds every answer here
+One SQLite file per machine (``~/.cache/folio/enrich``; ``enrich.cache_dir`` or
+$FOLIO_ENRICH_CACHE elsewhere), shared by every index on it: a second index of the same
+files, or a copy of a folder under another pipeline, finds every caption and summary
+already made. An index on an object store keeps its own file in its local folder instead:
+that file is uploaded beside the index (pipeline/cache_sync.py), and a machine-wide one
+would carry other indexes' captions into it. A re-run with nothing new finds every answer here
 and calls no model; a new model or prompt version is a different key, so exactly what
 it affects is enriched again. A value also records the generation settings it was made
 with (token limits): changing them re-enriches too. Each put commits at once (WAL), so a run killed midway
@@ -11,13 +16,32 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
+import os
 import sqlite3
 import threading
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from folio.config import Pipeline
+
+log = logging.getLogger(__name__)
 
 CACHE_FILE = "enrich_cache.sqlite"
+ENV_DIR = "FOLIO_ENRICH_CACHE"
+
+
+def machine_cache_dir(configured: Path | None = None) -> Path:
+    """Where this machine's enrichment cache lives: the pipeline's ``enrich.cache_dir``,
+    else $FOLIO_ENRICH_CACHE, else $XDG_CACHE_HOME/folio/enrich (~/.cache/folio/enrich)."""
+    if configured is not None:
+        return Path(configured).expanduser()
+    if os.environ.get(ENV_DIR):
+        return Path(os.environ[ENV_DIR]).expanduser()
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "folio" / "enrich"
 
 # put()'s arguments, the value with its params: (kind, content_hash, model_id, prompt_version, value)
 Entry = tuple[str, str, str, str, dict[str, Any]]
@@ -66,6 +90,29 @@ class EnrichCache:
     @classmethod
     def in_index(cls, index_dir: Path) -> EnrichCache:
         return cls(Path(index_dir) / CACHE_FILE)
+
+    @classmethod
+    def for_pipeline(cls, pipe: Pipeline) -> EnrichCache:
+        """The cache a pipeline's runs use: the machine's, or a remote index's own."""
+        if pipe.remote is not None:
+            return cls.in_index(Path(pipe.index))
+        cache = cls(machine_cache_dir(pipe.enrich.cache_dir) / CACHE_FILE)
+        cache.adopt(Path(pipe.index) / CACHE_FILE)
+        return cache
+
+    def adopt(self, old: Path) -> None:
+        """Merge an index's own cache file (what earlier versions kept) into this one and
+        remove it: what was paid for stays, in one place."""
+        if not old.exists() or old.resolve() == (self.path.resolve() if self.path else None):
+            return
+        former = EnrichCache(old)
+        try:
+            added, held = self.merge(former.dump())
+        finally:
+            former.close()
+        for f in (old, old.with_name(old.name + "-wal"), old.with_name(old.name + "-shm")):
+            f.unlink(missing_ok=True)
+        log.info("enrichment cache: %d of %d entries from %s moved to %s", added, held, old, self.path)
 
     def dump(self) -> bytes:
         """The whole cache as bytes (for Ray workers, and the copy kept beside a remote index)."""

@@ -152,6 +152,11 @@ class EnrichSettings(_Strict):
     summary_input_tokens: int = Field(default=1024, ge=64)
     # Tables with fewer cells (header included) get no summary: their text says it all.
     min_table_cells: int = Field(default=12, ge=0)
+    # The enrichment cache (captions and summaries by content, model and prompt version) is
+    # one per machine, so a second index of the same files makes no model call. None:
+    # $FOLIO_ENRICH_CACHE, else ~/.cache/folio/enrich (enrich/cache.py). An index on an
+    # object store keeps its own cache, which travels with it (pipeline/cache_sync.py).
+    cache_dir: Path | None = None
 
 
 class ModelSettings(_Strict):
@@ -329,6 +334,9 @@ def _resolve_paths(raw: dict[str, Any], root: Path) -> dict[str, Any]:
             llm = models.get("llm")
             if isinstance(llm, str) and llm.endswith(".gguf"):
                 models["llm"] = str((root / Path(llm).expanduser()).resolve())
+        enrich = p.get("enrich")
+        if isinstance(enrich, dict) and isinstance(enrich.get("cache_dir"), str):
+            enrich["cache_dir"] = str((root / Path(enrich["cache_dir"]).expanduser()).resolve())
         answer = p.get("answer")
         if isinstance(answer, dict) and isinstance(answer.get("measures_file"), str):
             answer["measures_file"] = str((root / Path(answer["measures_file"]).expanduser()).resolve())

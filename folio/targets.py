@@ -12,7 +12,8 @@ from folio.storage import is_uri
 
 
 def add_target(sp: argparse.ArgumentParser) -> None:
-    sp.add_argument("--pipeline", default="default", help="pipeline name in the config (default: %(default)s)")
+    # None, not "default": a run must be able to say that it fell back to "default" (settings()).
+    sp.add_argument("--pipeline", default=None, help="pipeline name in the config (default: default)")
     sp.add_argument("--db", help="index folder or object-store prefix, s3://bucket/prefix "
                     "(overrides the pipeline's index)")
 
@@ -32,7 +33,7 @@ def resolve_pipeline(args: argparse.Namespace) -> Pipeline:
         # An index named on the command line needs no config (read commands, ad-hoc runs).
         sources = [Source(path=p, exclude=["**/.*"]) for p in folders]
         return Pipeline(name="adhoc", sources=sources, index=db)  # type: ignore[arg-type]
-    pipe = load_config(config_path).pipeline(args.pipeline)
+    pipe = load_config(config_path).pipeline(getattr(args, "pipeline", None) or "default")
     update: dict[str, object] = {}
     if folders:
         globs = pipe.sources[0].model_dump(include={"include", "exclude"}) if pipe.sources else {}
@@ -42,3 +43,20 @@ def resolve_pipeline(args: argparse.Namespace) -> Pipeline:
         data = {**pipe.model_dump(), **update, "index": db, "remote": None}
         return Pipeline.model_validate(data)
     return pipe.model_copy(update=update) if update else pipe
+
+
+def settings_line(pipe: Pipeline, args: argparse.Namespace) -> str:
+    """Which settings a command took when no --pipeline named them: the "default" pipeline's
+    (enrichment and all), or built-in ones for an index named by --db without a config."""
+    if pipe.name == "adhoc":
+        origin = f"no {args.config}: built-in settings"
+    else:
+        origin = f"no --pipeline given: the settings of [pipelines.{pipe.name}] in {args.config}"
+    enrich = pipe.enrich
+    if enrich.enabled:
+        what = " and ".join(w for w, on in (("captions", enrich.captions), ("table summaries", enrich.tables)) if on)
+        state = f"enrichment on ({what or 'nothing'} with {pipe.models.llm})"
+    else:
+        state = "enrichment off"
+    where = ", ".join(str(s.remote or s.path) for s in pipe.sources) or "none"
+    return f"{origin}; sources {where}; index {pipe.location}; {state}"

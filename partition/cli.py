@@ -21,7 +21,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     sp.add_argument("file", type=Path)
     sp.add_argument("--json", action="store_true", help="print one JSON object")
     sp.add_argument("--pipeline", default="default", help="take partition settings from this pipeline")
-    sp.add_argument("--assets", type=Path, help="where to write crops (default: a temp folder)")
+    sp.add_argument("--assets", type=Path, help="keep the crops in this folder (default: none kept)")
     sp.set_defaults(func=_run)
 
 
@@ -36,7 +36,17 @@ def _run(args: argparse.Namespace) -> int:
 def partition_command(
     file: Path, settings: PartitionSettings, timeout_s: float, as_json: bool, assets: Path | None
 ) -> int:
-    assets_root = assets or Path(tempfile.mkdtemp(prefix="folio-assets-"))
+    if assets is not None:
+        return _partition(file, settings, timeout_s, as_json, assets, keep=True)
+    # The crops must be written somewhere while partitioning, but nobody asked for them: a
+    # folder per call left in /tmp piled up (one per `partition` run), so it goes at the end.
+    with tempfile.TemporaryDirectory(prefix="folio-assets-") as tmp:
+        return _partition(file, settings, timeout_s, as_json, Path(tmp), keep=False)
+
+
+def _partition(
+    file: Path, settings: PartitionSettings, timeout_s: float, as_json: bool, assets_root: Path, keep: bool
+) -> int:
     result: dict[str, Any] = {"file": str(file), "status": "ok", "error": None, "elements": []}
     try:
         elements: list[Element] = run_isolated(
@@ -45,7 +55,7 @@ def partition_command(
     except DocumentError as e:
         result.update(status="error", error=e.reason)
         elements = []
-    result["assets"] = str(assets_root)
+    result["assets"] = str(assets_root) if keep else None
     result["elements"] = [e.to_dict() for e in elements]
     if as_json:
         sys.stdout.write(json.dumps(result, ensure_ascii=False) + "\n")
@@ -65,7 +75,9 @@ def _print_human(result: dict[str, Any], elements: list[Element]) -> None:
     pages = {e.page for e in elements if e.page is not None}
     summary = ", ".join(f"{n} {k}" for k, n in sorted(counts.items()))
     out.write(f"{result['file']}: {len(elements)} elements ({summary}) on {len(pages)} pages\n")
-    out.write(f"crops in {result['assets']}\n")
+    if any(e.image for e in elements):
+        kept = result["assets"]
+        out.write(f"crops in {kept}\n" if kept else "crops not kept (--assets DIR keeps them)\n")
     for e in elements:
         where = f"p{e.page}" if e.page is not None else "-"
         if e.page_label and e.page_label != str(e.page):

@@ -7,7 +7,7 @@ import sys
 
 from folio.errors import ConfigError
 from folio.exitcodes import EXIT_FATAL, EXIT_LOCKED, EXIT_OK, EXIT_PARTIAL, EXIT_RAY
-from folio.targets import add_target, resolve_pipeline
+from folio.targets import add_target, resolve_pipeline, settings_line
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -30,6 +30,9 @@ def _run(args: argparse.Namespace) -> int:
     from pipeline.runner import Runner, RunOptions
 
     pipe = resolve_pipeline(args)
+    if args.pipeline is None:
+        # Said before the run, not after: an unintended enrichment costs minutes per document.
+        sys.stderr.write(f"folio run {pipe.name}: {settings_line(pipe, args)}\n")
     if args.max_minutes is not None and args.max_minutes <= 0:
         raise ConfigError("--max-minutes must be > 0")
     if args.ray_deadline is not None and args.ray_deadline <= 0:

@@ -16,7 +16,6 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from folio.config import EnrichSettings, ModelSettings, Pipeline
@@ -30,8 +29,9 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-# Stage limits: they decide how much is done in one run, never what an item becomes.
-_LIMITS = {"max_seconds", "max_items"}
+# Stage limits decide how much is done in one run, and the cache's folder where results
+# are kept; neither changes what an item becomes.
+_LIMITS = {"max_seconds", "max_items", "cache_dir"}
 
 
 def needs_llm(cfg: EnrichSettings, models: ModelSettings) -> bool:
@@ -118,7 +118,7 @@ class Enrichment:
 
             # Disabled: the stage only sanitizes and never reads the cache; no file for that.
             enabled = self.pipe.enrich.enabled
-            self._cache = EnrichCache.in_index(Path(self.pipe.index)) if enabled else EnrichCache(None)
+            self._cache = EnrichCache.for_pipeline(self.pipe) if enabled else EnrichCache(None)
         return self._models, self._cache
 
     def cache(self) -> EnrichCache:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -10,6 +11,15 @@ import pytest
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+# The enrichment cache is one per machine (enrich/cache.py): tests never read or fill the
+# user's. Session and module fixtures share this folder; each test gets its own below, so
+# a test that counts model calls is not served by another test's captions.
+os.environ["FOLIO_ENRICH_CACHE"] = tempfile.mkdtemp(prefix="folio-test-enrich-")
+
+
+@pytest.fixture(autouse=True)
+def _own_enrich_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FOLIO_ENRICH_CACHE", str(tmp_path_factory.mktemp("enrich-cache")))
 
 
 @pytest.fixture(scope="session")

@@ -17,6 +17,7 @@ from typing import Any, Literal
 import pytest
 
 from enrich import captions
+from enrich.cache import CACHE_FILE, machine_cache_dir
 from folio import llm
 from folio.config import EnrichSettings, ModelSettings, Pipeline
 from folio.element import Element
@@ -247,7 +248,7 @@ def test_disabled_enrichment_sanitizes_and_switching_it_reuses_stored_elements(t
     assert runner.enrichment.calls == 1  # the same way through the data, no model
     table = stored(pipe.index, "doc0.pdf")[2]
     assert table.html is not None and "<script" not in table.html and "onclick" not in table.html
-    assert not (pipe.index / "enrich_cache.sqlite").exists()
+    assert not (pipe.index / CACHE_FILE).exists() and not (machine_cache_dir() / CACHE_FILE).exists()
 
     # switched on later: the stored elements are enriched, not partitioned again
     on = enrich_pipe(tmp_path)

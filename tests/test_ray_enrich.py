@@ -48,7 +48,10 @@ def items(pipe: Pipeline, n: int | None) -> Pipeline:
 def backlog(tmp_path: Path, name: str, n: int) -> tuple[Pipeline, Pipeline]:
     """(local engine, Ray engine) pipelines of an index whose ``n`` documents are
     indexed with all their items (a caption and a summary each) left."""
-    local = enrich_pipe(tmp_path).model_copy(update={"index": tmp_path / name})
+    # each index its own enrichment cache: the engines are compared making the same items
+    base = enrich_pipe(tmp_path)
+    cache = base.enrich.model_copy(update={"cache_dir": tmp_path / f"enrich-cache-{name}"})
+    local = base.model_copy(update={"index": tmp_path / name, "enrich": cache})
     first = go(items(local, 0)).report
     assert first.counts["ok"] == n and first.counts["enrich_pending"] == n, first.to_dict()
     return local, local.model_copy(update={"run": RunSettings(engine="ray")})
@@ -80,7 +83,7 @@ def test_ray_backfill_matches_local_and_fills_the_drivers_cache(tmp_path: Path, 
     assert made == enrichment(local)
     assert all(els[1][1] for els in made.values())  # each picture has its caption
     # what the actor made is in the driver's cache: a re-chunk (stored elements, cache) runs no model
-    assert EnrichCache.in_index(on_ray.index).count() == EnrichCache.in_index(local.index).count() == 4
+    assert EnrichCache.for_pipeline(on_ray).count() == EnrichCache.for_pipeline(local).count() == 4
     again = on_ray.model_copy(update={"chunk": ChunkSettings(max_tokens=24)})
     c = go(again).report
     assert c.counts["ok"] == 2 and c.enrich.get("made", 0) == 0 and c.counts["enrich_pending"] == 0, c.to_dict()
@@ -138,7 +141,7 @@ def test_sigterm_and_deadline_stop_the_ray_backfill(tmp_path: Path, ray_cluster:
     assert rows(on_ray) == dict.fromkeys(SOURCES, ("ok", 0))
     # each item was made once over the three runs (a cut item is not paid twice)
     made = sum(r.enrich.get("made", 0) for r in (first, second, third))
-    assert made == 6 and EnrichCache.in_index(on_ray.index).count() == 6
+    assert made == 6 and EnrichCache.for_pipeline(on_ray).count() == 6
 
 
 def test_ray_backfill_of_a_remote_index_sends_pictures_from_the_object_store(

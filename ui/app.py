@@ -109,7 +109,9 @@ def build_app(engine: Engine, auth: Authenticator | None = None, hosts: set[str]
     from ui.assets import asset_response
     from ui.guard import Guard
     from ui.security import SecurityHeaders
+    from ui.starlette_names import restore_old_names
 
+    restore_old_names()  # before Gradio's routes run: no deprecation warning per page event
     # FastAPI's docs page would load Swagger UI from a CDN: ours serves it from the wheel.
     app = FastAPI(title="Folio", docs_url=None, redoc_url=None, openapi_url="/api/openapi.json")
     docs_page.mount(app)
