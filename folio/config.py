@@ -152,10 +152,9 @@ class EnrichSettings(_Strict):
     summary_input_tokens: int = Field(default=1024, ge=64)
     # Tables with fewer cells (header included) get no summary: their text says it all.
     min_table_cells: int = Field(default=12, ge=0)
-    # The enrichment cache (captions and summaries by content, model and prompt version) is
-    # one per machine, so a second index of the same files makes no model call. None:
-    # $FOLIO_ENRICH_CACHE, else ~/.cache/folio/enrich (enrich/cache.py). An index on an
-    # object store keeps its own cache, which travels with it (pipeline/cache_sync.py).
+    # The enrichment cache (by content, model and prompt version), one per machine: a second
+    # index of the same files makes no model call. None: $FOLIO_ENRICH_CACHE, else
+    # ~/.cache/folio/enrich. An index on an object store keeps its own (pipeline/cache_sync.py).
     cache_dir: Path | None = None
 
 
