@@ -107,7 +107,11 @@ def main(argv: list[str] | None = None) -> int:
         from ui.guard import allowed_hosts
 
         engine = Engine.load(pipe)
-        app = build_app(engine, auth, allowed_hosts(args.host, args.allowed_host))
+        # Uploads are indexed by the pipeline's own run command (ui/uploads.py), this pipeline's.
+        ingest = [sys.executable, str(Path(__file__).resolve().parent / "ingest.py"), "--config",
+                  str(Path(args.config).resolve()), "run", "--pipeline", pipe.name,
+                  *(["--db", args.db] if args.db else [])]
+        app = build_app(engine, auth, allowed_hosts(args.host, args.allowed_host), ingest)
     except FolioError as e:
         return report(e)
     login = "login required" if auth else "no login (loopback only)"

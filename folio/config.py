@@ -240,6 +240,10 @@ class ServeSettings(_Strict):
     queue_timeout_s: float = Field(default=300.0, gt=0)
     # Connections served at once (uvicorn limit_concurrency); more are answered 503 at once.
     max_connections: int = Field(default=256, ge=16)
+    # Uploads from the Corpus tab (ui/uploads.py): a source or a folder in one, so the nightly run sees them.
+    upload_dir: Path | None = None
+    upload_max_mb: float = Field(default=50.0, gt=0)
+    upload_suffixes: list[str] = Field(default_factory=lambda: [".pdf", ".docx", ".pptx"])
 
 
 class Pipeline(_Strict):
@@ -333,15 +337,11 @@ def _resolve_paths(raw: dict[str, Any], root: Path) -> dict[str, Any]:
             llm = models.get("llm")
             if isinstance(llm, str) and llm.endswith(".gguf"):
                 models["llm"] = str((root / Path(llm).expanduser()).resolve())
-        enrich = p.get("enrich")
-        if isinstance(enrich, dict) and isinstance(enrich.get("cache_dir"), str):
-            enrich["cache_dir"] = str((root / Path(enrich["cache_dir"]).expanduser()).resolve())
-        answer = p.get("answer")
-        if isinstance(answer, dict) and isinstance(answer.get("measures_file"), str):
-            answer["measures_file"] = str((root / Path(answer["measures_file"]).expanduser()).resolve())
-        serve = p.get("serve")
-        if isinstance(serve, dict) and isinstance(serve.get("users_file"), str):
-            serve["users_file"] = str((root / Path(serve["users_file"]).expanduser()).resolve())
+        for section, key in (("enrich", "cache_dir"), ("answer", "measures_file"), ("serve", "users_file"),
+                             ("serve", "upload_dir")):
+            table = p.get(section)
+            if isinstance(table, dict) and isinstance(table.get(key), str):
+                table[key] = str((root / Path(table[key]).expanduser()).resolve())
     return raw
 
 

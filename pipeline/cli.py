@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
+from pathlib import Path
 
+from folio.config import Pipeline
 from folio.errors import ConfigError
 from folio.exitcodes import EXIT_FATAL, EXIT_LOCKED, EXIT_OK, EXIT_PARTIAL, EXIT_RAY
 from folio.targets import add_target, resolve_pipeline, settings_line
@@ -22,6 +25,12 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     sp.add_argument("--ray-deadline", type=float, metavar="SECONDS",
                     help="Ray engine: stop with exit code 4 when no worker runs within this long, or no "
                     "document comes back for run.timeout_s + this (default: run.ray_deadline_s, 300)")
+    sp.add_argument("--only", action="append", metavar="SOURCE",
+                    help="index (or, when its file is gone, remove) just this document, by its source key; "
+                    "the rest is left for the next run (repeatable; the app's uploads use it)")
+    sp.add_argument("--reindex", action="store_true", help="with --only: redo the documents even if unchanged")
+    sp.add_argument("--skip-enrich", action="store_true",
+                    help="phase 1 only: captions and summaries are left to the next run")
     sp.set_defaults(func=_run)
 
 
@@ -43,7 +52,11 @@ def _run(args: argparse.Namespace) -> int:
         run_update["engine"] = "ray"
     if run_update:
         pipe = pipe.model_copy(update={"run": pipe.run.model_copy(update=run_update)})
-    runner = Runner(pipe, RunOptions(max_minutes=args.max_minutes))
+    if args.reindex and not args.only:
+        raise ConfigError("--reindex needs --only SOURCE")
+    only = frozenset(_source_key(pipe, s) for s in args.only) if args.only else None
+    runner = Runner(pipe, RunOptions(max_minutes=args.max_minutes, only=only, skip_enrich=args.skip_enrich,
+                                     reindex=only if args.reindex and only else frozenset()))
     try:
         report = runner.run()
     except LockedError as e:
@@ -59,6 +72,18 @@ def _run(args: argparse.Namespace) -> int:
     if report.stopped and report.stopped.startswith(RAY_STOPPED):
         sys.stderr.write(f"folio run {pipe.name}: {report.stopped}\n")
     return exit_code(report.status, report.stopped, report.counts["failed"])
+
+
+def _source_key(pipe: Pipeline, only: str) -> str:
+    """A source key as given, or the key of a file path under one of the sources."""
+    if not os.path.isabs(only):
+        return only
+    from pipeline.walk import source_key
+
+    key = source_key(pipe.sources, Path(only))
+    if key is None:
+        raise ConfigError(f"--only {only}: not inside any of the pipeline's source folders")
+    return key
 
 
 # How the run records a RayUnavailable (pipeline/ray_watch.py): "<class name>: <message>"

@@ -21,3 +21,9 @@ class RunOptions:
     on_document: Callable[[DocResult], None] | None = None
     # OCR for captions of pictures (tests pass a fake); None: RapidOCR.
     ocr: Callable[[bytes], str] | None = None
+    # A run over these documents only (the app's upload, removal, re-index): the rest of
+    # the sources is left as it is for the next full run. ``reindex``: redone even if unchanged.
+    only: frozenset[str] | None = None
+    reindex: frozenset[str] = frozenset()
+    # Phase 1 only: captions and summaries are left to the next run (its plan finds them).
+    skip_enrich: bool = False

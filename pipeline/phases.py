@@ -86,7 +86,10 @@ class TwoPhases:
         self.report.phases["index"] = round(time.time() - t0, 3)
         t1 = time.time()
         try:
-            if not self.report.stopped:
+            if self.opts.skip_enrich:
+                if pending or backlog:
+                    self._note(f"enrichment of {len(pending) + len(backlog)} documents left to the next run")
+            elif not self.report.stopped:
                 self._phase_enrich(pending, backlog, deadline)
             else:
                 self._skip(backlog, "skipped_by_budget" if self.report.stopped == "budget" else "skipped_by_signal")

@@ -162,3 +162,19 @@ def make_plan(
     # changed document gets indexed (searchable by its text) before older backlog.
     plan.tasks.sort(key=lambda t: t.reason == "enrich")
     return plan
+
+
+def narrow(plan: Plan, only: frozenset[str], reindex: frozenset[str], files: Mapping[str, FileEntry],
+           docs: Mapping[str, Any]) -> None:
+    """Keep only the work on the documents ``only`` names (a run for the app's upload,
+    removal or re-index); those in ``reindex`` are redone even when unchanged."""
+    plan.tasks = [t for t in plan.tasks if t.entry.source in only]
+    plan.deleted = [s for s in plan.deleted if s in only]
+    plan.touched = [r for r in plan.touched if r.source in only]
+    redo = [s for s in plan.unchanged + plan.failed_known if s in reindex and s in only]
+    for source in redo:
+        old = docs[source]
+        plan.tasks.append(Task(files[source], "reindex", old.sha256, previous_status=old.status))
+    plan.unchanged = [s for s in plan.unchanged if s in only and s not in redo]
+    plan.failed_known = [s for s in plan.failed_known if s in only and s not in redo]
+    plan.seen = len(only & set(files))

@@ -26,7 +26,7 @@ from pipeline.enrichment import Enrichment
 from pipeline.lock import ObjectLock, RunLock
 from pipeline.options import RunOptions
 from pipeline.phases import TwoPhases
-from pipeline.plan import Plan, Task, changed_parts, for_document, make_plan, settings_fingerprint
+from pipeline.plan import Plan, Task, changed_parts, for_document, make_plan, narrow, settings_fingerprint
 from pipeline.ray_driver import RayDriver
 from pipeline.report import DocResult, RunReport, iso, new_run_id, render_note
 from pipeline.reuse import stored_elements
@@ -135,7 +135,7 @@ class Runner(TwoPhases, RayDriver):
         self.index.mkdir(parents=True, exist_ok=True)
         files = walk_sources(self.pipe.sources, self.pipe.storage_options)
         unclean = self.blobs.exists(DIRTY) or stale_lock
-        if not unclean and self._nothing_to_do(files):
+        if not unclean and self.opts.only is None and self._nothing_to_do(files):
             return
         store = self.store()
         if unclean:
@@ -151,6 +151,8 @@ class Runner(TwoPhases, RayDriver):
             )
         stored_model = store.embed_model if docs else None
         plan = make_plan(files, docs, self.fingerprint, self._hasher(files), stored_model)
+        if self.opts.only is not None:
+            narrow(plan, self.opts.only, self.opts.reindex, files, docs)
         self._count_plan(plan, docs)
         if not plan.needs_writes:
             return

@@ -101,14 +101,26 @@ def walk_source(src: Source, prefix: str = "", options: dict[str, str] | None = 
     return out
 
 
+def _prefix(sources: list[Source], src: Source) -> str:
+    name = src.remote.rsplit("/", 1)[-1] if src.remote else Path(src.path).name
+    return name + "/" if len(sources) > 1 else ""
+
+
+def source_key(sources: list[Source], path: Path) -> str | None:
+    """The source key a file at ``path`` has (or would have) under the pipeline's local sources."""
+    for src in sources:
+        root = Path(src.path).resolve()
+        if src.remote is None and path.resolve().is_relative_to(root):
+            return _prefix(sources, src) + path.resolve().relative_to(root).as_posix()
+    return None
+
+
 def walk_sources(sources: list[Source], options: dict[str, str] | None = None) -> dict[str, FileEntry]:
     """All files of the pipeline, by source key; ``options``: the pipeline's (non-secret)
     storage options for sources on an object store."""
     files: dict[str, FileEntry] = {}
-    multi = len(sources) > 1
     for src in sources:
-        name = src.remote.rsplit("/", 1)[-1] if src.remote else Path(src.path).name
-        prefix = name + "/" if multi else ""
+        prefix = _prefix(sources, src)
         for entry in walk_source(src, prefix, options):
             files.setdefault(entry.source, entry)
     return files

@@ -44,7 +44,8 @@ def role_checker(auth: Authenticator | None) -> Callable[[Any], tuple[str, bool]
     return role_of
 
 
-def build_blocks(engine: Engine, review: Reviewer | None = None, auth: Authenticator | None = None) -> Any:
+def build_blocks(engine: Engine, review: Reviewer | None = None, auth: Authenticator | None = None,
+                 uploads: bool = False) -> Any:
     role_of = role_checker(auth)
     with gr.Blocks(title="Folio", analytics_enabled=False) as blocks:
         gr.Markdown(f"## Folio · {engine.pipe.name}")
@@ -57,7 +58,7 @@ def build_blocks(engine: Engine, review: Reviewer | None = None, auth: Authentic
             # the needs-review list is there when the tab opens, not after a click on Refresh
             review_ui.select(fill, inputs, outputs, api_visibility="private")
         with gr.Tab("Corpus"):
-            corpus_outs = corpus_tab.build(engine, gr)
+            corpus_outs = corpus_tab.build(engine, gr, uploads)
         blocks.load(lambda: corpus_tab.corpus_view(engine), None, corpus_outs, api_name=False)
 
         async def ask(question: str, session_id: str = "", k: int = 0, source: str = "", kind: str = "",
@@ -100,8 +101,10 @@ def build_blocks(engine: Engine, review: Reviewer | None = None, auth: Authentic
     return blocks
 
 
-def build_app(engine: Engine, auth: Authenticator | None = None, hosts: set[str] | None = None) -> FastAPI:
-    """The whole app; ``hosts``: the Host names it answers to (ui.guard.allowed_hosts)."""
+def build_app(engine: Engine, auth: Authenticator | None = None, hosts: set[str] | None = None,
+              ingest: list[str] | None = None) -> FastAPI:
+    """The whole app; ``hosts``: the Host names it answers to (ui.guard.allowed_hosts);
+    ``ingest``: the `ingest.py ... run` command of this pipeline (uploads: ui/uploads.py)."""
     from fastapi import FastAPI
     from fastapi.responses import Response
 
@@ -122,6 +125,12 @@ def build_app(engine: Engine, auth: Authenticator | None = None, hosts: set[str]
     app.include_router(api.router(engine))
     app.include_router(review_api.router(review))
     app.include_router(openai_api.router(engine))
+    from ui import uploads_api
+    from ui.uploads import Uploads
+
+    uploads = Uploads(engine.pipe, engine.store, ingest) if ingest and engine.pipe.serve.upload_dir else None
+    if uploads is not None:
+        app.include_router(uploads_api.router(uploads))
     root = engine.pipe.assets_dir
 
     from gradio.routes import BUILD_PATH_LIB
@@ -135,7 +144,7 @@ def build_app(engine: Engine, auth: Authenticator | None = None, hosts: set[str]
     @app.get("/folio-ui.js", include_in_schema=False)
     def ui_script() -> Any:
         # A file, not an inline script: the CSP runs scripts from this server only.
-        return Response(cards.UI_SCRIPT, media_type="application/javascript")
+        return Response(cards.UI_SCRIPT + corpus_tab.UPLOAD_SCRIPT, media_type="application/javascript")
 
     def user_of(request: Request) -> str | None:
         # The Guard already checked the login; without login everyone is the local user.
@@ -152,12 +161,12 @@ def build_app(engine: Engine, auth: Authenticator | None = None, hosts: set[str]
     from ui import mcp
 
     mcp.mount(app, engine, login=auth is not None)  # before Gradio takes the root path
-    blocks = build_blocks(engine, review, auth)
+    blocks = build_blocks(engine, review, auth, uploads is not None)
     app = gr.mount_gradio_app(app, blocks, path="", css=cards.CSS, auth_dependency=user_of,
                               footer_links=["api"], show_error=True, head=cards.HEAD,
                               mcp_server=False, ssr_mode=False, max_file_size="1mb")
     app.add_middleware(Guard, auth=auth, max_body=engine.pipe.serve.max_body_bytes,  # type: ignore[arg-type]
-                       hosts=hosts)
+                       hosts=hosts, upload_max=uploads.max_bytes if uploads else 0)
     app.add_middleware(SecurityHeaders)  # outermost: the guard's refusals get the headers too
     return app
 

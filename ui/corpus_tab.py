@@ -1,9 +1,11 @@
 """The Corpus tab: documents with status, pages, elements and when they were indexed; the
 last run report; failed files with their reasons; the models behind the index; the export
-of the enriched corpus as JSON (ui/export_ui.py)."""
+of the enriched corpus as JSON (ui/export_ui.py); for reviewers, upload, remove and
+re-index (ui/uploads.py, when serve.upload_dir is set)."""
 
 from __future__ import annotations
 
+import html
 import json
 from typing import TYPE_CHECKING, Any
 
@@ -48,9 +50,66 @@ def _enrichment_models(engine: Engine) -> str:
     return ", ".join(f"`{n}`" for n in sorted(names)) or "none (enrichment off or not run yet)"
 
 
-def build(engine: Engine, gr: Any) -> list[Any]:
+# Plain HTML and a delegated listener (served in /folio-ui.js: the CSP runs no inline
+# script): the file goes to /api/upload as the raw body, so Gradio's upload route stays
+# closed. The server checks the role; a reader's click gets its 403 message. Status is
+# set as text, never as HTML (it names files).
+UPLOAD_HTML = """<div id="folio-docs">
+<p><b>Add a document</b> (reviewers; PDF, DOCX, PPTX): it is indexed at once, captions and
+summaries follow with the next run.</p>
+<input type="file" id="folio-upload-file" accept="{accept}" multiple>
+<button id="folio-upload-go" class="lg secondary">Upload and index</button>
+<p><b>Remove or re-index</b> a document by its name in the table (only uploaded documents can be removed here).</p>
+<input type="text" id="folio-doc-source" placeholder="document, e.g. uploads/report.pdf" size="40">
+<button id="folio-doc-reindex" class="lg secondary">Re-index</button>
+<button id="folio-doc-remove" class="lg secondary">Remove</button>
+<pre id="folio-docs-status" aria-live="polite"></pre>
+</div>"""
+UPLOAD_SCRIPT = """
+document.addEventListener('click', async (ev) => {
+  const b = ev.target.closest && ev.target.closest('#folio-upload-go, #folio-doc-reindex, #folio-doc-remove');
+  if (!b) return;
+  ev.preventDefault();
+  const status = document.getElementById('folio-docs-status');
+  const say = (t) => { status.textContent = t; };
+  const call = async (path, opts) => {
+    const r = await fetch(new URL(path, document.baseURI), {method: 'POST', credentials: 'same-origin', ...opts});
+    let j = {}; try { j = await r.json(); } catch (e) {}
+    return (r.ok ? '' : 'Refused (' + r.status + '): ') + (j.message || j.error || r.statusText);
+  };
+  b.disabled = true;
+  try {
+    if (b.id === 'folio-upload-go') {
+      const files = Array.from(document.getElementById('folio-upload-file').files || []);
+      if (!files.length) { say('Choose a file first.'); return; }
+      const lines = [];
+      for (const f of files) {
+        say(lines.concat([f.name + ': uploading and indexing...']).join('\n'));
+        lines.push(await call('api/upload?name=' + encodeURIComponent(f.name),
+          {headers: {'content-type': 'application/octet-stream'}, body: f}));
+      }
+      say(lines.join('\n'));
+    } else {
+      const source = document.getElementById('folio-doc-source').value.trim();
+      if (!source) { say('Type the document name as the table shows it.'); return; }
+      const what = b.id === 'folio-doc-remove' ? 'remove' : 'reindex';
+      say(source + ': ' + (what === 'remove' ? 'removing...' : 're-indexing...'));
+      say(await call('api/' + what, {headers: {'content-type': 'application/json'},
+        body: JSON.stringify({source: source})}));
+    }
+    const refresh = document.querySelector('#folio-corpus-refresh');
+    if (refresh) refresh.click();
+  } catch (e) { say('Failed: ' + e); } finally { b.disabled = false; }
+}, true);
+"""
+
+
+def build(engine: Engine, gr: Any, uploads: bool = False) -> list[Any]:
     """The tab's components; returns the outputs of ``corpus_view`` (the app fills them on load)."""
-    refresh = gr.Button("Refresh")
+    if uploads:
+        accept = ",".join(engine.pipe.serve.upload_suffixes)
+        gr.HTML(UPLOAD_HTML.replace("{accept}", html.escape(accept, quote=True)))
+    refresh = gr.Button("Refresh", elem_id="folio-corpus-refresh")
     table = gr.Dataframe(headers=COLUMNS, label="Documents", interactive=False, wrap=True)
     with gr.Row():
         failures = gr.Markdown(label="Failed files")

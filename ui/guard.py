@@ -13,7 +13,9 @@ In order:
    a form or a ``text/plain`` "simple request" with the reader's Basic credentials; both
    are refused before any route runs. Clients that are not browsers send neither header
    and must log in (or sit on loopback).
-5. The body size limit, for bodies with and without Content-Length (413).
+5. The body size limit, for bodies with and without Content-Length (413); the upload
+   route (ui/uploads_api.py) has its own, larger one, and takes only
+   ``application/octet-stream`` (which no other site's form can send).
 """
 
 from __future__ import annotations
@@ -23,6 +25,8 @@ import json
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
+
+from ui.uploads import UPLOAD_PATH
 
 if TYPE_CHECKING:
     from ui.auth import Authenticator
@@ -67,8 +71,9 @@ def host_name(value: str) -> str:
 
 class Guard:
     def __init__(self, app: ASGI, auth: Authenticator | None, max_body: int,
-                 hosts: set[str] | None = None) -> None:
+                 hosts: set[str] | None = None, upload_max: int = 0) -> None:
         self.app, self.auth, self.max_body, self.hosts = app, auth, max_body, hosts
+        self.upload_max = upload_max  # 0: uploads off, the upload route gets max_body too
 
     async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
         if scope["type"] not in ("http", "websocket"):
@@ -87,8 +92,9 @@ class Guard:
             await self.app(scope, receive, send)
             return
         length = headers.get("content-length")
-        if length is not None and length.isdigit() and int(length) > self.max_body:
-            await reply(send, 413, {"error": f"request body over {self.max_body} bytes"})
+        limit = max(self.upload_max, self.max_body) if scope.get("path") == UPLOAD_PATH else self.max_body
+        if length is not None and length.isdigit() and int(length) > limit:
+            await reply(send, 413, {"error": f"request body over {limit} bytes"})
             return
         if scope.get("path", "").endswith("/queue/join"):
             send = _busy_is_429(send)
@@ -103,10 +109,10 @@ class Guard:
             await send(message)
 
         try:
-            await self.app(scope, _limited(receive, self.max_body), sending)
+            await self.app(scope, _limited(receive, limit), sending)
         except BodyTooLarge:
             if not started:
-                await reply(send, 413, {"error": f"request body over {self.max_body} bytes"})
+                await reply(send, 413, {"error": f"request body over {limit} bytes"})
 
     async def check(self, scope: Scope, headers: dict[str, str]) -> tuple[int, str, list[tuple[bytes, bytes]]] | None:
         path = scope.get("path", "")
@@ -141,7 +147,10 @@ class Guard:
                 return 403, "cross-site request refused: changes only from this site's own pages", []
         elif origin == "null" or (site is not None and site not in ("same-origin", "none")):
             return 403, "cross-site request refused: changes only from this site's own pages", []
-        if json_body and path.startswith(JSON_ROUTES):
+        if json_body and path == UPLOAD_PATH:
+            if headers.get("content-type", "").split(";")[0].strip().lower() != "application/octet-stream":
+                return 415, "Content-Type must be application/octet-stream (the file's bytes)", []
+        elif json_body and path.startswith(JSON_ROUTES):
             # A body must be declared JSON (forms and text/plain are what other sites can
             # send without asking); a bodiless POST (/hide, /approve) needs no type.
             ctype = headers.get("content-type", "").split(";")[0].strip().lower()
