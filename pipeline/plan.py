@@ -165,9 +165,10 @@ def make_plan(
 
 
 def narrow(plan: Plan, only: frozenset[str], reindex: frozenset[str], files: Mapping[str, FileEntry],
-           docs: Mapping[str, Any]) -> None:
+           docs: Mapping[str, Any]) -> list[str]:
     """Keep only the work on the documents ``only`` names (a run for the app's upload,
-    removal or re-index); those in ``reindex`` are redone even when unchanged."""
+    removal or re-index); those in ``reindex`` are redone even when unchanged. Returns
+    the names that are neither a file nor a document."""
     plan.tasks = [t for t in plan.tasks if t.entry.source in only]
     plan.deleted = [s for s in plan.deleted if s in only]
     plan.touched = [r for r in plan.touched if r.source in only]
@@ -178,3 +179,4 @@ def narrow(plan: Plan, only: frozenset[str], reindex: frozenset[str], files: Map
     plan.unchanged = [s for s in plan.unchanged if s in only and s not in redo]
     plan.failed_known = [s for s in plan.failed_known if s in only and s not in redo]
     plan.seen = len(only & set(files))
+    return sorted(only - set(files) - set(docs))

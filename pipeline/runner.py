@@ -152,7 +152,8 @@ class Runner(TwoPhases, RayDriver):
         stored_model = store.embed_model if docs else None
         plan = make_plan(files, docs, self.fingerprint, self._hasher(files), stored_model)
         if self.opts.only is not None:
-            narrow(plan, self.opts.only, self.opts.reindex, files, docs)
+            for name in narrow(plan, self.opts.only, self.opts.reindex, files, docs):
+                self.report.notes.append(f"{name}: no such file or document")
         self._count_plan(plan, docs)
         if not plan.needs_writes:
             return
