@@ -84,11 +84,11 @@ document.addEventListener('click', async (ev) => {
       if (!files.length) { say('Choose a file first.'); return; }
       const lines = [];
       for (const f of files) {
-        say(lines.concat([f.name + ': uploading and indexing...']).join('\n'));
+        say(lines.concat([f.name + ': uploading and indexing...']).join('\\n'));
         lines.push(await call('api/upload?name=' + encodeURIComponent(f.name),
           {headers: {'content-type': 'application/octet-stream'}, body: f}));
       }
-      say(lines.join('\n'));
+      say(lines.join('\\n'));
     } else {
       const source = document.getElementById('folio-doc-source').value.trim();
       if (!source) { say('Type the document name as the table shows it.'); return; }
