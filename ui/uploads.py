@@ -120,7 +120,7 @@ class Uploads:
             async with self._one_at_a_time():
                 dest = self._place(tmp, base)
                 try:
-                    out = await self._index(str(dest), ["--skip-enrich"])
+                    await self._index(str(dest), ["--skip-enrich"])
                 except UploadError as e:
                     if e.status != 409:  # not indexed and never will be: do not leave it for the nightly run
                         dest.unlink(missing_ok=True)
@@ -133,7 +133,7 @@ class Uploads:
             raise UploadError(422, f"{base}: the source's include/exclude patterns leave this file out; removed")
         if rec.status == "error":
             return {"source": rec.source, "status": "error", "message": f"{rec.source}: saved, but indexing "
-                    f"failed: {rec.error}", "log": out}
+                    f"failed: {rec.error}"}
         return {"source": rec.source, "status": rec.status, "message": f"{rec.source}: indexed ({rec.pages} pages, "
                 f"{rec.chunks} chunks); captions and summaries follow with the next run"}
 
@@ -175,7 +175,7 @@ class Uploads:
     async def _index(self, only: str, flags: list[str]) -> str:
         """The pipeline's run for one document; its output (for the log), or UploadError."""
         proc = await asyncio.create_subprocess_exec(
-            *self.command, "--only", only, *flags, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
+            *self.command, f"--only={only}", *flags, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
         try:
             raw, _ = await asyncio.wait_for(proc.communicate(), timeout=self.pipe.run.timeout_s + 120)
         except TimeoutError:
@@ -184,7 +184,7 @@ class Uploads:
         out = raw.decode(errors="replace")[-2000:]
         if proc.returncode == EXIT_LOCKED:
             raise UploadError(409, f"{Path(only).name}: another run holds this pipeline's index now (the nightly "
-                              "run?): not indexed yet; an uploaded file stays in the folder for the next run")
+                              "run?), so the index is not changed yet; the next run finishes the change")
         if proc.returncode not in (0, 1):  # 1: the document failed, recorded in its row
             raise UploadError(500, f"{Path(only).name}: indexing failed: {out.strip().splitlines()[-1:] or ''}")
         return out
