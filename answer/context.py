@@ -175,6 +175,9 @@ def _table_units(lines: list[str], el: Element | None, eid: str | None, query: s
     shown = view
     if len(view.columns) > MAX_COLS and any(overlap_scores(view.columns, query)):
         shown = view.select(query, len(view.rows), MAX_COLS)
+    shared, shown = shown.shared_heading()
+    if shared:
+        out.append(Unit(f"Columns: {shared}", eid, head=True))
     for r in range(len(shown.rows)):
         if r in shown.label_rows:
             continue  # their text heads the labels of the rows below them

@@ -60,6 +60,7 @@ def focus(blocks: list[Block], question: str, measure: Measure | None) -> list[B
         units: list[Unit] = [u for u in b.units if u.head]
         for eid, view in b.tables.items():
             shown = view.select(question, len(view.rows), MAX_COLS) if len(view.columns) > MAX_COLS else view
+            _, shown = shown.shared_heading()  # as answer/context.py shows the records
             rows = [r for r in range(len(shown.rows)) if r not in shown.label_rows]
             labels = [shown.rows[r] for r in rows]
             picked: list[int] = []

@@ -193,14 +193,18 @@ def resolve(pick: dict[str, Any], cands: list[_Candidate], question: str) -> Loo
     if cand is None or row == NONE or row not in cand.view.rows or col not in cand.view.columns:
         return None
     view = cand.view
-    r, k = view.rows.index(row), view.columns.index(col)
+    words = content_words(question)
+    # A row pick the question names nothing of is a guess and stays refused below; a
+    # column is often left unnamed by the model's pick but named by the question's year.
+    r = _most_named(view.rows, words, view.rows.index(row), from_nothing=False)
+    k = _most_named(view.columns, words, view.columns.index(col), from_nothing=True)
+    row, col = view.rows[r], view.columns[k]
     value = view.cells.get((r, k), "").strip()
     if not value or value.lower() in _NIL:
         return None
     # A cell is the answer only when the question names its row and, where there is a
     # choice, its column: a pick of a neighbouring row or another period is a guess (on
     # the own set, 9 of 13 lookups named one of the two and gave a neighbour's value).
-    words = content_words(question)
     if r not in named(view.rows, words, strict=True):
         return None
     cols = named(view.columns, words, strict=True)
@@ -213,6 +217,22 @@ def resolve(pick: dict[str, Any], cands: list[_Candidate], question: str) -> Loo
         answer=answer_sentence(row, col, units, value, cand.block.n), units=units,
         page=el.page if el else None, bbox=el.bbox if el else None,
     )
+
+
+def _most_named(labels: list[str], words: set[str], picked: int, from_nothing: bool) -> int:
+    """The label the question names most, when one does so more than the model's pick.
+
+    The grammar keeps the pick to real labels, but a small model still takes a label
+    that shares one word with the question over the one that shares three: the
+    "Fulfillment" of a table's "Year-over-year Percentage Growth" section for "fulfillment
+    operating expenses", whose "Operating expenses › Fulfillment" row is two lines up.
+    Section and stacked headings count (they are part of the label); a tie keeps the pick."""
+    score = [len(content_words(re.sub(r" #\d+$", "", lb)) & words) for lb in labels]
+    best = max(score, default=0)
+    top = [i for i, v in enumerate(score) if v == best]
+    if score[picked] == 0 and not from_nothing:
+        return picked
+    return top[0] if len(top) == 1 and score[picked] < best else picked
 
 
 def answer_sentence(row: str, column: str, units: str, value: str, n: int) -> str:

@@ -39,6 +39,7 @@ _NIL = frozenset({"-", "–", "—", "n/a", "na", "nm", "n.m.", "*", "x"})
 _CLOSES_RE = re.compile(r"^\s*(?:total|subtotal|net\b|(?:income|earnings|loss|profit)\s+before)\b", re.IGNORECASE)
 _YEAR_RE = re.compile(r"^(?:19|20)\d\d$")
 GROUP_WORDS = 6  # a long section label is cut in the labels it prefixes
+SPAN_WORDS = 6  # a spanning column heading is short; a longer first-row text is a title
 
 
 def is_number(text: str) -> bool:
@@ -70,6 +71,19 @@ class TableView:
     def head(self) -> str:
         """Title and units: what every selection of rows keeps."""
         return SEP.join(p for p in (self.title, self.units) if p)
+
+    def shared_heading(self) -> tuple[str, TableView]:
+        """The heading every column starts with ("Year Ended December 31,"), and a view
+        whose columns leave it out: said once above the records, not in every value."""
+        if len(self.columns) < 2:
+            return "", self
+        split = [c.split() for c in self.columns]
+        n = 0
+        while all(len(w) > n + 1 and w[n] == split[0][n] for w in split):
+            n += 1
+        if n < 2:
+            return "", self
+        return " ".join(split[0][:n]), replace(self, columns=[" ".join(w[n:]) for w in split])
 
     def values(self, r: int) -> list[str]:
         return [v for (row, _), v in sorted(self.cells.items()) if row == r and v]
@@ -168,6 +182,7 @@ def view_from_cells(cells: list[Cell], title: str = "", section: tuple[str, ...]
                 cover[(r, k)] = c
     body = range(n_head, n_rows)
     stubs = _stub_count(grid, cover, body, n_cols)
+    spread_spans(grid, cover, n_head, stubs)
     head = [" ".join(dict.fromkeys(grid[r][k] for r in range(n_head) if grid[r][k])) for k in range(n_cols)]
     value_cols = [k for k in range(stubs, n_cols)
                   if head[k] or any(_starts(cover, r, k) and grid[r][k] for r in body)]  # spacer columns go
@@ -208,6 +223,42 @@ def view_from_cells(cells: list[Cell], title: str = "", section: tuple[str, ...]
     view.units = units_of(" ".join([title, *head, first]))
     view.context = context_line(title, header_lines, view.lines, section)
     return view
+
+
+def spread_spans(grid: list[list[str]], cover: dict[tuple[int, int], Cell], n_head: int, stubs: int) -> None:
+    """Give a spanning heading to every column under it, in place.
+
+    A PDF table's grid keeps a heading that spans columns ("Year Ended December 31,"
+    over 2015 | 2016 | 2017, "Top-20" over five data sets) in the one cell it sits over,
+    and stretches its neighbours' lower headings up into its row; so only that column
+    read as "Year Ended December 31, 2016" and the others as bare years. In an upper
+    header row, a short heading of that row alone (one cell, not spanned) is taken as a
+    span: every value column whose cell in that row is empty or stretched up from below
+    takes the nearest such heading (the left one on a tie: spans are written from their
+    first column). A header row of headings for every column is left as it is; so is a
+    long text, a title over the table rather than a span."""
+    n_cols = len(grid[0]) if grid else 0
+
+    def heading(r: int, k: int) -> bool:  # a heading of row r itself, not one stretched up
+        c = cover.get((r, k))
+        return c is not None and bool(grid[r][k]) and c.row == r and c.row_span == 1
+
+    def own(r: int, k: int) -> bool:
+        c = cover[(r, k)] if heading(r, k) else None
+        return c is not None and c.col_span == 1 and len(grid[r][k].split()) <= SPAN_WORDS
+
+    # Only columns with no upper heading of their own take one: a column already headed
+    # by another span ("Long-Lived Assets" beside "Net Revenue") keeps its heading.
+    bare = [k for k in range(stubs, n_cols) if not any(heading(x, k) for x in range(n_head - 1))]
+    for r in range(n_head - 1):
+        marks = [k for k in range(stubs, n_cols) if own(r, k)]
+        rest = [k for k in bare if any(grid[x][k] for x in range(r + 1, n_head))]
+        if not marks or not rest:
+            continue
+        texts = {k: grid[r][k] for k in marks}
+        for k in rest:
+            near = min(marks, key=lambda m: (abs(m - k), m > k))
+            grid[r][k] = texts[near]
 
 
 def _data_row(row: list[str]) -> bool:

@@ -126,7 +126,9 @@ def test_a_table_block_is_a_head_and_one_record_per_row() -> None:
     head = [u.text for u in b.units if u.head]
     assert head[0] == "Table: Balance sheet" and any("in millions" in h.lower() for h in head)
     records = [u.text for u in b.units if u.record]
-    assert "Current assets › Inventories · December 31, 2022: 5,372 · December 31, 2021: 4,730" in records
+    # the heading all columns share is said once, above the records
+    assert "Columns: December 31," in head
+    assert "Current assets › Inventories · 2022: 5,372 · 2021: 4,730" in records
     assert not any(t.startswith("Current assets:") for t in records)  # label rows head their rows instead
     assert set(b.tables) == {"t" * 24}
 
@@ -288,10 +290,14 @@ def test_lookup_with_the_real_small_model(small_backend: Any) -> None:
     if pick["row_label"] == "none":
         assert got is None
         return
+    if got is None:
+        return
     full = b.tables["t" * 24]
-    r, k = full.rows.index(pick["row_label"]), full.columns.index(pick["value_column"])
-    assert got is None or (got.row, got.column, got.value) == (pick["row_label"], pick["value_column"],
-                                                                 full.cells[(r, k)])
+    # the value is the grid's, at the labels picked or at those the question names more
+    assert got.value == full.cells[(full.rows.index(got.row), full.columns.index(got.column))]
+    words = content_words(question)
+    for picked, used in ((pick["row_label"], got.row), (pick["value_column"], got.column)):
+        assert used == picked or len(content_words(used) & words) > len(content_words(picked) & words)
 
 
 def test_a_shared_prefix_lookup_starts_like_the_answer_prompt() -> None:
@@ -311,8 +317,12 @@ def test_a_cell_is_taken_only_where_the_question_names_its_row_and_column() -> N
     cands = candidates([b], q)
     row = "Current assets › Inventories"
     assert resolve({"block": 1, "row_label": row, "value_column": "December 31, 2021"}, cands, q)
-    # the neighbouring period: the question names 2021
-    assert resolve({"block": 1, "row_label": row, "value_column": "December 31, 2022"}, cands, q) is None
+    # the neighbouring period: the question names 2021, so its column is read
+    got = resolve({"block": 1, "row_label": row, "value_column": "December 31, 2022"}, cands, q)
+    assert got is not None and got.value == "4,730" and got.column == "December 31, 2021"
+    # no column named more than another: a pick of the second one is a guess, refused
+    assert resolve({"block": 1, "row_label": row, "value_column": "December 31, 2021"}, cands,
+                   "What were inventories?") is None
     # a row the question names only by a word it shares ("income" of "statement of income")
     assert not named(["Net income", "Cash and cash equivalents"], content_words("the statement of income"), strict=True)
     assert named(["Net income", "Cash and cash equivalents"], content_words("cash in 2022"), strict=True) == {1}
@@ -344,3 +354,66 @@ def test_a_table_among_text_blocks_keeps_its_best_rows() -> None:
     assert len(blocks) < 5 and blocks[0].hit.chunk_id == "c5"  # the best-ranked block stays
     assert not any(u.text.startswith(header) for u in tb.units)  # the records repeat the header
     assert all(len(b.label.split()) < 16 for b in blocks)  # the nearest heading only, cut
+
+
+# A PDF grid as the partitioner writes it: the spanning heading sits in the one cell it is
+# printed over, and the other columns' headings are stretched up into its row.
+PDF_SPANS = (
+    "<table><thead>"
+    "<tr><th rowspan=\"2\">Training</th><th rowspan=\"2\">NQ</th><th>Top-20</th><th rowspan=\"2\">TREC</th>"
+    "<th rowspan=\"2\">NQ</th><th>Top-100</th><th rowspan=\"2\">TREC</th></tr>"
+    "<tr><th>WQ</th><th>WQ</th></tr>"
+    "</thead><tbody>"
+    "<tr><td>Single</td><td>78.4</td><td>73.2</td><td>79.8</td><td>85.4</td><td>81.4</td><td>89.1</td></tr>"
+    "<tr><td>Multi</td><td>79.4</td><td>75.0</td><td>89.1</td><td>86.0</td><td>82.9</td><td>93.9</td></tr>"
+    "</tbody></table>"
+)
+YEARS = (
+    "<table><thead>"
+    "<tr><th></th><th rowspan=\"2\">2015</th><th>Year Ended December 31,</th><th rowspan=\"2\">2017</th></tr>"
+    "<tr><th></th><th>2016</th></tr>"
+    "</thead><tbody><tr><td>Fulfillment</td><td>13,410</td><td>17,619</td><td>25,249</td></tr></tbody></table>"
+)
+# Two spans written as headings of their own (Long-Lived Assets over its own years).
+TWO_SPANS = (
+    "<table><thead>"
+    "<tr><th></th><th>Net Revenue</th><th></th><th>Long-Lived Assets</th><th></th></tr>"
+    "<tr><th></th><th>2022</th><th>2021</th><th>2022</th><th>2021</th></tr>"
+    "</thead><tbody><tr><td>Mexico</td><td>1</td><td>2</td><td>3</td><td>4</td></tr></tbody></table>"
+)
+
+
+def test_a_spanning_heading_reaches_every_column_under_it() -> None:
+    assert table_view(_table(PDF_SPANS)).columns == [
+        "Top-20 NQ", "Top-20 WQ", "Top-20 TREC", "Top-100 NQ", "Top-100 WQ", "Top-100 TREC"]
+    assert table_view(_table(YEARS)).columns == [
+        "Year Ended December 31, 2015", "Year Ended December 31, 2016", "Year Ended December 31, 2017"]
+    assert table_view(_table(TWO_SPANS)).columns == [
+        "Net Revenue 2022", "Net Revenue 2021", "Long-Lived Assets 2022", "Long-Lived Assets 2021"]
+    # headings for every column already: nothing moves
+    assert table_view(_table(STATEMENT)).columns == ["December 31, 2022", "December 31, 2021"]
+
+
+SECTIONS = (
+    "<table><thead><tr><th></th><th>2016</th><th>2017</th></tr></thead><tbody>"
+    "<tr><td>Operating expenses:</td><td></td><td></td></tr>"
+    "<tr><td>Fulfillment</td><td>17,619</td><td>25,249</td></tr>"
+    "<tr><td>Marketing</td><td>7,233</td><td>10,069</td></tr>"
+    "<tr><td>Total operating expenses</td><td>131,801</td><td>173,760</td></tr>"
+    "<tr><td>Year-over-year Percentage Growth:</td><td></td><td></td></tr>"
+    "<tr><td>Fulfillment</td><td>31</td><td>43</td></tr>"
+    "</tbody></table>"
+)
+
+
+def test_a_pick_sharing_fewer_words_with_the_question_gives_way_to_the_row_it_names() -> None:
+    q = "What were fulfillment operating expenses in 2017?"
+    cands = candidates([_block(SECTIONS, question=q)], q)
+    rows = cands[0].view.rows
+    growth = next(r for r in rows if r.startswith("Year-over-year"))
+    got = resolve({"block": 1, "row_label": growth, "value_column": "2016"}, cands, q)
+    assert got is not None and got.value == "25,249" and got.row == "Operating expenses › Fulfillment"
+    # a pick as good as any other is kept
+    got = resolve({"block": 1, "row_label": growth, "value_column": "2017"}, cands,
+                  "What was the year-over-year percentage growth of fulfillment in 2017?")
+    assert got is not None and got.value == "43"
