@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 from answer import prompts
 from answer.arith import ArithError, evaluate, is_name, names
 from answer.focus import align_period, focus
+from answer.gridfill import from_grid
 from answer.measures import Catalogue, Measure, find_measure
 from answer.numbers import (
     SCALE_NAMES,
@@ -380,6 +381,9 @@ def compute(backend: Backend, system: str, blocks: list[Block], question: str,
 
     measure = find_measure(question, catalogue)
     blocks = focus(blocks, question, measure)
+    grid = from_grid(blocks, question, measure, from_output)
+    if grid is not None:
+        return grid  # every operand a cell of a row that names it: no model call
     prompt = backend.prompt(compute_messages(system, blocks, question, measure))
     try:
         data = backend.complete_json(prompt, schema(blocks, question, measure), MAX_TOKENS)

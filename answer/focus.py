@@ -34,9 +34,9 @@ log = logging.getLogger(__name__)
 ROWS_PER_PHRASE = 2  # best rows for each operand phrase ("total revenue", "net sales")
 MAX_ROWS = 8  # per table in the computation's prompt
 MAX_COLS = 6
-_YEAR_RE = re.compile(r"(?<!\d)((?:19|20)\d{2})(?!\d)")
+YEAR_RE = re.compile(r"(?<!\d)((?:19|20)\d{2})(?!\d)")
 # Operand names that mean another period than the question's ("inventory_begin", "prior").
-_OTHER_PERIOD = re.compile(r"(?:^|_)(?:begin|beginning|start|opening|prior|previous|old|last_year|py)(?:_|$)")
+OTHER_PERIOD = re.compile(r"(?:^|_)(?:begin|beginning|start|opening|prior|previous|old|last_year|py)(?:_|$)")
 
 
 def phrases(question: str, measure: Measure | None) -> list[str]:
@@ -78,12 +78,12 @@ def focus(blocks: list[Block], question: str, measure: Measure | None) -> list[B
 def asked_year(question: str, name: str) -> str | None:
     """The one year an operand is read for: a year in its name, else the question's only
     year (none for an operand of another period, or a question naming several)."""
-    own = set(_YEAR_RE.findall(name))
+    own = set(YEAR_RE.findall(name))
     if len(own) == 1:
         return own.pop()
-    if own or _OTHER_PERIOD.search(name.lower()):
+    if own or OTHER_PERIOD.search(name.lower()):
         return None
-    years = set(_YEAR_RE.findall(question))
+    years = set(YEAR_RE.findall(question))
     return years.pop() if len(years) == 1 else None
 
 
@@ -97,8 +97,8 @@ def record_cells(text: str) -> list[tuple[str, str]]:
     return out
 
 
-_MONTH = re.compile(r"\b(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\.?\s+\d", re.I)
-_FISCAL = re.compile(r"\bfiscal\b|\bFY\s?'?\d", re.I)
+MONTH_RE = re.compile(r"\b(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\.?\s+\d", re.I)
+FISCAL_RE = re.compile(r"\bfiscal\b|\bFY\s?'?\d", re.I)
 
 
 def in_period(record: str, value_raw: str, year: str | None, fiscal: bool = False) -> str | None:
@@ -108,10 +108,10 @@ def in_period(record: str, value_raw: str, year: str | None, fiscal: bool = Fals
     if year is None:
         return None
     cells = record_cells(record)
-    cols = [(c, v) for c, v in cells if set(_YEAR_RE.findall(c)) == {year}]
+    cols = [(c, v) for c, v in cells if set(YEAR_RE.findall(c)) == {year}]
     if len(cols) != 1:
         return None
-    if fiscal and _MONTH.search(cols[0][0]):
+    if fiscal and MONTH_RE.search(cols[0][0]):
         return None  # "fiscal 2022" may end on "January 28, 2023": a date column is not the year
     here = next((c for c, v in cells if value_raw in v), None)
     if here is None or here == cols[0][0]:
@@ -124,7 +124,7 @@ def align_period(loc: Located, name: str, question: str, block: Block) -> Locate
     """``loc`` moved to the same row's figure under the year the operand is read for."""
     if not loc.row_match:
         return loc  # a figure from a row that does not name the operand: nothing to align
-    fixed = in_period(loc.row, loc.number.raw, asked_year(question, name), bool(_FISCAL.search(question)))
+    fixed = in_period(loc.row, loc.number.raw, asked_year(question, name), bool(FISCAL_RE.search(question)))
     if fixed is None:
         return loc
     found = find_numbers(fixed, block_scale_hint(block))
