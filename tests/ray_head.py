@@ -10,6 +10,7 @@ scoped (it ends every Ray process of the machine by name, other people's cluster
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import signal
 import socket
@@ -21,6 +22,8 @@ from collections.abc import Iterator
 from contextlib import suppress
 from dataclasses import dataclass
 from pathlib import Path
+
+import psutil
 
 REPO = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent  # python3 and the `ray` script of this interpreter
@@ -39,44 +42,90 @@ def free_port() -> int:
 
 
 @dataclass
-class Head:
-    address: str  # HOST:PORT of its GCS, for --ray-address
+class Node:
+    address: str  # HOST:PORT of the head's GCS, for --ray-address
     temp_dir: Path  # its sessions (logs) live here
     log: Path  # what `ray start` printed
+    proc: subprocess.Popen[bytes]  # `ray start --block`, the leader of the node's session
+
+    def processes(self) -> list[psutil.Process]:
+        """This node's processes: `ray start`'s and all below it (the raylet starts each
+        worker in a process group of its own, so the node's group alone misses them)."""
+        with suppress(psutil.NoSuchProcess):
+            return psutil.Process(self.proc.pid).children(recursive=True)
+        return []
+
+    def kill(self) -> None:
+        """SIGKILL to every process of this node (raylet, workers, their children): a lost
+        machine, with no goodbye to the head."""
+        _kill(self.processes())
+        with suppress(ProcessLookupError):
+            os.killpg(self.proc.pid, signal.SIGKILL)
+
+
+Head = Node  # the head is a node whose address is its own
 
 
 @contextlib.contextmanager
 def ray_head(env: dict[str, str], num_cpus: int, timeout: float = 180.0) -> Iterator[Head]:
     """`ray start --head` with ``num_cpus`` CPUs and its own temp dir and ports."""
+    with _ray_start(["--head", "--port", str(free_port()), "--include-dashboard", "false"], env, num_cpus,
+                    timeout) as head:
+        yield head
+
+
+@contextlib.contextmanager
+def ray_node(env: dict[str, str], address: str, num_cpus: int, resources: dict[str, float] | None = None,
+             timeout: float = 180.0) -> Iterator[Node]:
+    """`ray start --address ADDRESS`: a second raylet on this machine, as a node of another
+    machine would join, with its own temp dir, ports and ``resources``. ``Node.kill()``
+    ends it at once (SIGKILL to its processes: the machine is lost)."""
+    args = ["--address", address]
+    if resources:
+        args += ["--resources", json.dumps(resources)]
+    with _ray_start(args, env, num_cpus, timeout) as node:
+        yield node
+
+
+@contextlib.contextmanager
+def _ray_start(args: list[str], env: dict[str, str], num_cpus: int, timeout: float) -> Iterator[Node]:
     # Short: Ray's socket paths (temp dir + session + sockets/plasma_store) must fit 107 bytes.
     temp_dir = Path(tempfile.mkdtemp(prefix="fr", dir="/tmp"))
     log = temp_dir / "ray-start.log"
-    port = free_port()
-    cmd = [str(BIN / "ray"), "start", "--head", "--block", "--port", str(port), "--num-cpus", str(num_cpus),
-           "--temp-dir", str(temp_dir), "--include-dashboard", "false", "--disable-usage-stats",
-           "--object-store-memory", str(96 * 1024 * 1024)]
+    cmd = [str(BIN / "ray"), "start", "--block", *args, "--num-cpus", str(num_cpus),
+           "--temp-dir", str(temp_dir), "--disable-usage-stats", "--object-store-memory", str(96 * 1024 * 1024)]
     # Ports with fixed defaults (the dashboard's, its agent's, the metrics'): free ones,
-    # so that the head does not clash with another cluster on this machine.
-    for flag in ("--dashboard-port", "--dashboard-agent-listen-port",
-                 "--metrics-export-port"):
-        cmd += [flag, str(free_port())]
+    # so that the node does not clash with another cluster (or node) on this machine.
+    for flag in ("--dashboard-port", "--dashboard-agent-listen-port", "--metrics-export-port"):
+        if flag != "--dashboard-port" or "--head" in args:
+            cmd += [flag, str(free_port())]
     with log.open("w") as out:
         proc = subprocess.Popen(cmd, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+    node = Node(args[args.index("--address") + 1] if "--address" in args else "", temp_dir, log, proc)
     try:
-        head = _wait_started(proc, temp_dir, log, timeout)
-        yield head
+        node.address = _wait_started(proc, temp_dir, log, timeout, head="--head" in args) or node.address
+        yield node
     finally:
+        left = node.processes()  # workers: not in the session's process group
         _stop(proc)
+        _kill(left)
 
 
-def _wait_started(proc: subprocess.Popen[bytes], temp_dir: Path, log: Path, timeout: float) -> Head:
+def _kill(processes: list[psutil.Process]) -> None:
+    for p in processes:
+        with suppress(psutil.NoSuchProcess):
+            p.kill()
+
+
+def _wait_started(proc: subprocess.Popen[bytes], temp_dir: Path, log: Path, timeout: float, head: bool) -> str:
+    """The head's address (a worker node's: ""), once `ray start` says it started."""
     end = time.time() + timeout
     current = temp_dir / "ray_current_cluster"
     while time.time() < end:
         if proc.poll() is not None:
             raise RuntimeError(f"ray start exited with {proc.returncode}: {log.read_text()[-3000:]}")
-        if current.is_file() and "Ray runtime started" in log.read_text():
-            return Head(current.read_text().strip(), temp_dir, log)
+        if (current.is_file() or not head) and "Ray runtime started" in log.read_text():
+            return current.read_text().strip() if head else ""
         time.sleep(0.5)
     raise RuntimeError(f"ray start did not start within {timeout:g} s: {log.read_text()[-3000:]}")
 
