@@ -127,16 +127,27 @@ def lookup(backend: Backend, system: str, blocks: list[Block], question: str,
 
 
 def candidates(blocks: list[Block], question: str, similarity: Similarity | None = None) -> list[_Candidate]:
-    out: list[_Candidate] = []
+    """The ``MAX_TABLES`` tables the question names best, best first (ties in the blocks' order).
+
+    Named best: the most question words in one row label plus in the table's title and
+    heading. Retrieval order alone let three restructuring notes, each with an "R&D" row,
+    crowd out the "Consolidated Statement of Income" a question named."""
+    words = content_words(question)
+    found: list[tuple[_Candidate, int, set[str]]] = []
     for b in blocks:
         for eid, view in b.tables.items():
-            if len(out) >= MAX_TABLES:
-                return out
             sel = view.select(question, MAX_ROWS, MAX_COLS, similarity)
             if sel.rows and sel.columns and sel.cells:
-                out.append(_Candidate(b, eid, replace(sel, rows=_unique(sel.rows, "row"),
-                                                      columns=_unique(sel.columns, "column"))))
-    return out
+                view_ = replace(sel, rows=_unique(sel.rows, "row"), columns=_unique(sel.columns, "column"))
+                rows = max((len(content_words(r) & words) for r in sel.rows), default=0)
+                # the document's own title and heading; not the statement label Folio adds
+                title = "" if view.title.startswith("Statement:") else view.title
+                found.append((_Candidate(b, eid, view_), rows, content_words(f"{title} {b.label}") & words))
+    # words every title shares (the file name, its year) tell no table from another
+    common = set.intersection(*(t for _, _, t in found)) if found else set()
+    score = [rows + len(title - common) for _, rows, title in found]
+    # best named first: a small model leans to the first table it reads
+    return [found[i][0] for i in sorted(range(len(found)), key=lambda i: (-score[i], i))[:MAX_TABLES]]
 
 
 def _unique(labels: list[str], kind: str) -> list[str]:

@@ -40,8 +40,32 @@ def statement_hits(store: Store, embedder: QueryEmbedder, query: str, rrf_k: int
     for label in asked:
         name = label.removeprefix("Statement: ")
         hits = search(store, embedder, f"{name} {query}", 4, source=source, kind="table", rrf_k=rrf_k, routes=[])
-        out += [h for h in hits if label in h.text][:PER_STATEMENT]
+        labelled = [h for h in hits if label in h.text]
+        # The statement itself before a note table that reads like one: 3M's restructuring
+        # tables list cost of sales, SG&A and R&D too, and ranked above its "Consolidated
+        # Statement of Income" for "... consolidated statement of income, how much ... R&D".
+        titled = [h for h in labelled if _titled(name, h)]
+        out += (titled or labelled)[:PER_STATEMENT]
     return out
+
+
+_TITLES = {
+    "income statement": re.compile(r"\bstatements? of (?:consolidated )?(?:income|operations|earnings)\b"
+                                   r"|\bincome statements?\b", re.IGNORECASE),
+    "balance sheet": re.compile(r"\bbalance sheets?\b|\bstatements? of financial (?:position|condition)\b",
+                                re.IGNORECASE),
+    "cash flow statement": re.compile(r"\bstatements? of (?:consolidated )?cash flows?\b", re.IGNORECASE),
+}
+
+
+def _titled(name: str, hit: Hit) -> bool:
+    """Whether the chunk's heading (its first line: file, section path, page) or its
+    section names the statement by its own title."""
+    pattern = next((p for key, p in _TITLES.items() if name.startswith(key)), None)
+    if pattern is None:
+        return False
+    first = hit.text.split("\n", 1)[0]
+    return bool(pattern.search(first) or pattern.search(" ".join(hit.section)))
 
 
 def period_queries(query: str) -> list[str]:

@@ -239,7 +239,9 @@ def test_duplicate_labels_are_numbered_and_several_tables_are_branches() -> None
     cands = candidates([a, second], "sales in Q1")
     sch = schema(cands)
     assert len(sch["anyOf"]) == 2
-    assert sch["anyOf"][1]["properties"]["row_label"]["enum"] == ["Sales #1", "Sales #2", "none"]
+    # the table naming the question better comes first
+    assert sch["anyOf"][0]["properties"]["block"]["enum"] == [2]
+    assert sch["anyOf"][0]["properties"]["row_label"]["enum"] == ["Sales #1", "Sales #2", "none"]
     got = resolve({"block": 2, "row_label": "Sales #2", "value_column": "Q1"}, cands, "sales in Q1")
     assert got is not None and got.value == "2" and got.answer == "Sales in Q1 was 2 [2]."
 
@@ -417,3 +419,21 @@ def test_a_pick_sharing_fewer_words_with_the_question_gives_way_to_the_row_it_na
     got = resolve({"block": 1, "row_label": growth, "value_column": "2017"}, cands,
                   "What was the year-over-year percentage growth of fulfillment in 2017?")
     assert got is not None and got.value == "43"
+
+
+def test_the_tables_offered_are_those_the_question_names_best() -> None:
+    note = ("<table><tr><th>Item</th><th>2022</th></tr><tr><td>Cost of sales</td><td>3</td></tr>"
+            "<tr><td>Research and development</td><td>2</td></tr></table>")
+    statement = ("<table><tr><th>Item</th><th>2022</th></tr><tr><td>Net sales</td><td>34,229</td></tr>"
+                 "<tr><td>Research and development</td><td>1,862</td></tr></table>")
+    q = "In the consolidated statement of income, what was research and development in 2022?"
+    blocks = []
+    for n, (html, title) in enumerate([(note, "Restructuring actions")] * 3
+                                      + [(statement, "Consolidated statement of income")], 1):
+        el = _table(html, eid=str(n) * 24, caption=title)
+        (b,) = build_blocks([_hit(el, f"r | page 3\nTable: {title}\nItem | 2022")], {el.id: el}, q, 600, count)
+        b.n = n
+        blocks.append(b)
+    cands = candidates(blocks, q)
+    # retrieval put the statement fourth; its title names the question, so it is offered, first
+    assert len(cands) == 3 and cands[0].block.n == 4
