@@ -63,7 +63,7 @@ class TwoPhases:
     def _optimize(self) -> None:
         raise NotImplementedError
 
-    if TYPE_CHECKING:  # pipeline/ray_driver.py (defined there only: the MRO would pick a stub here)
+    if TYPE_CHECKING:  # pipeline/engines/ray/engine.py (defined there only: the MRO would pick a stub here)
         def _phase_index_ray(self, tasks: list[Task], deadline: float | None, pending: list[Task]) -> None: ...
 
     def commit(self, rec: DocRecord, elements: list[Element], chunks: list[Any], vectors: np.ndarray) -> None:
@@ -156,8 +156,8 @@ class TwoPhases:
             # This run's documents are indexed already: only the backlog is "skipped".
             self._skip([t for t in rest if t.reason == "enrich"], key)
 
-        if self.pipe.run.engine == "ray":  # the models run on an actor pool (pipeline/ray_enrich.py)
-            from pipeline import ray_enrich
+        if self.pipe.run.engine == "ray":  # the models run on an actor pool (pipeline/engines/ray/enrich_pool.py)
+            from pipeline.engines.ray import enrich_pool as ray_enrich
 
             ray_enrich.backfill(self, pending + backlog, deadline, work, stopped)
             return
@@ -205,7 +205,7 @@ class TwoPhases:
 
     def _backfill(self, task: Task, deadline: float | None, made: EnrichFn | None = None) -> DocResult | None:
         """Phase 2 for one document (pipeline/backfill.py); its result if it was committed again.
-        ``made``: what Ray actors made of it (pipeline/ray_enrich.py) instead of the stage here."""
+        ``made``: what Ray actors made of it (pipeline/engines/ray/enrich_pool.py) instead of the stage here."""
         from index.reindex import build_chunks
 
         source = task.entry.source

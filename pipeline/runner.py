@@ -22,12 +22,12 @@ from folio.config import Pipeline
 from folio.errors import ConfigError, DocumentError
 from folio.storage import blobs_for
 from index.pages import upload_assets
+from pipeline.engines.ray.engine import RayDriver
 from pipeline.enrichment import Enrichment
 from pipeline.lock import ObjectLock, RunLock
 from pipeline.options import RunOptions
 from pipeline.phases import TwoPhases
 from pipeline.plan import Plan, Task, changed_parts, for_document, make_plan, narrow, settings_fingerprint
-from pipeline.ray_driver import RayDriver
 from pipeline.report import DocResult, RunReport, iso, new_run_id, render_note
 from pipeline.reuse import stored_elements
 from pipeline.signals import StopFlag
@@ -251,7 +251,7 @@ class Runner(TwoPhases, RayDriver):
     def _one(self, task: Task) -> DocResult:
         """Phase 1 for one document on this machine: partition (or reuse the stored
         elements), apply what the enrichment cache holds (no model runs), chunk, embed,
-        commit. (The Ray engine does the same on workers: pipeline/ray_driver.py.)"""
+        commit. (The Ray engine does the same on workers: pipeline/engines/ray/engine.py.)"""
         from pipeline.document import make_ready
 
         entry = task.entry
@@ -364,7 +364,7 @@ class Runner(TwoPhases, RayDriver):
         self.enrichment.close()
         self.report.review = self.review.summary()
         if self.pipe.run.engine == "ray" and "ray" in sys.modules:
-            from pipeline.ray_engine import shutdown
+            from pipeline.engines.ray.workers import shutdown
 
             shutdown()
         self.report.finish()

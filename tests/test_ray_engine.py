@@ -1,6 +1,6 @@
 """``run.engine = "ray"``: the same incremental contract as the local engine (identical
 documents, chunk ids and search results), on a local Ray cluster started once per
-session (pipeline/ray_engine.py: workers partition and embed, the driver commits)."""
+session (pipeline/engines/ray/workers.py: workers partition and embed, the driver commits)."""
 
 from __future__ import annotations
 

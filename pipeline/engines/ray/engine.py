@@ -1,7 +1,7 @@
 """Phase 1 on Ray, the driver's side (mixed into pipeline/runner.Runner).
 
 Workers partition, apply the enrichment cache and overlays, embed and write each
-document's rows as Lance fragments (pipeline/ray_engine.py). The driver alone commits,
+document's rows as Lance fragments (pipeline/engines/ray/workers.py). The driver alone commits,
 in batches: every document that came back since the last commit, up to
 ``run.commit_docs``, goes into one commit per table (index/fragments.py: ``append``),
 then one merge of their documents rows (the commit point: Store.commit_documents, which
@@ -29,9 +29,9 @@ if TYPE_CHECKING:
     from folio.config import Pipeline
     from folio.storage import Blobs
     from index.store import DocRecord, Store
+    from pipeline.engines.ray.workers import Prepared
     from pipeline.enrichment import Enrichment
     from pipeline.options import RunOptions
-    from pipeline.ray_engine import Prepared
     from pipeline.report import DocResult, RunReport
     from pipeline.signals import StopFlag
     from review.step import ReviewStep
@@ -95,8 +95,8 @@ class RayDriver:
         refused or no worker ran within ``run.ray_deadline_s``: the index is untouched."""
         if self.pipe.run.engine != "ray" or not any(t.reason != "enrich" and not t.reuse_elements for t in tasks):
             return True
-        from pipeline import ray_engine
-        from pipeline.ray_watch import first_task
+        from pipeline.engines.ray import workers as ray_engine
+        from pipeline.engines.ray.watch import first_task
 
         ray_engine.init_ray(self.pipe.run.ray_address, self.pipe.run.workers)
         if first_task(self.pipe.run.ray_deadline_s, ray_engine.PARTITION_CPUS, lambda: bool(self.stop)):
@@ -110,8 +110,8 @@ class RayDriver:
         if not tasks:
             return
         from index.fragments import targets
-        from pipeline import ray_engine
-        from pipeline.ray_watch import RayUnavailable, watched
+        from pipeline.engines.ray import workers as ray_engine
+        from pipeline.engines.ray.watch import RayUnavailable, watched
 
         store = self.store(writable=True)  # loads the driver's embedder: a short write is redone here
         ray_engine.init_ray(self.pipe.run.ray_address, self.pipe.run.workers)

@@ -303,8 +303,8 @@ def _pool(runner: Phases, items: int | None) -> tuple[Any, list[Any]]:
     """The gate and the actors (created at the first document that needs a model)."""
     import ray
 
-    from pipeline.ray_engine import init_ray
-    from pipeline.ray_watch import first_task
+    from pipeline.engines.ray.watch import first_task
+    from pipeline.engines.ray.workers import init_ray
 
     pipe, enrichment = runner.pipe, runner.enrichment
     init_ray(pipe.run.ray_address, pipe.run.workers)
