@@ -47,9 +47,9 @@ class RunContext:
     # Ray engine: (seconds, documents, rows) per batch commit; workers' seconds by stage
     commits: list[tuple[float, int, int]] = field(default_factory=list)
     stage_seconds: dict[str, float] = field(default_factory=dict)
-    _embedder: TextEmbedder | None = None
-    _store: Store | None = None
-    _store_dim: int | None = None
+    _embedder: TextEmbedder | None = field(default=None, init=False, repr=False)
+    _store: Store | None = field(default=None, init=False, repr=False)
+    _store_dim: int | None = field(default=None, init=False, repr=False)
 
     @property
     def deadline(self) -> float | None:
