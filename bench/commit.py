@@ -9,7 +9,7 @@ elements, chunks with 384-d vectors, a profile). For each location:
 - "rows": the rows pass through the driver, one replace_document per document (what the
   local engine does);
 - "batch N": workers' fragments (written beforehand, timed apart as worker time) committed
-  N documents at a time (index/fragments.append + Store.commit_documents: pipeline/ray_driver.py).
+  N documents at a time (index/fragments.append + Store.commit_documents: pipeline/engines/ray/engine.py).
 Each configuration starts from a fresh index holding the same documents (so every commit
 replaces a previous version, as on a night with changes). Ratios are what to compare.
 """

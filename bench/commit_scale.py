@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """A batch commit's cost as the index grows: the driver's commit of ~20 replaced documents
-(index/fragments.append + Store.commit_documents, pipeline/ray_driver.py) on tables of
+(index/fragments.append + Store.commit_documents, pipeline/engines/ray/engine.py) on tables of
 100k, 1M and 2M chunk rows, with and without the BTree index on ``source`` that
 Store.optimize keeps on the document tables (index/vector_index.ensure_source_index).
 

@@ -56,7 +56,7 @@ def one(pipe: Pipeline, label: str) -> dict[str, Any]:
     runner = Runner(pipe, RunOptions(progress=False))
     report = runner.run()
     wall = time.time() - t0
-    COMMITS.extend(runner.commits)  # the Ray driver's batches
+    COMMITS.extend(runner.ctx.commits)  # the Ray driver's batches
     store = open_index(pipe)
     docs = {s: (d.sha256, d.status, d.chunks) for s, d in store.documents().items()}
     tbl = store.chunks_table
@@ -69,7 +69,7 @@ def one(pipe: Pipeline, label: str) -> dict[str, Any]:
     out = {"label": label, "wall_s": round(wall, 1), "ok": report.counts["ok"], "failed": report.counts["failed"],
            "pages": pages, "doc_seconds": round(secs, 1), "commits": len(COMMITS),
            "commit_s": round(commit_s, 2), "committed": committed, "rows": rows,
-           "stages": {k: round(v, 1) for k, v in runner.stage_seconds.items()}, "docs": docs, "ids": ids}
+           "stages": {k: round(v, 1) for k, v in runner.ctx.stage_seconds.items()}, "docs": docs, "ids": ids}
     print(json.dumps({k: v for k, v in out.items() if k not in ("docs", "ids")}), flush=True)
     return out
 

@@ -86,11 +86,11 @@ def main() -> None:
     })
     if args.engine == "ray":
         # A Ray of its own even when another one runs on this machine (ray.init without an
-        # address joins that one; pipeline/ray_engine.init_ray then fails on num_cpus).
+        # address joins that one; pipeline/engines/ray/workers.init_ray then fails on num_cpus).
         import ray
 
-        from pipeline.ray_engine import REPO as CHECKOUT
-        from pipeline.ray_engine import keep_signal_handlers
+        from pipeline.engines.ray.workers import REPO as CHECKOUT
+        from pipeline.engines.ray.workers import keep_signal_handlers
 
         with keep_signal_handlers():
             ray.init(address="local", num_cpus=run.workers, include_dashboard=False, log_to_driver=False,

@@ -81,17 +81,17 @@ class RunSettings(_Strict):
     # long is taken over (no kernel tells another machine that the holder died).
     lock_stale_s: float = Field(default=900.0, ge=10)
     # Where phase 1 (partition, embed) runs: this process's pool, or a Ray cluster
-    # (pipeline/ray_engine.py; ray_address None starts a local one).
+    # (pipeline/engines/ray/workers.py; ray_address None starts a local one).
     engine: Literal["local", "ray"] = "local"
     ray_address: str | None = None
-    # index (embedder) actors on the cluster; None: one per cluster CPU (pipeline/ray_engine.py)
+    # index (embedder) actors on the cluster; None: one per cluster CPU (pipeline/engines/ray/workers.py)
     embed_actors: int | None = Field(default=None, ge=1, le=256)
     enrich_actors: int = Field(default=1, ge=1, le=256)  # enrichment actors (each loads the models)
-    # Ray engine: documents per driver commit at most (pipeline/ray_driver.py)
+    # Ray engine: documents per driver commit at most (pipeline/engines/ray/engine.py)
     commit_docs: int = Field(default=32, ge=1, le=4096)
     # Ray engine: a worker must run within this many seconds of the run reaching the
     # cluster, and a document come back at least every timeout_s + this; else the run stops
-    # with exit code 4 (pipeline/ray_watch.py) instead of waiting for ever.
+    # with exit code 4 (pipeline/engines/ray/watch.py) instead of waiting for ever.
     ray_deadline_s: float = Field(default=300.0, gt=0)
     # Ray engine, an index on an object store: whose credentials the workers write the
     # tables' data files with. "driver": the driver's (its environment's), sent with the

@@ -57,7 +57,7 @@ class Renderer:
         self.root = Path(assets_dir)
         self.store = store
         # An index on an object store: its pictures are fetched from there into the local
-        # assets folder on first use (the nightly run uploads them, pipeline/runner.py).
+        # assets folder on first use (the nightly run uploads them, pipeline/engines/).
         self.remote = remote
         # Re-entrant: a crop renders its page first, under the same lock.
         self._lock = threading.RLock()

@@ -1,6 +1,6 @@
 """Phase 2 of a run for one document: enrich an indexed document and commit it again.
 
-Phase 1 (pipeline/runner.py) committed the document with what the enrichment cache held
+Phase 1 (pipeline/engines/) committed the document with what the enrichment cache held
 and recorded in ``enrich_left`` how many captions and summaries were missing. Here its
 stored elements are read back (never partitioned again), the stage makes what the budget
 allows, and if that brought anything new the document is re-chunked, embedded and
@@ -31,7 +31,7 @@ log = logging.getLogger(__name__)
 EnrichFn = Callable[["list[Element]"], "tuple[list[Element], bool, EnrichStats]"]
 ChunkFn = Callable[["list[Element]"], "list[Any]"]
 EmbedFn = Callable[[list[str]], "np.ndarray"]
-# Writes the document (rows, profile, overlay state): Runner.commit
+# Writes the document (rows, profile, overlay state): pipeline/commit.commit
 CommitFn = Callable[["DocRecord", "list[Element]", "list[Any]", "np.ndarray"], None]
 
 

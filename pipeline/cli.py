@@ -86,7 +86,7 @@ def _source_key(pipe: Pipeline, only: str) -> str:
     return key
 
 
-# How the run records a RayUnavailable (pipeline/ray_watch.py): "<class name>: <message>"
+# How the run records a RayUnavailable (pipeline/engines/ray/watch.py): "<class name>: <message>"
 RAY_STOPPED = "RayUnavailable: "
 
 

@@ -1,7 +1,7 @@
 """Phase 1 for one partitioned document, up to the rows it commits (either engine).
 
 The runner calls this on its own machine; with the Ray engine an actor calls it on a
-worker (pipeline/ray_engine.py) with a copy of the driver's enrichment cache and the
+worker (pipeline/engines/ray/workers.py) with a copy of the driver's enrichment cache and the
 document's review overlays, so both engines commit identical rows.
 """
 

@@ -13,14 +13,14 @@ REPO = Path(__file__).resolve().parents[1]
 @pytest.fixture(scope="session")
 def ray_cluster() -> Iterator[None]:
     # No RAY_AUTH_MODE here: the suite runs Ray as users get it (token authentication on a
-    # local cluster, pipeline/ray_engine.init_ray); setting it in this process hid issue 21.
+    # local cluster, pipeline/engines/ray/workers.init_ray); setting it in this process hid issue 21.
     import ray
 
     if ray.is_initialized():  # each test module that imports this fixture has its own copy
         yield
         return
     # A small object store: /dev/shm is small on CI machines; rows are a few MB at most.
-    from pipeline.ray_engine import keep_signal_handlers
+    from pipeline.engines.ray.workers import keep_signal_handlers
 
     with keep_signal_handlers():  # later tests check that a run restores the default handlers
         # address="local": a new cluster, even when another one runs on this machine (ray.init

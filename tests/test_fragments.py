@@ -95,9 +95,9 @@ def test_an_index_actor_applies_the_drivers_enrichment_cache(tmp_path: Path) -> 
     import pickle
 
     from folio.review import stamp_content_hashes
+    from pipeline.engines.ray.workers import IndexActor, Prepared
     from pipeline.enrichment import Enrichment
     from pipeline.plan import Task
-    from pipeline.ray_engine import IndexActor, Prepared
     from pipeline.walk import walk_sources
     from tests.pipeline_fixtures import FakeEmbedder
     from tests.test_pipeline_enrich import FakePartition, corpus, enrich_pipe, fake_ocr

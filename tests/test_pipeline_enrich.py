@@ -159,7 +159,7 @@ def test_budget_cut_is_indexed_partial_and_finished_next_run(tmp_path: Path) -> 
     calls = llm.call_count()
     runner = run(pipe, part3)
     assert llm.call_count() == calls and part3.calls == [] and runner._fast
-    assert runner.enrichment.calls == 0
+    assert runner.ctx.enrichment.calls == 0
 
 
 def test_sigterm_during_enrichment_indexes_the_text_now(tmp_path: Path) -> None:
@@ -245,7 +245,7 @@ def test_disabled_enrichment_sanitizes_and_switching_it_reuses_stored_elements(t
     assert not pipe.enrich.enabled
     part = FakePartition()
     runner = run(pipe, part)
-    assert runner.enrichment.calls == 1  # the same way through the data, no model
+    assert runner.ctx.enrichment.calls == 1  # the same way through the data, no model
     table = stored(pipe.index, "doc0.pdf")[2]
     assert table.html is not None and "<script" not in table.html and "onclick" not in table.html
     assert not (pipe.index / CACHE_FILE).exists() and not (machine_cache_dir() / CACHE_FILE).exists()

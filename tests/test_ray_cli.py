@@ -248,7 +248,7 @@ def test_what_ray_said_comes_from_its_logs(tmp_path: Path) -> None:
     """The error quotes the lines that name the cause (here, issue 21's: the workers'
     InvalidAuthToken and the raylet giving up on them), each once, without Ray's routine
     noise, and Ray Data's last state of each operator. Lines are as Ray 2.60 writes them."""
-    from pipeline.ray_watch import ray_data_state, ray_log_lines
+    from pipeline.engines.ray.watch import ray_data_state, ray_log_lines
 
     logs = tmp_path / "logs"
     (logs / "ray-data").mkdir(parents=True)

@@ -1,6 +1,6 @@
 """``run.engine = "ray"``: the same incremental contract as the local engine (identical
 documents, chunk ids and search results), on a local Ray cluster started once per
-session (pipeline/ray_engine.py: workers partition and embed, the driver commits)."""
+session (pipeline/engines/ray/workers.py: workers partition and embed, the driver commits)."""
 
 from __future__ import annotations
 
@@ -92,7 +92,7 @@ def test_ray_engine_with_the_index_on_s3_matches_local(
     assert faked and any("short fragment write" in n for n in b.report.notes), b.report.notes
     assert a.report.counts == b.report.counts and b.report.counts["ok"] == 4
     # every document that came back from the workers was committed once, in batches
-    assert sum(n for _, n, _ in b.commits) == 4 and all(s > 0 for s, _, _ in b.commits)
+    assert sum(n for _, n, _ in b.ctx.commits) == 4 and all(s > 0 for s, _, _ in b.ctx.commits)
     assert_same(state(remote), state(local))
 
     make_pdf(src / "doc0.pdf", [sentence("zeta"), sentence("eta")])

@@ -1,5 +1,5 @@
 """``run.engine = "ray"``, phase 2: captions and summaries made on Ray actors that load the
-model once (pipeline/ray_enrich.py), committed by the driver. Real llama.cpp inference
+model once (pipeline/engines/ray/enrich_pool.py), committed by the driver. Real llama.cpp inference
 with SmolLM2-135M on the session's local Ray cluster; OCR is the module-level fake of
 tests/test_pipeline_enrich.py (the actors import it by name).
 
@@ -167,7 +167,7 @@ def test_ray_backfill_of_a_remote_index_sends_pictures_from_the_object_store(
 def test_documents_still_on_actors_after_the_stop_grace_are_left(
     tmp_path: Path, ray_cluster: None, monkeypatch: pytest.MonkeyPatch,  # noqa: F811
 ) -> None:
-    from pipeline import ray_enrich
+    from pipeline.engines.ray import enrich_pool as ray_enrich
 
     monkeypatch.setattr(ray_enrich, "STOP_GRACE_S", 0.0)  # the driver's: nothing waits for the actors
     corpus(tmp_path, n=2)
@@ -188,7 +188,7 @@ def test_documents_still_on_actors_after_the_stop_grace_are_left(
 
 
 def test_a_document_that_cannot_be_sent_is_noted_and_left(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from pipeline import ray_enrich
+    from pipeline.engines.ray import enrich_pool as ray_enrich
 
     def broken(runner: Any, task: Any, *a: Any, **kw: Any) -> Any:
         if task.entry.source == "doc0.pdf":

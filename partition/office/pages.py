@@ -4,7 +4,7 @@ Runs inside the partitioning child (partition/isolate.py), so a conversion is bo
 the document's time limit too; its own, shorter limit (``partition.office_timeout_s``)
 leaves the document indexed without page images when LibreOffice hangs. The outcome is
 written on the first element's ``meta["office_render"]`` ("rendered", "off" or the
-failure) for the run report (pipeline/runner.py).
+failure) for the run report (pipeline/report.render_note).
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """``run.engine = "ray"``: phase 1's partitioning and embedding on a Ray cluster (Ray Data).
 
 The driver plans exactly as with the local engine (pipeline/plan.py: hashes, fingerprint,
-deletions) and alone commits (pipeline/ray_driver.py). The documents to partition become
+deletions) and alone commits (pipeline/engines/ray/engine.py). The documents to partition become
 a dataset that streams through two stages:
 
 - partition: one Ray task per document (``map``), the same isolated partitioner as the
@@ -46,7 +46,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[3]  # the checkout: pipeline/engines/ray/ is three below
 _STARTED = False  # whether init_ray started Ray (and shutdown() should stop it)
 # CPU shares. Embedding is most of a plain run's work (a 10-K here: 2 s to partition, 18 s
 # to embed its 1,625 chunks on one thread), so the index actors get most of the CPU: one
@@ -86,7 +86,7 @@ class Prepared:
 def init_ray(address: str | None, num_cpus: int | None = None) -> None:
     """Connect to a cluster (``address``) or start a local one; workers import Folio from
     this checkout (the same path on every node, or a shared filesystem). Raises
-    RayUnavailable (pipeline/ray_watch.py) when Ray refuses.
+    RayUnavailable (pipeline/engines/ray/watch.py) when Ray refuses.
 
     Authentication is Ray's own, end to end; Folio sets none of it. A local cluster:
     ray.init turns on token authentication unless RAY_AUTH_MODE says otherwise, writes
@@ -99,7 +99,7 @@ def init_ray(address: str | None, num_cpus: int | None = None) -> None:
     RAY_AUTH_TOKEN, RAY_AUTH_TOKEN_PATH or ~/.ray/auth_token; README, the Ray engine)."""
     import ray
 
-    from pipeline.ray_watch import RayUnavailable
+    from pipeline.engines.ray.watch import RayUnavailable
 
     global _STARTED
     if ray.is_initialized():
@@ -289,7 +289,7 @@ def prepare(
     ``own_credentials`` (run.worker_credentials = "environment"): the options go without
     their credentials, and each worker takes its own environment's.
     The dataset is made here, in the caller's thread; it runs as its rows are pulled
-    (pipeline/ray_watch.watched pulls them on a thread of its own)."""
+    (pipeline/engines/ray/watch.watched pulls them on a thread of its own)."""
     import ray
     from ray.data import ActorPoolStrategy
 

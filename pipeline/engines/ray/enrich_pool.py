@@ -37,10 +37,10 @@ import socket
 import tempfile
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Generator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 from index.pages import save_assets
 from pipeline.reuse import stored_elements
@@ -52,27 +52,11 @@ if TYPE_CHECKING:
     from folio.element import Element
     from folio.models import ModelFile
     from folio.storage import Blobs
-    from index.store import Store
     from pipeline.backfill import EnrichFn
-    from pipeline.enrichment import Enrichment
-    from pipeline.options import RunOptions
+    from pipeline.context import RunContext
     from pipeline.plan import Task
 
 log = logging.getLogger(__name__)
-
-
-class Phases(Protocol):
-    """What this module uses of the run (pipeline/phases.TwoPhases; named here, not
-    imported: phases.py calls this module)."""
-
-    pipe: Pipeline
-    enrichment: Enrichment
-    opts: RunOptions
-
-    def store(self, writable: bool = False) -> Store: ...
-    def _stop_reason(self, deadline: float | None) -> str | None: ...
-    def _note(self, text: str) -> None: ...
-    def _stopping(self, key: str, left: int, what: str) -> None: ...
 
 ENRICH_ACTOR_CPUS = 0.5  # an actor mostly waits on llama.cpp's own threads (models.threads)
 PER_ACTOR = 2  # documents sent to an actor at a time: the next one waits while the driver commits
@@ -217,24 +201,19 @@ def pictures(pipe: Pipeline, blobs: Blobs, elements: list[Element]) -> dict[str,
     return out
 
 
-def backfill(
-    runner: Phases,
-    tasks: list[Task],
-    deadline: float | None,
-    work: Callable[[Task, EnrichFn], None],
-    stopped: Callable[[list[Task], str], None],
-) -> None:
-    """Phase 2 of ``tasks`` on the actor pool; ``work(task, enrich)`` commits one document
-    (TwoPhases._backfill with ``enrich`` returning what was made of it)."""
+def backfill(ctx: RunContext, tasks: list[Task]) -> Generator[tuple[Task, EnrichFn], None, None]:
+    """Phase 2 of ``tasks`` on the actor pool: each document as an actor (or the cache)
+    finished it, with what was made of it; the caller commits it before the next comes
+    (pipeline/phases.enrich_one)."""
     import ray
 
     from folio.storage import blobs_for
 
     if not tasks:
         return
-    pipe, enrichment = runner.pipe, runner.enrichment
+    pipe, enrichment = ctx.pipe, ctx.enrichment
     blobs = blobs_for(pipe.location, pipe.store_options())
-    end, items = enrichment.limits(deadline)
+    end, items = enrichment.limits(ctx.deadline)
     queue = deque(tasks)
     running: dict[Any, tuple[Task, int]] = {}  # call -> (task, actor)
     actors: list[Any] = []
@@ -243,13 +222,13 @@ def backfill(
     stopped_at = 0.0
     try:
         while running or (queue and stop_key is None):
-            key = runner._stop_reason(deadline)
+            key = ctx.stop_reason()
             if key is not None and stop_key is None:
                 stop_key, stopped_at = key, time.time()
                 if gate is not None:
                     gate.stop.remote()  # the actors finish their current item, start none
             if stop_key is not None and running and time.time() - stopped_at > STOP_GRACE_S:
-                runner._note(f"{len(running)} documents still on Ray actors {STOP_GRACE_S:g} s after the stop: "
+                ctx.note(f"{len(running)} documents still on Ray actors {STOP_GRACE_S:g} s after the stop: "
                              "left for the next run")
                 queue.extendleft(task for task, _ in reversed(list(running.values())))
                 break
@@ -259,17 +238,17 @@ def backfill(
                 hopeless = items == 0 or (end is not None and time.time() >= end)
                 job: Job | Made | Enriched | None
                 try:
-                    job = _job(runner, task, blobs, end, send=not hopeless)
-                except Exception as e:  # noted by work() as this document's failure, like any other
+                    job = _job(ctx, task, blobs, end, send=not hopeless)
+                except Exception as e:  # noted by the caller (phases.enrich_one) as this document's failure
                     job = Enriched(error=f"reading it for an actor: {type(e).__name__}: {e}")
                 if isinstance(job, Enriched):
-                    work(task, _made(job))
+                    yield task, _made(job)
                     continue
                 if not isinstance(job, Job):
-                    work(task, _returns(job))  # done here: the cache had it all (or nothing to do)
+                    yield task, _returns(job)  # done here: the cache had it all (or nothing to do)
                     continue
                 if not actors:
-                    gate, actors = _pool(runner, items)
+                    gate, actors = _pool(ctx, items)
                 load = [sum(1 for _, a in running.values() if a == i) for i in range(len(actors))]
                 i = load.index(min(load))
                 running[actors[i].enrich.remote(job)] = (task, i)
@@ -287,35 +266,33 @@ def backfill(
                     enrichment.remember(done.entries)  # before the commit: paid for either way
                 if done.stats is not None:
                     enrichment.account(done.stats)
-                work(task, _made(done))
+                yield task, _made(done)
     finally:
         for actor in actors:
             ray.kill(actor)
         if gate is not None:
             ray.kill(gate)
     if stop_key is not None and queue:
-        rest = list(queue)
-        stopped(rest, stop_key)
-        runner._stopping(stop_key, len(rest), "documents to enrich")
+        ctx.stop_enrich(list(queue), stop_key)
 
 
-def _pool(runner: Phases, items: int | None) -> tuple[Any, list[Any]]:
+def _pool(ctx: RunContext, items: int | None) -> tuple[Any, list[Any]]:
     """The gate and the actors (created at the first document that needs a model)."""
     import ray
 
-    from pipeline.ray_engine import init_ray
-    from pipeline.ray_watch import first_task
+    from pipeline.engines.ray.watch import first_task
+    from pipeline.engines.ray.workers import init_ray
 
-    pipe, enrichment = runner.pipe, runner.enrichment
+    pipe, enrichment = ctx.pipe, ctx.enrichment
     init_ray(pipe.run.ray_address, pipe.run.workers)
     # A cluster whose workers cannot start fails the run here (RayUnavailable) instead of
     # leaving the actors pending for ever; a signal is seen by the caller's loop next.
-    first_task(pipe.run.ray_deadline_s, ENRICH_ACTOR_CPUS, lambda: runner._stop_reason(None) is not None)
+    first_task(pipe.run.ray_deadline_s, ENRICH_ACTOR_CPUS, lambda: bool(ctx.stop))
     gate = ray.remote(num_cpus=0)(Gate).remote(items)
     cls = ray.remote(EnrichActor).options(num_cpus=ENRICH_ACTOR_CPUS, max_restarts=-1, max_task_retries=-1)
     pipe_bytes = pickle.dumps(pipe)
     actors = [
-        cls.remote(pipe_bytes, enrichment.llm_file, enrichment.vlm_files, runner.opts.ocr, pipe.run.enrich_actors, gate)
+        cls.remote(pipe_bytes, enrichment.llm_file, enrichment.vlm_files, ctx.opts.ocr, pipe.run.enrich_actors, gate)
         for _ in range(pipe.run.enrich_actors)
     ]
     return gate, actors
@@ -324,11 +301,11 @@ def _pool(runner: Phases, items: int | None) -> tuple[Any, list[Any]]:
 Made = tuple["list[Element]", bool, "EnrichStats"]
 
 
-def _job(runner: Phases, task: Task, blobs: Blobs, end: float | None, send: bool) -> Job | Made | None:
+def _job(ctx: RunContext, task: Task, blobs: Blobs, end: float | None, send: bool) -> Job | Made | None:
     """A Job when the document has items the cache does not hold (and ``send``); else what
     the cache made of it, or None when backfill_document has nothing to enrich (it sees why
     itself)."""
-    store = runner.store(writable=True)
+    store = ctx.store(writable=True)
     source = task.entry.source
     rec = store.documents().get(source)
     if rec is None or rec.status != "partial":
@@ -336,10 +313,10 @@ def _job(runner: Phases, task: Task, blobs: Blobs, end: float | None, send: bool
     elements = stored_elements(store, source, rec.sha256)
     if not elements:
         return None
-    out, complete, stats, seeds = runner.enrichment.cached(elements)
+    out, complete, stats, seeds = ctx.enrichment.cached(elements)
     if complete or not send:
         return out, complete, stats
-    return Job(source, elements, pictures(runner.pipe, blobs, elements), seeds, end)
+    return Job(source, elements, pictures(ctx.pipe, blobs, elements), seeds, end)
 
 
 def _returns(made: Made | None) -> EnrichFn:
