@@ -111,6 +111,7 @@ def lookup(backend: Backend, system: str, blocks: list[Block], question: str,
     # A pick must be of a row the question names (``resolve``): a table with none is no
     # candidate, and with no candidate the model is not asked at all.
     cands = [c for c in candidates(blocks, question, similarity) if named(c.view.rows, words, strict=True)]
+    cands = _of_the_named_object(cands, question)
     if not cands:
         return None
     if shared_prefix:
@@ -148,6 +149,32 @@ def candidates(blocks: list[Block], question: str, similarity: Similarity | None
     score = [rows + len(title - common) for _, rows, title in found]
     # best named first: a small model leans to the first table it reads
     return [found[i][0] for i in sorted(range(len(found)), key=lambda i: (-score[i], i))[:MAX_TABLES]]
+
+
+_KIND = {"figure": r"fig(?:ure|\.)?", "fig": r"fig(?:ure|\.)?", "fig.": r"fig(?:ure|\.)?"}
+_OBJECT_RE = re.compile(r"\b(table|figure|fig\.?|exhibit|chart)\s+([A-Z]?\d+(?:[.-]\d+)*)\b", re.IGNORECASE)
+
+
+def _of_the_named_object(cands: list[_Candidate], question: str) -> list[_Candidate]:
+    """A question about "Figure 1" or "Table 2" reads that object. Tables whose title or
+    heading carries the label are the only candidates when there are any; a figure no
+    table is titled after is answered from its caption and text, not from a table (the
+    DPR paper's "how many training examples ... Figure 1" was read off Table 2). A named
+    table whose caption the partitioner did not attach keeps every candidate."""
+    named_objects = _OBJECT_RE.findall(question)
+    if not named_objects:
+        return cands
+
+    def carries(c: _Candidate) -> bool:
+        text = f"{c.view.title} {c.block.label}".lower()
+        pats = [rf"\b{_KIND.get(k.lower(), re.escape(k.lower()))}\s*{re.escape(n.lower())}\b" for k, n in named_objects]
+        return any(re.search(p, text) for p in pats)
+
+    titled = [c for c in cands if carries(c)]
+    if titled:
+        return titled
+    asks_table = any(kind.lower() in ("table", "exhibit") for kind, _ in named_objects)
+    return cands if asks_table else []
 
 
 def _unique(labels: list[str], kind: str) -> list[str]:

@@ -437,3 +437,22 @@ def test_the_tables_offered_are_those_the_question_names_best() -> None:
     cands = candidates(blocks, q)
     # retrieval put the statement fourth; its title names the question, so it is offered, first
     assert len(cands) == 3 and cands[0].block.n == 4
+
+
+def test_a_named_figure_or_table_limits_the_tables_read() -> None:
+    from answer.lookup import _of_the_named_object
+
+    q1 = "What was goodwill in Table 2?"
+    a, b = _block(), _block(html=STATEMENT)
+    b.n = 2
+    cands = candidates([a, b], "goodwill")
+    cands[1].view.title = "Table 2: Balance sheet"
+    assert [c.block.n for c in _of_the_named_object(cands, q1)] == [2]
+    # a figure no table is titled after is not read off a table
+    assert _of_the_named_object(cands, "According to Figure 1, how many examples are needed?") == []
+    assert _of_the_named_object(cands, "According to Fig. 2, what was goodwill?") == []
+    cands[0].view.title = "Figure 2. Goodwill by year"
+    assert [c.block.n for c in _of_the_named_object(cands, "According to Fig. 2, what was goodwill?")] == [1]
+    # a named table whose caption was not attached: every table stays
+    assert len(_of_the_named_object(cands, "What was goodwill in Table 7?")) == 2
+    assert len(_of_the_named_object(cands, "What was goodwill?")) == 2
