@@ -27,7 +27,8 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 
 
 def _ask(args: argparse.Namespace) -> int:
-    from answer.engine import Ask, AskError, Engine, validate
+    from answer.engine import Engine
+    from answer.requests import Ask, AskError, validate
     from folio.targets import resolve_pipeline
 
     pipe = resolve_pipeline(args)

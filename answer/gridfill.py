@@ -29,15 +29,17 @@ from answer.numbers import parse_number
 from answer.operands import names_row
 from answer.records import NEST, is_number
 from answer.text import content_words
+from folio.errors import FolioError
 
 if TYPE_CHECKING:
-    from answer.compute import Computed
     from answer.context import Block
     from answer.measures import Measure
     from answer.records import TableView
 
-    # compute.from_output: passed in, as compute.py calls this module
-    Build = Callable[[dict[str, Any], list[Block], str, Measure | None], Computed]
+# compute.from_output, passed in: compute.py calls this module, so it is not imported here;
+# what it builds (a compute.Computed) is read here by its fields.
+Computed = Any
+Build = Callable[..., Computed]
 
 log = logging.getLogger(__name__)
 
@@ -156,14 +158,12 @@ def from_grid(blocks: list[Block], question: str, measure: Measure | None, build
 
 def _built(blocks: list[Block], question: str, measure: Measure | None, build: Build,
            year: str | None) -> Computed | None:
-    from answer.compute import ComputeError
-
     data = fill(blocks, question, measure, year)
     if data is None:
         return None
     try:
         c = build(data, blocks, question, measure)
-    except ComputeError as e:
+    except FolioError as e:  # compute.ComputeError: an operand the checks refuse
         log.info("grid operands not used: %s", e)
         return None
     return c if c.ok else None

@@ -13,7 +13,7 @@ import time
 from collections.abc import AsyncGenerator, Generator, Iterator
 from contextlib import aclosing
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from answer import prompts
 from answer.checks import Checked
@@ -21,11 +21,32 @@ from answer.citations import citation, source_card
 from answer.contracts import checked_result
 
 if TYPE_CHECKING:
-    from answer.backends import Prompt
+    from collections.abc import Callable, Sequence
+
+    from answer.backends import Backend, Prompt
     from answer.context import Block
-    from answer.engine import Ask, Engine, Event
     from answer.paths import Outcome
-    from answer.worker import Slot
+    from answer.requests import Ask, Event
+    from answer.sessions import Sessions
+    from answer.worker import ModelWorker, Slot
+    from folio.config import AnswerSettings
+
+
+class Engine(Protocol):
+    """What a turn uses of the engine (answer/engine.py implements it): named here, so
+    the engine imports its turns and not the other way round."""
+
+    settings: AnswerSettings
+    backend: Backend
+    sessions: Sessions
+    worker: ModelWorker
+    system: str
+
+    def validate(self, req: Ask) -> None: ...
+    def retrieve(self, query: str, k: int, filters: dict[str, Any] | None = None) -> list[Block]: ...
+    def similarity(self, query: str) -> Callable[[Sequence[str]], list[float]]: ...
+    def snapshot(self, cites: list[dict[str, Any]]) -> None: ...
+    def blocking_limiter(self) -> Any: ...
 
 REWRITE_MAX_TOKENS = 48
 
@@ -47,7 +68,7 @@ class Turn:
 
 def begin(engine: Engine, req: Ask) -> Turn:
     """Checks and the conversation so far (a SQLite read): before any model work."""
-    from answer.engine import AskError
+    from answer.requests import AskError
 
     engine.validate(req)
     question = " ".join(req.question.split())
@@ -72,7 +93,7 @@ def rewrite_work(engine: Engine, turn: Turn) -> Iterator[str]:
 
 
 def retrieve(engine: Engine, turn: Turn) -> Event:
-    from answer.engine import Event
+    from answer.requests import Event
 
     t = time.perf_counter()
     turn.blocks = engine.retrieve(turn.query, turn.req.k or engine.settings.k, turn.req.filters)
@@ -99,7 +120,7 @@ def answer_work(engine: Engine, turn: Turn) -> Generator[str, None, Outcome]:
 
 def event(turn: Turn, kind: str, data: Any) -> Event | None:
     """A worker item as an event (None for what the reader need not see)."""
-    from answer.engine import Event
+    from answer.requests import Event
 
     if kind == "queued":
         return Event("queued", {"ahead": data})
@@ -148,7 +169,7 @@ def finish(engine: Engine, turn: Turn) -> dict[str, Any]:
 
 
 def ask_sync(engine: Engine, req: Ask) -> Iterator[Event]:
-    from answer.engine import Event
+    from answer.requests import Event
 
     turn = begin(engine, req)
     with engine.worker.admit(req.owner):
@@ -173,7 +194,7 @@ async def ask_async(engine: Engine, req: Ask, slot: Slot | None = None) -> Async
     (``engine.admit``); cancelling the caller (a client gone) cancels its model work."""
     import anyio.to_thread
 
-    from answer.engine import Event
+    from answer.requests import Event
 
     slot = slot or engine.worker.admit(req.owner)
     limiter = engine.blocking_limiter()

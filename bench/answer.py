@@ -223,7 +223,8 @@ def main() -> int:
         return rescore(args.rescore)
 
     from answer.backends import load_backend
-    from answer.engine import Ask, Engine
+    from answer.engine import Engine
+    from answer.requests import Ask
     from folio.config import Pipeline, Source
     from index.reader import open_index
 

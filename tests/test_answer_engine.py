@@ -15,7 +15,8 @@ from pathlib import Path
 import pytest
 
 from answer.backends import Prompt
-from answer.engine import Ask, AskError, Engine
+from answer.engine import Engine
+from answer.requests import Ask, AskError
 from answer.sessions import Sessions, stale
 from folio.config import Pipeline, Source
 from index.store import Store

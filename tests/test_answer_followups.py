@@ -30,7 +30,7 @@ def test_a_rewrite_that_adds_words_of_its_own_is_not_searched() -> None:
 def test_the_real_small_model_never_searches_an_invented_figure(tmp_path) -> None:  # type: ignore[no-untyped-def]
     """SmolLM2-135M rewrites follow-ups through the engine: whatever it writes, the query
     searched carries no figure the conversation or the question did not state."""
-    from answer.engine import Ask
+    from answer.requests import Ask
     from tests.small_engine import small_engine
 
     engine = small_engine(tmp_path, "shops.pdf", [

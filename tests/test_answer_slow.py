@@ -24,7 +24,7 @@ def engine(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped
 
 
 def test_a_table_figure_is_answered_and_cited(engine) -> None:  # type: ignore[no-untyped-def]
-    from answer.engine import Ask
+    from answer.requests import Ask
 
     r = engine.answer(Ask("How many staff work the late shift?"))
     assert "15" in r["answer"], r["answer"]
@@ -33,7 +33,7 @@ def test_a_table_figure_is_answered_and_cited(engine) -> None:  # type: ignore[n
 
 
 def test_a_follow_up_uses_the_conversation(engine) -> None:  # type: ignore[no-untyped-def]
-    from answer.engine import Ask
+    from answer.requests import Ask
 
     first = engine.answer(Ask("How many staff work the late shift?"))
     second = engine.answer(Ask("And the early shift?", session_id=first["session_id"]))
@@ -43,7 +43,7 @@ def test_a_follow_up_uses_the_conversation(engine) -> None:  # type: ignore[no-u
 
 
 def test_the_answer_is_not_made_up_when_the_documents_do_not_say(engine, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
-    from answer.engine import Ask
+    from answer.requests import Ask
 
     r = engine.answer(Ask("Who is the chief executive of Northwind and what is their salary?"))
     assert r["abstained"] or not r["citations"] or not any(ch.isdigit() for ch in r["answer"]), r["answer"]

@@ -73,7 +73,7 @@ def test_an_abstention_stops_the_stream() -> None:
 def test_the_real_small_model_streams_checked_sentences(tmp_path) -> None:  # type: ignore[no-untyped-def]
     """SmolLM2-135M through the engine and every answer path: the token events joined are
     exactly the done event's answer, and every citation names a retrieved block."""
-    from answer.engine import Ask
+    from answer.requests import Ask
     from tests.small_engine import small_engine
 
     engine = small_engine(tmp_path, "pumps.pdf", [

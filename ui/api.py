@@ -17,14 +17,15 @@ from fastapi.responses import FileResponse, JSONResponse, StreamingResponse
 
 from answer.backends import BackendError
 from answer.contracts import ERRORS, AskBody, AskResult, Documents, ElementOut, Health, SearchResult, Session
-from answer.engine import Ask, AskError
+from answer.requests import Ask, AskError
 from answer.sessions import SessionError
 from answer.worker import Busy
 from ui.assets import url
 from ui.streams import busy_response, until_disconnect, watched
 
 if TYPE_CHECKING:
-    from answer.engine import Engine, Event
+    from answer.engine import Engine
+    from answer.requests import Event
 
 
 def with_urls(result: dict[str, Any]) -> dict[str, Any]:

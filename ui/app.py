@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 import gradio as gr
 from starlette.requests import Request
 
-from answer.engine import Ask, AskError
+from answer.requests import Ask, AskError
 from answer.worker import Busy
 from ui import ask_tab, cards, corpus_tab, review_tab
 from ui.api import with_urls

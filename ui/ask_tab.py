@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 import gradio as gr
 
-from answer.engine import Ask, AskError
+from answer.requests import Ask, AskError
 from answer.sessions import SessionError
 from answer.worker import Busy
 from folio.untrusted import md_text

@@ -29,7 +29,8 @@ from mcp.server.transport_security import TransportSecuritySettings
 from mcp_types import ToolAnnotations
 
 from answer.backends import BackendError
-from answer.engine import Ask, AskError, Engine
+from answer.engine import Engine
+from answer.requests import Ask, AskError
 from answer.worker import Busy
 from folio.errors import FolioError, report
 from folio.exitcodes import EXIT_OK

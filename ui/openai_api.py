@@ -21,7 +21,7 @@ from fastapi.responses import JSONResponse, StreamingResponse
 
 from answer import contracts as C
 from answer.backends import BackendError
-from answer.engine import Ask, AskError
+from answer.requests import Ask, AskError
 from answer.worker import Busy, Slot
 from ui.api import read_json, with_urls
 from ui.streams import busy_response, until_disconnect, watched

@@ -29,7 +29,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from answer import contracts as C
-from answer.engine import AskError
+from answer.requests import AskError
 from index.pages import crop_path, page_path
 from review.reviewer import AUDIT_FIELDS, ReviewError
 from ui.api import error, read_json
