@@ -70,7 +70,7 @@ class Runner(TwoPhases, RayDriver):
         self.enrichment = Enrichment(pipe, self.opts.ocr)
         self.fingerprint = settings_fingerprint(pipe, self.enrichment.fingerprint())
         self.report = RunReport(new_run_id(), pipe.name, str(pipe.location))
-        self.review = ReviewStep(self.index, pipe.assets_dir, self.report.run_id)
+        self.review = ReviewStep(pipe, self.report.run_id)
         self.stop = StopFlag()
         self._embedder: TextEmbedder | None = None
         self._store: Store | None = None
@@ -171,6 +171,7 @@ class Runner(TwoPhases, RayDriver):
         """FTS/vector indexes over the rows committed since the last call, fragments compacted."""
         if self._unoptimized:
             self.store().optimize()
+            self.review.optimize()
             self._unoptimized = 0
 
     def _nothing_to_do(self, files: dict[str, Any]) -> bool:
