@@ -26,6 +26,7 @@ from answer.context import build_blocks
 from answer.sessions import Sessions
 from answer.worker import ModelWorker, Slot
 from folio.config import Pipeline
+from folio.db import database_url
 from folio.element import KINDS
 from folio.errors import FolioError
 from index.pages import Renderer
@@ -107,7 +108,7 @@ class Engine:
         self.store = store
         self.embedder = embedder
         self.backend = backend
-        self.sessions = Sessions(pipe.index)
+        self.sessions = Sessions(pipe.index, database_url(pipe.serve.database_url))
         remote = None
         if pipe.remote is not None:
             from folio.storage import blobs_for
