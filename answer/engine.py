@@ -108,7 +108,7 @@ class Engine:
         self.store = store
         self.embedder = embedder
         self.backend = backend
-        self.sessions = Sessions(pipe.index, database_url(pipe.serve.database_url))
+        self.sessions = Sessions(pipe.index, database_url())
         remote = None
         if pipe.remote is not None:
             from folio.storage import blobs_for

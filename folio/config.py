@@ -244,20 +244,6 @@ class ServeSettings(_Strict):
     upload_dir: Path | None = None
     upload_max_mb: float = Field(default=50.0, gt=0)
     upload_suffixes: list[str] = Field(default_factory=lambda: [".pdf", ".docx", ".pptx"])
-    # Chat sessions of several app servers behind a load balancer: a PostgreSQL URL
-    # (folio/db.py); None keeps them in SQLite beside the index. FOLIO_DATABASE_URL wins;
-    # a password never comes from here (the URL in that variable, PGPASSWORD or ~/.pgpass).
-    database_url: str | None = None
-
-    @field_validator("database_url")
-    @classmethod
-    def _no_password(cls, value: str | None) -> str | None:
-        import re
-
-        if value and re.search(r"://[^/@]*:[^/@]*@|[?&]password=", value):
-            raise ValueError("a password is never read from pipelines.toml; put the URL in FOLIO_DATABASE_URL "
-                             "or the password in PGPASSWORD or ~/.pgpass")
-        return value
 
 
 class Pipeline(_Strict):

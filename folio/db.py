@@ -2,7 +2,7 @@
 
 One app server: SQLite in WAL mode beside the index (``<index>/folio.sqlite``; the local
 cache folder of a remote index). Several app servers behind a load balancer: a PostgreSQL
-database named by a URL (``FOLIO_DATABASE_URL``, or ``serve.database_url``), so a
+database named by a URL (the ``FOLIO_DATABASE_URL`` environment variable), so a
 conversation started on one server goes on on another. Why not LanceDB here: these are
 small rows written per question, read back by key, under concurrent requests; every
 LanceDB write makes a table version (fine for nightly batches and human-rate review
@@ -127,10 +127,10 @@ class PostgresDatabase:
             yield self
 
 
-def database_url(configured: str | None = None) -> str | None:
-    """The sessions database URL: ``FOLIO_DATABASE_URL`` wins over the configured one;
-    None is SQLite beside the index."""
-    url = os.environ.get(URL_ENV) or configured or None
+def database_url() -> str | None:
+    """The sessions database URL, from the environment only (a URL often carries a
+    password, which pipelines.toml never holds); None is SQLite beside the index."""
+    url = os.environ.get(URL_ENV) or None
     if url and not url.startswith(("postgresql://", "postgres://")):
         raise ConfigError(f"{URL_ENV}: {redact(url)!r} is not a PostgreSQL URL (postgresql://user@host:port/db)")
     return url

@@ -1,8 +1,8 @@
 """Chat sessions in PostgreSQL (folio/db.py), against a real server the test starts
 (tests/pg_fixtures.py): what one app server wrote, another reads and continues; appends
 from two servers at once number the turns without a gap or a clash; another user's
-session stays unknown; the URL comes from FOLIO_DATABASE_URL before the configuration,
-and a bad one is a clear error without the password."""
+session stays unknown; a bad FOLIO_DATABASE_URL or an unreachable server is a clear
+error without the password."""
 
 from __future__ import annotations
 
@@ -71,15 +71,14 @@ def test_appends_from_two_servers_at_once_number_every_turn_once(tmp_path: Path,
     assert [t["n"] for t in servers[1].get(sid)["turns"]] == list(range(1, 41))
 
 
-def test_the_url_comes_from_the_environment_first(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_url_is_checked(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("FOLIO_DATABASE_URL", raising=False)
-    assert database_url(None) is None
-    assert database_url("postgresql://app@db/folio") == "postgresql://app@db/folio"
-    monkeypatch.setenv("FOLIO_DATABASE_URL", "postgresql://env@db2/folio")
-    assert database_url("postgresql://app@db/folio") == "postgresql://env@db2/folio"
+    assert database_url() is None
+    monkeypatch.setenv("FOLIO_DATABASE_URL", "postgresql://app@db2/folio")
+    assert database_url() == "postgresql://app@db2/folio"
     monkeypatch.setenv("FOLIO_DATABASE_URL", "mysql://u:hunter2@db/folio")
     with pytest.raises(ConfigError) as e:
-        database_url(None)
+        database_url()
     assert "FOLIO_DATABASE_URL" in str(e.value) and "hunter2" not in str(e.value)
 
 
@@ -91,14 +90,3 @@ def test_an_unreachable_server_is_a_clear_error(tmp_path: Path) -> None:
         Sessions(tmp_path, url)
     msg = str(e.value)
     assert "cannot connect" in msg and "127.0.0.1" in msg and "hunter2" not in msg
-
-
-def test_a_password_in_the_configuration_is_refused(tmp_path: Path) -> None:
-    from folio.config import load_config
-
-    cfg = tmp_path / "pipelines.toml"
-    cfg.write_text('[pipelines.default]\nsources = [{ path = "docs" }]\nindex = "index"\n'
-                   '[pipelines.default.serve]\ndatabase_url = "postgresql://app:hunter2@db/folio"\n')
-    with pytest.raises(ConfigError) as e:
-        load_config(cfg)
-    assert "database_url" in str(e.value) and "PGPASSWORD" in str(e.value)
