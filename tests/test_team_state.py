@@ -21,36 +21,13 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.app_fixtures import PIPELINE, REPO, SMALL_LLM, server
+from tests.app_fixtures import PIPELINE, server, write_config
 from tests.pg_fixtures import pg_server, pg_url  # noqa: F401  (fixtures)
 from tests.ray_head import clean_env, run_cli
 from tests.s3_fixtures import S3_ENV, moto_endpoint, s3_bucket  # noqa: F401  (fixtures)
 
 MEMO = "warehouse-memo.docx"
 CAPTION = "Photo of the Tromso loading bay in the Platypian style, corrected on server A."
-
-
-def _config(root: Path, index: str) -> Path:
-    docs = root / "docs"
-    docs.mkdir(parents=True)
-    (docs / MEMO).write_bytes((REPO / "samples" / "docs" / MEMO).read_bytes())
-    cfg = root / "pipelines.toml"
-    cfg.write_text(f"""
-[pipelines.{PIPELINE}]
-sources = [{{ path = "docs" }}]
-index = "{index}"
-
-[pipelines.{PIPELINE}.run]
-workers = 1
-
-[pipelines.{PIPELINE}.models]
-llm = "{SMALL_LLM}"
-
-[pipelines.{PIPELINE}.answer]
-n_ctx = 2048
-max_tokens = 48
-""")
-    return cfg
 
 
 def _until(check: Callable[[], Any], what: str, seconds: float = 30) -> Any:
@@ -94,7 +71,7 @@ def test_an_edit_on_server_a_reaches_server_b_and_the_nightly_run_elsewhere(
 ) -> None:
     import docx
 
-    cfg = _config(tmp_path / "app", f"{s3_bucket}/team/idx")
+    cfg = write_config(tmp_path / "app", index=f"{s3_bucket}/team/idx", only=MEMO, enrich=False)
     s3 = {**S3_ENV, "AWS_ENDPOINT_URL": os.environ["AWS_ENDPOINT_URL"]}
 
     def machine(name: str) -> dict[str, str]:
