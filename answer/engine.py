@@ -102,13 +102,14 @@ def validate(req: Ask, pipe: Pipeline) -> None:
 
 
 class Engine:
-    def __init__(self, pipe: Pipeline, store: Store, embedder: Embedder, backend: Backend) -> None:
+    def __init__(self, pipe: Pipeline, store: Store, embedder: Embedder, backend: Backend,
+                 sessions: Sessions | None = None) -> None:
         self.pipe = pipe
         self.settings = pipe.answer
         self.store = store
         self.embedder = embedder
         self.backend = backend
-        self.sessions = Sessions(pipe.index, database_url())
+        self.sessions = sessions or Sessions(pipe.index, database_url())
         remote = None
         if pipe.remote is not None:
             from folio.storage import blobs_for
@@ -127,9 +128,11 @@ class Engine:
         from answer.backends import load_backend
         from index.reader import open_index
 
+        # the sessions database first: a wrong URL or a server down is said before the models load
+        sessions = Sessions(pipe.index, database_url())
         store, embedder = open_index(pipe, "hybrid")
         assert embedder is not None
-        return cls(pipe, store, embedder, load_backend(pipe.models, pipe.answer))
+        return cls(pipe, store, embedder, load_backend(pipe.models, pipe.answer), sessions)
 
     # ---- asking -------------------------------------------------------------------------
 

@@ -90,3 +90,18 @@ def test_an_unreachable_server_is_a_clear_error(tmp_path: Path) -> None:
         Sessions(tmp_path, url)
     msg = str(e.value)
     assert "cannot connect" in msg and "127.0.0.1" in msg and "hunter2" not in msg
+
+
+def test_serve_stops_before_loading_models_when_the_database_is_down(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    from tests.app_fixtures import REPO, free_port
+    from tests.ray_head import clean_env
+
+    url = f"postgresql://folio:hunter2@127.0.0.1:{free_port()}/folio"
+    env = clean_env(tmp_path / "home", FOLIO_DATABASE_URL=url, HF_HUB_OFFLINE="1")
+    r = subprocess.run([sys.executable, str(REPO / "serve.py"), "--db", str(tmp_path / "idx"), "--port",
+                        str(free_port())], env=env, capture_output=True, text=True, timeout=120)
+    assert r.returncode == 2, r.stdout + r.stderr
+    assert "FOLIO_DATABASE_URL: cannot connect" in r.stderr and "hunter2" not in r.stderr + r.stdout
