@@ -60,15 +60,15 @@ class OverlayStore:
              "previous": dumps(previous), "new": dumps(new)}
             for i, (user, action, ov, field, previous, new) in zip(ids, rows, strict=True)])
 
-    def _created(self, content_hash: str) -> float | None:
+    def _stored(self, content_hash: str) -> dict[str, Any] | None:
         rows = self.tables.rows(OVERLAYS, f"content_hash = {sql_str(content_hash)}")
-        return rows[0]["created_at"] if rows else None
+        return rows[0] if rows else None
 
     # ---- reading --------------------------------------------------------------------------
 
     def get(self, content_hash: str) -> Overlay | None:
-        rows = self.tables.rows(OVERLAYS, f"content_hash = {sql_str(content_hash)}")
-        return _overlay(rows[0]) if rows else None
+        row = self._stored(content_hash)
+        return _overlay(row) if row else None
 
     def for_source(self, source: str, statuses: tuple[str, ...] = ("active", "orphaned")) -> dict[str, Overlay]:
         rows = self.tables.rows(OVERLAYS, f"source = {sql_str(source)} AND status IN {_in(statuses)}")
@@ -116,7 +116,8 @@ class OverlayStore:
         """Create or update the overlay of ``base.content_hash`` (element data from ``base``),
         then write the audit row."""
         now = time.time()
-        cur = self.get(base.content_hash) or base
+        row = self._stored(base.content_hash)
+        cur = _overlay(row) if row else base
         vals = {**cur.values, **(values or {})}
         vals = {k: v for k, v in vals.items() if v is not None or k in ("caption", "summary")}
         appr_by, appr_at = (user, now) if approved else (cur.approved_by, cur.approved_at)
@@ -128,7 +129,7 @@ class OverlayStore:
             status=status, element_id=base.element_id, kind=base.kind, page=base.page, preview=base.preview,
             updated_by=user, updated_at=now, approved_by=appr_by, approved_at=appr_at,
             orphan_reason=base.orphan_reason if status == "orphaned" else None)
-        self.tables.upsert(OVERLAYS, [_row(out, self._created(base.content_hash) or now)])
+        self.tables.upsert(OVERLAYS, [_row(out, row["created_at"] if row else now)])
         if approved:  # an approved element leaves the queue: its flags are dealt with
             self.tables.update(FLAGS, f"content_hash = {sql_str(base.content_hash)} AND open", {"open": False})
         self._audit([(user, action, base, field, previous, new)], now)
@@ -181,7 +182,7 @@ class OverlayStore:
             hidden=orphan.hidden or cur.hidden, approved=orphan.approved or cur.approved, status="active",
             element_id=target.element_id, kind=target.kind, page=target.page, preview=target.preview,
             updated_by=user, updated_at=now, approved_by=orphan.approved_by, approved_at=orphan.approved_at)
-        created = self._created(orphan.content_hash) or now
+        created = (self._stored(orphan.content_hash) or {}).get("created_at") or now
         # one commit: the target's row written, the orphan's row gone
         self.tables.upsert(OVERLAYS, [_row(out, created)],
                            delete_where=f"content_hash = {sql_str(orphan.content_hash)}")

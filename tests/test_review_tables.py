@@ -5,7 +5,10 @@ index on the S3 server (two app servers) see each other's writes on the next rea
 from __future__ import annotations
 
 import sqlite3
+from datetime import timedelta
 from pathlib import Path
+
+import pytest
 
 from folio.review import Overlay
 from review.overlays import OverlayStore
@@ -101,3 +104,20 @@ def test_two_stores_over_one_index_on_s3_see_each_others_writes(s3_bucket: str) 
     assert c.mark("r.pdf", {"h9": "e10"}, "gone") == []
     restored = a.get("h9")
     assert restored is not None and restored.status == "active" and restored.element_id == "e10"
+
+
+def test_a_busy_store_prunes_its_versions_and_keeps_every_row(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each edit is a table version, and finding the latest lists them all (on S3, a read
+    costs more with each); every MAINTAIN_EVERY writes the store compacts and prunes."""
+    import review.tables as T
+
+    monkeypatch.setattr(T, "KEEP", timedelta(milliseconds=1))
+    store = OverlayStore(tmp_path / "index")
+    for i in range(2 * T.MAINTAIN_EVERY):
+        store.change(Overlay(content_hash=f"h{i % 3}", source="a.pdf", kind="image"), "ann", "edit", "caption",
+                     None, f"c{i}", values={"caption": f"c{i}"})
+    audit = store.tables.table(AUDIT)
+    assert len(audit.list_versions()) < 5
+    assert len(store.audit()) == 2 * T.MAINTAIN_EVERY and len(store.all()) == 3
+    h2 = store.get("h2")
+    assert h2 is not None and h2.values["caption"] == f"c{2 * T.MAINTAIN_EVERY - 2}"
