@@ -33,7 +33,8 @@ def _bin(name: str) -> str | None:
 
 
 def _as_owner(cmd: list[str]) -> list[str]:
-    return ["runuser", "-u", "postgres", "--", *cmd] if os.geteuid() == 0 else cmd
+    runuser = shutil.which("runuser") or "/usr/sbin/runuser"  # util-linux; root's PATH may lack sbin
+    return [runuser, "-u", "postgres", "--", *cmd] if os.geteuid() == 0 else cmd
 
 
 @pytest.fixture(scope="session")
