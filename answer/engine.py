@@ -26,6 +26,7 @@ from answer.requests import Ask, Event, validate
 from answer.sessions import Sessions
 from answer.worker import ModelWorker, Slot
 from folio.config import Pipeline
+from folio.db import database_url
 from index.pages import Renderer
 
 if TYPE_CHECKING:
@@ -40,13 +41,14 @@ _OVERFETCH = 2  # extra hits fetched in case some belong to an uncommitted write
 
 
 class Engine:
-    def __init__(self, pipe: Pipeline, store: Store, embedder: Embedder, backend: Backend) -> None:
+    def __init__(self, pipe: Pipeline, store: Store, embedder: Embedder, backend: Backend,
+                 sessions: Sessions | None = None) -> None:
         self.pipe = pipe
         self.settings = pipe.answer
         self.store = store
         self.embedder = embedder
         self.backend = backend
-        self.sessions = Sessions(pipe.index)
+        self.sessions = sessions or Sessions(pipe.index, database_url())
         remote = None
         if pipe.remote is not None:
             from folio.storage import blobs_for
@@ -65,9 +67,11 @@ class Engine:
         from answer.backends import load_backend
         from index.reader import open_index
 
+        # the sessions database first: a wrong URL or a server down is said before the models load
+        sessions = Sessions(pipe.index, database_url())
         store, embedder = open_index(pipe, "hybrid")
         assert embedder is not None
-        return cls(pipe, store, embedder, load_backend(pipe.models, pipe.answer))
+        return cls(pipe, store, embedder, load_backend(pipe.models, pipe.answer), sessions)
 
     # ---- asking -------------------------------------------------------------------------
 

@@ -1,7 +1,8 @@
-"""Conversations on disk: SQLite in WAL mode beside the index (``<index>/folio.sqlite``).
+"""Conversations: SQLite in WAL mode beside the index (``<index>/folio.sqlite``) for one
+app server, or a PostgreSQL database (``FOLIO_DATABASE_URL``) shared by several.
 
 A turn is one small row written per question, read back by id, under concurrent requests
-(why SQLite: folio/db.py).
+(why not LanceDB: folio/db.py).
 
 Each turn keeps a frozen snapshot of its citations (text, crop path, document sha256), so
 an old answer still opens after its document changed or was deleted; ``stale`` marks it.
@@ -11,12 +12,11 @@ from __future__ import annotations
 
 import json
 import secrets
-import sqlite3
 import time
 from pathlib import Path
 from typing import Any
 
-from folio.db import DB_NAME, Database
+from folio.db import DB_NAME, SqlDatabase, open_database
 
 __all__ = ["ANONYMOUS", "DB_NAME", "SessionError", "Sessions", "stale"]
 
@@ -26,14 +26,14 @@ ANONYMOUS = "(anonymous)"
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS sessions (
     id TEXT PRIMARY KEY,
-    created_at REAL NOT NULL,
-    updated_at REAL NOT NULL,
+    created_at DOUBLE PRECISION NOT NULL,
+    updated_at DOUBLE PRECISION NOT NULL,
     owner TEXT
 );
 CREATE TABLE IF NOT EXISTS turns (
     session_id TEXT NOT NULL REFERENCES sessions(id),
     n INTEGER NOT NULL,
-    created_at REAL NOT NULL,
+    created_at DOUBLE PRECISION NOT NULL,
     question TEXT NOT NULL,
     standalone_query TEXT NOT NULL,
     answer TEXT NOT NULL,
@@ -51,12 +51,11 @@ class SessionError(LookupError):
 
 
 class Sessions:
-    def __init__(self, index_dir: Path) -> None:
-        self.db = Database(index_dir, _SCHEMA)
-        self.path = self.db.path
+    """``url``: a PostgreSQL database (folio/db.py: ``database_url``); None is SQLite in ``index_dir``."""
 
-    def _conn(self) -> sqlite3.Connection:
-        return self.db.conn()
+    def __init__(self, index_dir: Path, url: str | None = None) -> None:
+        self.db: SqlDatabase = open_database(index_dir, _SCHEMA, url)
+        self.where = self.db.where
 
     def new_id(self) -> str:
         # Only the server makes ids, random and 128 bits long: an id cannot be guessed, and
@@ -64,17 +63,17 @@ class Sessions:
         return secrets.token_hex(16)
 
     def exists(self, session_id: str) -> bool:
-        row = self._conn().execute("SELECT 1 FROM sessions WHERE id = ?", (session_id,)).fetchone()
+        row = self.db.execute("SELECT 1 FROM sessions WHERE id = ?", (session_id,)).fetchone()
         return row is not None
 
     def owned(self, session_id: str, owner: str | None) -> bool:
         """True when the session exists and belongs to ``owner`` (None: the anonymous one)."""
-        row = self._conn().execute("SELECT owner FROM sessions WHERE id = ?", (session_id,)).fetchone()
+        row = self.db.execute("SELECT owner FROM sessions WHERE id = ?", (session_id,)).fetchone()
         return row is not None and (row["owner"] or ANONYMOUS) == (owner or ANONYMOUS)
 
     def history(self, session_id: str, turns: int) -> list[tuple[str, str]]:
         """(standalone query, answer) of the last ``turns`` turns, oldest first."""
-        rows = self._conn().execute(
+        rows = self.db.execute(
             "SELECT standalone_query, answer FROM turns WHERE session_id = ? ORDER BY n DESC LIMIT ?",
             (session_id, turns),
         ).fetchall()
@@ -82,9 +81,7 @@ class Sessions:
 
     def add_turn(self, session_id: str, turn: dict[str, Any], owner: str | None = None) -> int:
         now = time.time()
-        c = self._conn()
-        c.execute("BEGIN IMMEDIATE")
-        try:
+        with self.db.transaction("session " + session_id) as c:
             row = c.execute("SELECT owner FROM sessions WHERE id = ?", (session_id,)).fetchone()
             if row is None:
                 c.execute("INSERT INTO sessions (id, created_at, updated_at, owner) VALUES (?, ?, ?, ?)",
@@ -93,30 +90,26 @@ class Sessions:
                 raise SessionError(f"no session {session_id!r}")  # another user's: never appended to
             else:
                 c.execute("UPDATE sessions SET updated_at = ? WHERE id = ?", (now, session_id))
-            n = c.execute("SELECT COALESCE(MAX(n), 0) + 1 FROM turns WHERE session_id = ?",
-                          (session_id,)).fetchone()[0]
+            n = c.execute("SELECT COALESCE(MAX(n), 0) + 1 AS n FROM turns WHERE session_id = ?",
+                          (session_id,)).fetchone()["n"]
             c.execute(
                 "INSERT INTO turns VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (session_id, n, now, turn["question"], turn["standalone_query"], turn["answer"],
                  json.dumps(turn["citations"], ensure_ascii=False), json.dumps(turn["unsupported"]),
                  json.dumps(turn["timings"]), turn.get("prompt_tokens")),
             )
-            c.execute("COMMIT")
-        except BaseException:
-            c.execute("ROLLBACK")
-            raise
         return int(n)
 
     def get(self, session_id: str, current: dict[str, str] | None = None, owner: str | None = None) -> dict[str, Any]:
         """The session with every turn, for its owner only (another user's id reads as
         unknown); with ``current`` (source -> sha256 of the indexed documents) each
         citation says whether its document changed or was deleted."""
-        c = self._conn()
+        c = self.db
         s = c.execute("SELECT * FROM sessions WHERE id = ?", (session_id,)).fetchone()
         if s is None or (s["owner"] or ANONYMOUS) != (owner or ANONYMOUS):
             raise SessionError(f"no session {session_id!r}")
         turns = []
-        for r in c.execute("SELECT * FROM turns WHERE session_id = ? ORDER BY n", (session_id,)):
+        for r in c.execute("SELECT * FROM turns WHERE session_id = ? ORDER BY n", (session_id,)).fetchall():
             cites = json.loads(r["citations"])
             if current is not None:
                 for cit in cites:

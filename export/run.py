@@ -72,7 +72,7 @@ def write_export(pipe: Pipeline, out: Path, opts: ExportOptions | None = None) -
     if since is None and (unknown := sorted(set(opts.sources or ()) - set(now.docs))):
         raise ExportError(f"--doc {', '.join(unknown)}: not in the index at {pipe.index}")
     changes = diff(base_moment(db, since), now) if since is not None else None
-    job = _Job(pipe, opts, now, changes, load_review_states(pipe.index), _runs(db))
+    job = _Job(pipe, opts, now, changes, load_review_states(pipe), _runs(db))
     header = job.header()
     dim = _vector_dim(now) if opts.with_vectors else None
     writer = open_writer(opts.fmt, out, header, dim)

@@ -84,6 +84,7 @@ class RunContext:
         """FTS/vector indexes over the rows committed since the last call, fragments compacted."""
         if self.unoptimized:
             self.store().optimize()
+            self.review.optimize()  # the review tables too (never fails the run)
             self.unoptimized = 0
 
     def max_tokens(self) -> int:

@@ -63,7 +63,7 @@ class Runner:
         enrichment = Enrichment(pipe, self.opts.ocr)
         fingerprint = settings_fingerprint(pipe, enrichment.fingerprint())
         report = RunReport(new_run_id(), pipe.name, str(pipe.location))
-        review = ReviewStep(self.index, pipe.assets_dir, report.run_id)
+        review = ReviewStep(pipe, report.run_id)
         self.ctx = RunContext(pipe, self.opts, report, enrichment, review, blobs, fingerprint)
         self.engine = engine_for(pipe)
         self.report_path: str | None = None

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 from folio.errors import FolioError
 from folio.review import HASH_KEY, REVIEW_MODEL, Overlay, apply_overlays, content_hash_of, stamp_content_hashes
 from index.reindex import DocumentGone, Refresh, refresh_document
-from review.overlays import OverlayStore
+from review.overlays import open_overlays
 from review.queue import needs_review, preview
 
 if TYPE_CHECKING:
@@ -63,7 +63,7 @@ def _text_value(value: Any, field: str) -> str | None:
 class Reviewer:
     def __init__(self, pipe: Pipeline, store: Store, embedder: TextEmbedder, max_tokens: int | None = None) -> None:
         self.pipe, self.store, self.embedder = pipe, store, embedder
-        self.overlays = OverlayStore(pipe.index)
+        self.overlays = open_overlays(pipe)
         self.max_tokens = max_tokens or pipe.chunk.max_tokens or int(getattr(embedder, "max_tokens", 256))
         self._lock = threading.Lock()
 

@@ -1,7 +1,7 @@
 """Review state of elements for the export: the overlays the Review tab writes, read-only.
 
-The overlay store (review/overlays.py) lives in the index's SQLite file beside the chat
-sessions (``<index>/folio.sqlite``), one overlay per element *content hash* (stamped into
+The overlay store (review/overlays.py) lives in the index's own store (review/tables.py),
+one overlay per element *content hash* (stamped into
 the element's ``meta`` after partitioning, folio/review.py), so an overlay follows its
 element across re-ingests while element ids change with the file. The element rows
 already carry the corrected values; this adds who, when, approved and hidden.
@@ -13,12 +13,12 @@ import json
 import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from folio.config import Pipeline
 
 log = logging.getLogger(__name__)
-
-DB_FILE = "folio.sqlite"
 
 
 @dataclass(frozen=True)
@@ -65,15 +65,13 @@ def element_key(row: dict[str, Any]) -> str | None:
     return str(value) if value else None
 
 
-def load_review_states(index_dir: Path) -> ReviewStates:
-    """The review state of the index at ``index_dir``, by content hash; empty when nothing
-    was reviewed. Dismissed overlays no longer apply to any element and are left out."""
-    if not (Path(index_dir) / DB_FILE).is_file():
-        return ReviewStates()
+def load_review_states(pipe: Pipeline) -> ReviewStates:
+    """The review state of the pipeline's index, by content hash; empty when nothing was
+    reviewed. Dismissed overlays no longer apply to any element and are left out."""
     from review.overlays import overlays_for
 
     states = {}
-    for key, ov in overlays_for(index_dir).items():
+    for key, ov in overlays_for(pipe).items():
         if ov.status == "dismissed":
             continue
         at = max((t for t in (ov.updated_at, ov.approved_at) if t), default=None)

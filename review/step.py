@@ -13,13 +13,12 @@ from __future__ import annotations
 
 import logging
 import time
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from folio.db import DB_NAME
 from folio.review import apply_overlays, content_hash_of, stamp_content_hashes
 
 if TYPE_CHECKING:
+    from folio.config import Pipeline
     from folio.element import Element
     from folio.review import Overlay
     from index.reindex import TextEmbedder
@@ -28,6 +27,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+RECHECK_S = 30.0
+
 
 def content_hashes(elements: list[Element]) -> dict[str, str]:
     """content hash -> element id of stamped elements (what ReviewStep.committed matches)."""
@@ -35,22 +36,26 @@ def content_hashes(elements: list[Element]) -> dict[str, str]:
 
 
 class ReviewStep:
-    def __init__(self, index: Path, assets_dir: Path, run_id: str) -> None:
-        self.index, self.assets_dir, self.run_id = Path(index), Path(assets_dir), run_id
+    def __init__(self, pipe: Pipeline, run_id: str) -> None:
+        self.pipe, self.assets_dir, self.run_id = pipe, pipe.assets_dir, run_id
         self._store: OverlayStore | None = None
+        self._checked_at = float("-inf")
         self._read_at: dict[str, float] = {}
         self.reapplied = 0
         self.orphaned: list[dict[str, Any]] = []
         self.errors: list[str] = []
 
     def _overlays(self) -> OverlayStore | None:
-        """The overlay store, or None when nothing was ever reviewed (no database yet)."""
-        if self._store is None:
-            if not (self.index / DB_NAME).exists():
-                return None
-            from review.overlays import OverlayStore
+        """The overlay store (the index's, wherever this run is), or None when nothing was
+        ever reviewed (no review table yet)."""
+        # A first edit may come while the run goes on: look again, at most every RECHECK_S
+        # (a table listing, a request when the index is on an object store).
+        if self._store is None and time.monotonic() - self._checked_at > RECHECK_S:
+            self._checked_at = time.monotonic()
+            from review.overlays import open_overlays
 
-            self._store = OverlayStore(self.index)
+            store = open_overlays(self.pipe)
+            self._store = store if store.tables.reviewed() else None
         return self._store
 
     def stamp(self, elements: list[Element]) -> list[Element]:
@@ -101,6 +106,11 @@ class ReviewStep:
         for ov in newly:
             self.orphaned.append({"content_hash": ov.content_hash, "source": ov.source, "element_id": ov.element_id,
                                   "kind": ov.kind, "page": ov.page, "preview": ov.preview, "reason": reason})
+
+    def optimize(self) -> None:
+        """Compact the review tables' per-edit commits (end of a run; never fails the run)."""
+        if self._store is not None:
+            self._store.tables.optimize()
 
     def summary(self) -> dict[str, Any]:
         out: dict[str, Any] = {"reapplied": self.reapplied, "orphaned": list(self.orphaned)}

@@ -7,8 +7,9 @@ cd "$(dirname "$0")/.."
 
 need_apt=()
 # libmagic: unstructured file detection; tesseract + poppler: unstructured's ocr_only PDF engine;
-# chromium: the app's headless browser test.
-for pkg in libmagic1 tesseract-ocr tesseract-ocr-eng poppler-utils chromium; do
+# chromium: the app's headless browser test; postgresql: the server the tests of shared
+# chat sessions start (tests/pg_fixtures.py; Folio itself only needs a URL to one).
+for pkg in libmagic1 tesseract-ocr tesseract-ocr-eng poppler-utils chromium postgresql; do
   dpkg -s "$pkg" >/dev/null 2>&1 || need_apt+=("$pkg")
 done
 # LibreOffice (writer + impress, no GUI): DOCX/PPTX page images and DOCX page numbers

@@ -24,19 +24,22 @@ PIPELINE = "apptest"
 SMALL_LLM = "smollm2-135m-q4_1"
 
 
-def write_config(root: Path, llm: str = SMALL_LLM, extra: str = "") -> Path:
-    """docs/ and pipelines.toml under ``root``; returns the config path."""
+def write_config(root: Path, llm: str = SMALL_LLM, extra: str = "", index: str = "index",
+                 only: str | None = None, enrich: bool = True) -> Path:
+    """docs/ and pipelines.toml under ``root``; returns the config path. ``only``: that one
+    sample document instead of all; ``index``: a folder or an object-store URI."""
     docs = root / "docs"
     docs.mkdir(parents=True, exist_ok=True)
     for f in (REPO / "samples" / "docs").iterdir():
-        shutil.copy2(f, docs / f.name)
-    if (CORPUS / "markitdown-test.pptx").exists():
+        if only is None or f.name == only:
+            shutil.copy2(f, docs / f.name)
+    if only is None and (CORPUS / "markitdown-test.pptx").exists():
         shutil.copy2(CORPUS / "markitdown-test.pptx", docs / "markitdown-test.pptx")
     cfg = root / "pipelines.toml"
     cfg.write_text(f"""
 [pipelines.{PIPELINE}]
 sources = [{{ path = "docs" }}]
-index = "index"
+index = "{index}"
 
 [pipelines.{PIPELINE}.run]
 workers = 1
@@ -47,7 +50,7 @@ llm = "{llm}"
 [pipelines.{PIPELINE}.enrich]
 # OCR text of pictures reaches the index through the caption stage (slide 6's
 # instruction-bearing picture among them); the tiny model keeps it quick.
-enabled = true
+enabled = {str(enrich).lower()}
 caption_max_tokens = 48
 summary_max_tokens = 48
 

@@ -115,7 +115,7 @@ def test_edits_apply_at_once_and_survive_re_ingest(indexed: tuple) -> None:
     assert actions == [("ann", "edit", "summary"), ("ann", "hide", "hidden"), ("ann", "edit", "table"),
                        ("bob", "unhide", "hidden")]
     assert log[-1]["previous"] is None and log[-1]["new"] == "Zanzibarian quarterly sales by region"
-    state = overlays_for(pipe.index)[table["content_hash"]]
+    state = overlays_for(pipe)[table["content_hash"]]
     assert state.values["summary"].startswith("Zanzibarian") and state.updated_by == "ann"
 
 
