@@ -57,6 +57,7 @@ def fill(blocks: list[Block], question: str, measure: Measure | None, year: str 
         return None
     fiscal = bool(FISCAL_RE.search(question))
     out: dict[str, Any] = {}
+    loose: dict[str, bool] = {}
     for name, phrases in measure.operands.items():
         target = _year_for(name, question, year, blocks)
         if target is None:
@@ -65,6 +66,14 @@ def fill(blocks: list[Block], question: str, measure: Measure | None, year: str 
         if found is None:
             return None
         out[name] = {"value": found[1], "block": found[0]}
+        loose[name] = not found[2]
+    # A row that leaves out a word of its line item ("Net sales" for "segment net sales")
+    # is taken only from a table that holds another operand: from elsewhere it is likely
+    # the consolidated line, not the segment's (3M's Health Care margin over 3M's sales).
+    for name, is_loose in loose.items():
+        others = {v["block"] for k, v in out.items() if k != name}
+        if is_loose and out[name]["block"] not in others:
+            return None
     return {"operands": out}
 
 
@@ -107,8 +116,9 @@ def _column(view: TableView, year: str, question: str, fiscal: bool) -> int | No
 
 
 def _cell(blocks: list[Block], name: str, phrases: tuple[str, ...], year: str, question: str,
-          fiscal: bool) -> tuple[int, str] | None:
-    """(block number, cell text) of the row that best names the operand, under ``year``."""
+          fiscal: bool) -> tuple[int, str, bool] | None:
+    """(block number, cell text, whether the row holds every word of the line item) of the
+    row that best names the operand, under ``year``."""
     found: list[tuple[tuple[int, int, int, int], int, str]] = []
     for rank, b in enumerate(blocks):
         for view in b.tables.values():
@@ -134,7 +144,7 @@ def _cell(blocks: list[Block], name: str, phrases: tuple[str, ...], year: str, q
     best = found[0]
     # the same figure printed twice ("(1,749)" in the statement, "$(1,749)" in a note) is one
     rivals = {_amount(v) for key, _, v in found if key[:3] == best[0][:3]}
-    return (best[1], best[2]) if len(rivals) == 1 else None
+    return (best[1], best[2], best[0][1] == 0) if len(rivals) == 1 else None
 
 
 def _amount(cell: str) -> float | str:

@@ -216,6 +216,8 @@ def main() -> int:
     ap.add_argument("--limit", type=int, default=None, help="first N questions of each set only")
     ap.add_argument("--json", type=Path, help="also write per-question rows here")
     ap.add_argument("--rescore", type=Path, help="score a --json file of an earlier run again (no model)")
+    ap.add_argument("--grid-only", action="store_true",
+                    help="no generation: the computed questions answered from the table grid (answer/gridfill.py)")
     ap.add_argument("--sources-only", action="store_true",
                     help="no generation: how often the evidence page is among the sources the model would get")
     args = ap.parse_args()
@@ -263,6 +265,8 @@ def main() -> int:
             engines[name] = Engine(pipe, store, embedder, backend)  # type: ignore[arg-type]
     if args.sources_only:
         return sources_only(engines, [set_path(x) for x in args.sets.split(",")], args.limit)
+    if args.grid_only:
+        return grid_only(engines, [set_path(x) for x in args.sets.split(",")], args.limit)
     naive = Naive(store, embedder, backend) if "naive" in wanted else None
     naive_sets = set(args.naive_sets.split(","))
     rows: list[dict[str, Any]] = []
@@ -316,6 +320,36 @@ def sources_only(engines: dict[str, Any], paths: list[Path], limit: int | None) 
             hit += any(is_hit(b.hit, qq) for b in blocks)
         print(f"evidence page among the sources for {hit}/{len(questions)} = "
               f"{hit / max(1, len(questions)):.2f} of {path.name}")
+    return 0
+
+
+
+def grid_only(engines: dict[str, Any], paths: list[Path], limit: int | None) -> int:
+    """How many questions of a catalogue (or self-defined) measure the grid fill computes
+    with no model call, and how many of those are right."""
+    from answer.compute import from_output
+    from answer.focus import focus
+    from answer.gridfill import from_grid
+    from answer.measures import catalogue_for, find_measure, needs_arithmetic
+
+    eng = next(iter(engines.values()))
+    cat = catalogue_for(eng.settings)
+    for path in paths:
+        asked = filled = right = 0
+        for q in load(path, limit):
+            m = find_measure(q["question"], cat) if needs_arithmetic(q["question"], cat) else None
+            if m is None or not m.formula or m.generic:
+                continue
+            asked += 1
+            blocks = focus(eng.retrieve(q["question"], eng.settings.k), q["question"], m)
+            c = from_grid(blocks, q["question"], m, from_output)
+            if c is not None:
+                filled += 1
+                ok = correct(c.text, str(q["answer"]))
+                right += ok
+                print(f"  {q['id']}: {'ok ' if ok else 'BAD'} {c.text[:160]}")
+        print(f"grid fill on {path.name}: {asked} questions of a fixed measure, {filled} computed from the grid "
+              f"without the model, {right} of those right")
     return 0
 
 

@@ -92,3 +92,26 @@ def test_nothing_is_filled_when_a_row_or_a_column_is_not_found_in_one_way() -> N
     # "Other current liabilities" is another line than "total current liabilities"
     only_other = SHEET.replace("<tr><td>Total current liabilities</td><td>2,861</td><td>3,250</td></tr>", "")
     assert fill([_block(only_other)], "What was the current ratio in 2023?", find_measure("current ratio")) is None
+
+
+def _table_block(n: int, rows: list[tuple[str, str]], title: str) -> Block:
+    body = "".join(f"<tr><td>{a}</td><td>{b}</td></tr>" for a, b in rows)
+    html = f"<table><thead><tr><th></th><th>2022</th></tr></thead><tbody>{body}</tbody></table>"
+    b = _block(html)
+    b.n = n
+    b.tables[next(iter(b.tables))].title = title
+    return b
+
+
+def test_a_loose_row_from_another_table_is_not_taken() -> None:
+    q = ("What was the operating margin of the Health Care segment in 2022, i.e. segment operating income "
+         "divided by segment net sales?")
+    m = find_measure(q)
+    assert m is not None and m.source == "question"
+    segment = _table_block(1, [("Segment operating income", "1,815"), ("Sales (millions)", "8,000")], "Health Care")
+    company = _table_block(2, [("Net sales", "34,229")], "Consolidated statement of income")
+    # "Net sales" lacks "segment": from the company's statement it is the wrong line
+    assert fill([segment, company], q, m) is None
+    exact = _table_block(1, [("Segment operating income", "1,815"), ("Segment net sales", "8,000")], "Health Care")
+    got = fill([exact, company], q, m)
+    assert got is not None and {v["value"] for v in got["operands"].values()} == {"1,815", "8,000"}
