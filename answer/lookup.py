@@ -203,7 +203,7 @@ def lookup_messages(system: str, cands: list[_Candidate], question: str) -> list
     parts = []
     for c in cands:
         lines = [c.view.head()] if c.view.head() else []
-        lines += [c.view.record(r) for r in range(len(c.view.rows))]
+        lines += [c.view.record(r, compact=False) for r in range(len(c.view.rows))]  # the labels to copy
         parts.append(f"[{c.block.n}]\n<source>\n{_label(c.block.label)}\n{_data(chr(10).join(lines))}\n</source>")
     user = "Sources:\n\n" + "\n\n".join(parts) + f"\n\nQuestion: {_data(question)}\n\n{INSTRUCTION}"
     return [{"role": "system", "content": system}, {"role": "user", "content": user}]

@@ -57,15 +57,29 @@ class TableView:
     context: str = ""  # the statement context line (index/table_context.py), if any
     label_rows: set[int] = field(default_factory=set)  # rows with no values: section labels
     lines: list[str] = field(default_factory=list)  # each row as the chunk text renders it
+    # per column, the heading spread over it from an upper header row ("Fiscal 2024" over
+    # four columns): said once per run of columns in a compact record
+    groups: list[str] = field(default_factory=list)
 
-    def record(self, r: int, label: str | None = None) -> str:
-        """``Row label · Column A: v1 · Column B: v2``; empty cells are left out."""
+    def record(self, r: int, label: str | None = None, compact: bool = True) -> str:
+        """``Row label · Column A: v1 · Column B: v2``; empty cells are left out. Compact:
+        a heading spread over a run of columns is said at the run's first value only
+        ("Fiscal 2024 Stores Opened: 1 · Stores Closed: (1)"), so a wide table's records
+        do not spend the prompt on it; a lookup shows the full labels it asks the model
+        to copy."""
         label = self.rows[r] if label is None else label
         parts = [label] if label else []
+        said = None
         for k, col in enumerate(self.columns):
             v = self.cells.get((r, k), "")
-            if v:
-                parts.append(f"{col}: {v}" if col else v)
+            if not v:
+                continue
+            group = self.groups[k] if compact and k < len(self.groups) else ""
+            shown = col
+            if group and group == said and col.startswith(group + " "):
+                shown = col[len(group) + 1:]
+            said = group or None
+            parts.append(f"{shown}: {v}" if shown else v)
         return SEP.join(parts)
 
     def head(self) -> str:
@@ -83,7 +97,9 @@ class TableView:
             n += 1
         if n < 2:
             return "", self
-        return " ".join(split[0][:n]), replace(self, columns=[" ".join(w[n:]) for w in split])
+        cut = " ".join(split[0][:n])
+        groups = [g[len(cut):].strip() if g.startswith(cut) else "" for g in self.groups]
+        return cut, replace(self, columns=[" ".join(w[n:]) for w in split], groups=groups)
 
     def values(self, r: int) -> list[str]:
         return [v for (row, _), v in sorted(self.cells.items()) if row == r and v]
@@ -105,6 +121,7 @@ class TableView:
         return replace(
             self,
             columns=[self.columns[k] for k in cols],
+            groups=[self.groups[k] for k in cols] if self.groups else [],
             rows=[self.rows[r] for r in keep],
             cells={(i, j): self.cells[(r, k)] for i, r in enumerate(keep) for j, k in enumerate(cols)
                    if (r, k) in self.cells},
@@ -186,7 +203,9 @@ def view_from_cells(cells: list[Cell], title: str = "", section: tuple[str, ...]
     head = [" ".join(dict.fromkeys(grid[r][k] for r in range(n_head) if grid[r][k])) for k in range(n_cols)]
     value_cols = [k for k in range(stubs, n_cols)
                   if head[k] or any(_starts(cover, r, k) and grid[r][k] for r in body)]  # spacer columns go
-    view = TableView(title=title, columns=[head[k] for k in value_cols])
+    upper = [" ".join(dict.fromkeys(grid[r][k] for r in range(n_head - 1) if grid[r][k])) for k in range(n_cols)]
+    view = TableView(title=title, columns=[head[k] for k in value_cols],
+                     groups=[upper[k] if head[k].startswith(upper[k] + " ") else "" for k in value_cols])
     group = ""  # the label row heading the rows that follow ("Current assets:")
     for r in body:
         labels = [grid[r][k] for k in range(stubs)]

@@ -77,7 +77,9 @@ def test_stacked_headers_label_rows_units_and_negatives() -> None:
     assert v.units == "in millions" and v.title == "Balance sheet"
     assert "Statement: balance sheet" in v.context
     inv = v.rows.index("Current assets › Inventories")
-    assert v.record(inv) == "Current assets › Inventories · December 31, 2022: 5,372 · December 31, 2021: 4,730"
+    assert v.record(inv) == "Current assets › Inventories · December 31, 2022: 5,372 · 2021: 4,730"
+    assert v.record(inv, compact=False) == ("Current assets › Inventories · December 31, 2022: 5,372 · "
+                                            "December 31, 2021: 4,730")
     # the total closes the section and is not prefixed with words it already has
     assert "Total current assets" in v.rows and "Goodwill" in v.rows
     assert "Other liabilities › Deferred revenue" in v.rows
@@ -90,7 +92,7 @@ def test_row_keys_in_several_columns_and_spans() -> None:
     v = table_view(_table(STACKED, caption="Table 1. HPO"))
     assert v.columns == ["TEDs simple", "TEDs complex", "Time (secs)"]
     assert v.rows == ["enc 6 · dec 6 · OTSL", "enc 6 · dec 6 · HTML", "enc 4 · dec 4 · OTSL", "enc 4 · dec 4 · HTML"]
-    assert v.record(0) == "enc 6 · dec 6 · OTSL · TEDs simple: 0.965 · TEDs complex: 0.934 · Time (secs): 2.73"
+    assert v.record(0) == "enc 6 · dec 6 · OTSL · TEDs simple: 0.965 · complex: 0.934 · Time (secs): 2.73"
 
 
 def test_a_column_spanning_value_is_read_once_and_spacer_columns_go() -> None:
@@ -456,3 +458,15 @@ def test_a_named_figure_or_table_limits_the_tables_read() -> None:
     # a named table whose caption was not attached: every table stays
     assert len(_of_the_named_object(cands, "What was goodwill in Table 7?")) == 2
     assert len(_of_the_named_object(cands, "What was goodwill?")) == 2
+
+
+def test_a_spread_heading_is_said_once_per_run_of_columns_in_the_prompt() -> None:
+    html = ("<table><thead><tr><th></th><th>Fiscal 2024</th><th></th><th>Fiscal 2023</th><th></th></tr>"
+            "<tr><th></th><th>Opened</th><th>Closed</th><th>Opened</th><th>Closed</th></tr></thead>"
+            "<tbody><tr><td>Outlet</td><td>1</td><td>(1)</td><td>2</td><td>-</td></tr></tbody></table>")
+    v = table_view(_table(html))
+    assert v.columns == ["Fiscal 2024 Opened", "Fiscal 2024 Closed", "Fiscal 2023 Opened", "Fiscal 2023 Closed"]
+    assert v.record(0) == "Outlet · Fiscal 2024 Opened: 1 · Closed: (1) · Fiscal 2023 Opened: 2 · Closed: -"
+    # the lookup prompt shows the labels the model must copy, whole
+    assert v.record(0, compact=False) == ("Outlet · Fiscal 2024 Opened: 1 · Fiscal 2024 Closed: (1) · "
+                                          "Fiscal 2023 Opened: 2 · Fiscal 2023 Closed: -")
