@@ -75,8 +75,8 @@ def _overlay(row: Any) -> Overlay:
 
 
 class OverlayStore:
-    def __init__(self, index_dir: Path) -> None:
-        self.db = Database(index_dir, _SCHEMA)
+    def __init__(self, index_dir: Path, read_only: bool = False) -> None:
+        self.db = Database(index_dir, _SCHEMA, read_only)
 
     @contextmanager
     def _tx(self) -> Iterator[Any]:
