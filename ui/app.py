@@ -149,7 +149,8 @@ def build_app(engine: Engine, auth: Authenticator | None = None, hosts: set[str]
     @app.get("/folio-ui.js", include_in_schema=False)
     def ui_script() -> Any:
         # A file, not an inline script: the CSP runs scripts from this server only.
-        return Response(cards.UI_SCRIPT + corpus_tab.UPLOAD_SCRIPT, media_type="application/javascript")
+        return Response(cards.UI_SCRIPT + corpus_tab.UPLOAD_SCRIPT + review_tab.KEYS_SCRIPT,
+                        media_type="application/javascript")
 
     def user_of(request: Request) -> str | None:
         # The Guard already checked the login; without login everyone is the local user.
