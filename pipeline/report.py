@@ -62,8 +62,10 @@ class ProgressLines:
     def __call__(self, d: DocResult) -> None:
         again = d.source in self.seen
         self.seen.add(d.source)
-        what = {"ok": "enriched" if again else "indexed", "error": "FAILED",
-                "partial": "enrichment left" if again else "indexed, enrichment follows"}.get(d.status, d.status)
+        # phase 2 of a document indexed now, or of one an earlier run left with enrichment to do
+        enriched = again or d.reason == "enrich"
+        what = {"ok": "enriched" if enriched else "indexed", "error": "FAILED",
+                "partial": "enrichment left" if enriched else "indexed, enrichment follows"}.get(d.status, d.status)
         line = f"{self.prefix}: [{len(self.seen)}] {what}: {d.source}"
         if d.status == "error":
             line += f": {d.error or 'unknown error'}"

@@ -17,7 +17,10 @@ from tests.test_app_browser import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, LOCAL_HOS
 pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason=f"no Chromium at {CHROMIUM}")
 
 WIDTH = 1280
-HEAD_HAS = "(id) => ((document.querySelector('#review-head') || {}).textContent || '').includes(id)"
+# the element is open and its page drawn: what a reader waits for before the next key
+HEAD_HAS = ("(id) => ((document.querySelector('#review-head') || {}).textContent || '').includes(id) && "
+            "(() => { const i = document.querySelector('#review-page img'); "
+            "return !!i && i.complete && i.naturalWidth > 0; })()")
 
 
 def _status(app_config: Path) -> dict:  # type: ignore[type-arg]
@@ -66,20 +69,22 @@ def test_corpus_and_review_tabs_at_1280_px(app_url: str, app_config: Path) -> No
             page.get_by_role("tab", name="Review").click()
             shot = ARTIFACTS / "review-queue.png"
             try:
-                page.wait_for_function("() => document.querySelectorAll('#review-list tbody tr').length > 1 && "
-                                       "!(document.querySelector('#review-list tbody') || {}).textContent"
-                                       ".includes('No data')", timeout=30_000)
+                # Gradio draws the list's rows as div.virtual-row, cells as div.body-cell
+                page.wait_for_function("() => document.querySelectorAll('#review-list .virtual-row').length > 1",
+                                       timeout=30_000)
                 widths = page.eval_on_selector_all("#review-list thead th",
                                                    "ths => ths.map(t => t.getBoundingClientRect().width)")
                 ids = page.eval_on_selector_all(
-                    "#review-list tbody tr",
-                    "rows => rows.slice(0, 2).map(r => { const c = r.querySelectorAll('td'); "
+                    "#review-list .virtual-row",
+                    "rows => rows.slice(0, 2).map(r => { const c = r.querySelectorAll('.body-cell'); "
                     "return c[c.length - 1].textContent.trim(); })")
                 page.locator("body").focus()
                 page.keyboard.press("j")
                 page.wait_for_function(HEAD_HAS, arg=ids[0], timeout=30_000)
+                page.wait_for_timeout(1000)  # the rest of the view (crop, edit boxes) settles
                 page.keyboard.press("j")
                 page.wait_for_function(HEAD_HAS, arg=ids[1], timeout=30_000)
+                page.wait_for_timeout(1000)
                 page.keyboard.press("Alt+ArrowUp")
                 page.wait_for_function(HEAD_HAS, arg=ids[0], timeout=30_000)
                 page.wait_for_function("() => { const i = document.querySelector('#review-page img'); "

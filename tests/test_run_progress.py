@@ -15,10 +15,12 @@ def test_one_plain_line_per_document_and_a_second_when_enriched() -> None:
     lines(DocResult("a.pdf", "partial", pages=3, chunks=7, seconds=1.25))
     lines(DocResult("b.docx", "error", error="encrypted: password required"))
     lines(DocResult("a.pdf", "ok", pages=3, chunks=8, seconds=4.0))
+    lines(DocResult("older.pdf", "ok", reason="enrich", pages=1, chunks=2, seconds=2.0))  # an earlier run's backlog
     assert out.getvalue().splitlines() == [
         "folio run nightly: [1] indexed, enrichment follows: a.pdf (3 pages, 7 chunks, 1.2 s)",
         "folio run nightly: [2] FAILED: b.docx: encrypted: password required",
         "folio run nightly: [2] enriched: a.pdf (3 pages, 8 chunks, 4.0 s)",
+        "folio run nightly: [3] enriched: older.pdf (1 pages, 2 chunks, 2.0 s)",
     ]
 
 

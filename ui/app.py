@@ -168,7 +168,8 @@ def build_app(engine: Engine, auth: Authenticator | None = None, hosts: set[str]
 
     mcp.mount(app, engine, login=auth is not None)  # before Gradio takes the root path
     blocks = build_blocks(engine, review, auth, uploads is not None)
-    app = gr.mount_gradio_app(app, blocks, path="", css=cards.CSS + runs_chart.CSS, auth_dependency=user_of,
+    css = cards.CSS + runs_chart.CSS + review_tab.CSS
+    app = gr.mount_gradio_app(app, blocks, path="", css=css, auth_dependency=user_of,
                               footer_links=["api"], show_error=True, head=cards.HEAD,
                               mcp_server=False, ssr_mode=False, max_file_size="1mb")
     app.add_middleware(Guard, auth=auth, max_body=engine.pipe.serve.max_body_bytes,  # type: ignore[arg-type]

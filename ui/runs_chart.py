@@ -13,8 +13,9 @@ CSS = """
 .folio-runs th {text-align: left; font-weight: 600; padding: 2px 8px 2px 0; white-space: nowrap;}
 .folio-runs td {padding: 2px 8px 2px 0; vertical-align: middle; white-space: nowrap;}
 .folio-runs td.bar {width: 30%;}
-.folio-runs .b {display: inline-block; height: 10px; border-radius: 2px; vertical-align: middle;
-  margin-right: 6px; min-width: 1px;}
+.folio-runs .w {display: flex; align-items: center; gap: 6px;}
+.folio-runs .b {display: block; height: 10px; border-radius: 2px; min-width: 1px; flex: 0 1 auto;}
+.folio-runs .n {flex: none;}
 .folio-runs .changed .b {background: #4a7fd0;}
 .folio-runs .secs .b {background: #8a8f98;}
 .folio-runs .failed .b {background: #c4452c;}
@@ -40,8 +41,9 @@ def _cell(value: float | None, top: float, css: str, label: str) -> str:
     v = value or 0.0
     width = 0.0 if top <= 0 else max(0.0, min(100.0, 100.0 * v / top))
     zero = " zero" if not v else ""
-    return (f'<td class="bar {css}{zero}"><span class="b" style="width:{width:.1f}%"></span>'
-            f"{escape(label)}</td>")
+    # the bar shrinks to leave its number room beside it (flex), however long the bar
+    return (f'<td class="bar {css}{zero}"><div class="w"><span class="b" style="width:{width:.1f}%"></span>'
+            f'<span class="n">{escape(label)}</span></div></td>')
 
 
 def runs_chart(runs: list[dict[str, Any]]) -> str:
