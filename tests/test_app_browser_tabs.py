@@ -52,6 +52,9 @@ def test_corpus_and_review_tabs_at_1280_px(app_url: str, app_config: Path) -> No
                 page.wait_for_selector("#folio-runs-chart table.folio-runs tbody tr", timeout=30_000)
                 page.wait_for_function("() => (document.querySelector('#folio-backlog') || {}).textContent"
                                        "?.includes('Review queue')", timeout=30_000)
+                # the tab's load is finished (no progress timer over it) and its table drawn
+                page.wait_for_function("() => document.querySelectorAll('#folio-documents .virtual-row').length > 0"
+                                       " && !document.querySelector('.eta-bar, .progress-text')", timeout=60_000)
                 chart = page.eval_on_selector_all(
                     "#folio-runs-chart table.folio-runs tbody tr",
                     "rows => rows.map(r => Array.from(r.querySelectorAll('td')).map(td => td.textContent.trim()))")

@@ -36,8 +36,9 @@ def corpus_view(engine: Engine, overlays: OverlayStore | None = None) -> tuple[A
     # File names and error messages come from the documents: literal text, never Markdown.
     fail_md = "\n".join(f"- {md_text(f['source'])}: {md_text(f['error'] or '')}" for f in st["failed"]) \
         or "No failed documents."
-    models_md = (f"**Embedder:** `{md_text(engine.embedder.model_id)}`  \n"
-                 f"**Answers ({md_text(engine.backend.kind)}):** `{md_text(engine.backend.model_id)}`  \n"
+    # md_text, not a code span: its escapes would show inside backticks
+    models_md = (f"**Embedder:** {md_text(engine.embedder.model_id)}  \n"
+                 f"**Answers ({md_text(engine.backend.kind)}):** {md_text(engine.backend.model_id)}  \n"
                  f"**Captions / summaries:** {_enrichment_models(engine)}  \n"
                  f"**Index:** {st['documents_ok']} documents, {st['chunks']} chunks, {len(st['failed'])} failed")
     runs = engine.store.runs(1)
