@@ -7,7 +7,9 @@
     python serve.py mcp [--pipeline NAME] [--db PATH]          # MCP over stdio (desktop clients)
 
 Login is required whenever --host is not a loopback address (and with --login always).
-Exit codes: 0 stopped normally, 2 configuration error (no index, no users for a public bind).
+With nothing indexed yet, every page says which `ingest.py run` to type, and the app starts
+by itself once the first document is indexed (ui/first_run.py).
+Exit codes: 0 stopped normally, 2 configuration error (no users for a public bind, ...).
 """
 
 from __future__ import annotations
@@ -17,7 +19,10 @@ import getpass
 import logging
 import os
 import sys
+import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from folio.offline import enforce_offline
 
@@ -71,6 +76,52 @@ def users_command(argv: list[str]) -> int:
     return EXIT_OK
 
 
+def first_command(args: argparse.Namespace, pipeline: str) -> str:
+    """The indexing command a new user types, as they would type it here."""
+    import shlex
+
+    here = Path(__file__).resolve().parent
+    script = "ingest.py" if Path.cwd().resolve() == here else str(here / "ingest.py")
+    parts = ["python3", script]
+    if args.config != DEFAULT_CONFIG:
+        parts += ["--config", args.config]
+    parts += ["run", "--pipeline", pipeline, *(["--db", args.db] if args.db else [])]
+    return shlex.join(parts)
+
+
+def _serve(app: Any, args: argparse.Namespace, pipe: Any, ready: Callable[[], bool] | None = None) -> bool:
+    """Serve ``app`` until stopped, or (with ``ready``) until ``ready()`` turns true, checked
+    every few seconds; True when it stopped because of ``ready``."""
+    import threading
+
+    import uvicorn
+
+    from ui.first_run import POLL_S
+
+    # limit_concurrency: past it uvicorn answers 503 at once instead of accepting without
+    # bound; it sits above the model's line plus the other routes so the line's own 429
+    # comes first. Short keep-alive: idle or slow clients do not hold connections open.
+    server = uvicorn.Server(uvicorn.Config(
+        app, host=args.host, port=args.port, log_level="warning", timeout_graceful_shutdown=5,
+        limit_concurrency=pipe.serve.max_connections, timeout_keep_alive=5))
+    became_ready = threading.Event()
+    if ready is not None:
+        def watch() -> None:
+            while not server.should_exit:
+                try:
+                    if ready():
+                        became_ready.set()
+                        server.should_exit = True
+                        return
+                except Exception:  # an index being written right now: look again later
+                    logging.getLogger("folio.serve").debug("index check failed", exc_info=True)
+                time.sleep(POLL_S)
+
+        threading.Thread(target=watch, name="folio-first-run", daemon=True).start()
+    server.run()
+    return became_ready.is_set()
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["users"]:
@@ -83,11 +134,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
                         format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
     try:
-        import uvicorn
-
-        from answer.engine import Engine
         from folio.targets import resolve_pipeline
-        from ui.app import build_app
         from ui.auth import Authenticator, AuthError, is_loopback, load_users
 
         pipe = resolve_pipeline(args)
@@ -104,24 +151,33 @@ def main(argv: list[str] | None = None) -> int:
                     f"{why}, so login is required, and no users are "
                     "configured: add one with `python serve.py users add NAME` (or set FOLIO_USERS_FILE)")
             auth = Authenticator(users, max_failures=pipe.serve.login_max_failures)
+        from ui import first_run
         from ui.guard import allowed_hosts
+
+        hosts = allowed_hosts(args.host, args.allowed_host)
+        if first_run.index_is_empty(pipe):
+            command = first_command(args, pipe.name)
+            print(f"Folio: nothing indexed yet in pipeline {pipe.name}; run `{command}`. Until then "
+                  f"http://{args.host}:{args.port}/ shows that command; the app starts once a document is indexed.",
+                  flush=True)
+            if not _serve(first_run.build_app(pipe, command, auth, hosts), args, pipe,
+                          ready=lambda: not first_run.index_is_empty(pipe)):
+                return EXIT_OK  # stopped (Ctrl-C, SIGTERM) before anything was indexed
+        from answer.engine import Engine
+        from ui.app import build_app
 
         engine = Engine.load(pipe)
         # Uploads are indexed by the pipeline's own run command (ui/uploads.py), this pipeline's.
         ingest = [sys.executable, str(Path(__file__).resolve().parent / "ingest.py"), "--config",
                   str(Path(args.config).resolve()), "run", "--pipeline", pipe.name,
                   *(["--db", args.db] if args.db else [])]
-        app = build_app(engine, auth, allowed_hosts(args.host, args.allowed_host), ingest)
+        app = build_app(engine, auth, hosts, ingest)
     except FolioError as e:
         return report(e)
     login = "login required" if auth else "no login (loopback only)"
     print(f"Folio serving pipeline {pipe.name} on http://{args.host}:{args.port}/ ({login}); "
           f"API at /api, OpenAI-compatible at /v1, MCP at /mcp", flush=True)
-    # limit_concurrency: past it uvicorn answers 503 at once instead of accepting without
-    # bound; it sits above the model's line plus the other routes so the line's own 429
-    # comes first. Short keep-alive: idle or slow clients do not hold connections open.
-    uvicorn.run(app, host=args.host, port=args.port, log_level="warning", timeout_graceful_shutdown=5,
-                limit_concurrency=pipe.serve.max_connections, timeout_keep_alive=5)
+    _serve(app, args, pipe)
     return EXIT_OK
 
 

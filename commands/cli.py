@@ -12,10 +12,13 @@ KINDS = ("text", "table", "image")
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    sp = sub.add_parser("status", help="last runs, index size, failed documents")
+    sp = sub.add_parser("status", help="documents, enrichment backlog, review queue, last runs, failures "
+                        "(read-only)")
     add_target(sp)
     sp.add_argument("--json", action="store_true", help="print one JSON object")
-    sp.add_argument("--runs", type=int, default=5, help="how many recent runs to show")
+    sp.add_argument("--runs", type=int, default=5, help="how many recent runs to show (default: %(default)s)")
+    sp.add_argument("--no-review", action="store_true",
+                    help="leave out the review queue (it reads every table and picture: seconds on a large index)")
     sp.set_defaults(func=_status)
 
     sp = sub.add_parser("search", help="retrieve chunks for a query, with citations")
@@ -43,7 +46,11 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 def _status(args: argparse.Namespace) -> int:
     from commands.status import print_status
 
-    return print_status(resolve_pipeline(args), args.runs, args.json)
+    if args.runs < 1:
+        from folio.errors import ConfigError
+
+        raise ConfigError("--runs must be at least 1")
+    return print_status(resolve_pipeline(args), args.runs, args.json, review=not args.no_review)
 
 
 def _search(args: argparse.Namespace) -> int:

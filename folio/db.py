@@ -44,11 +44,16 @@ class SqlDatabase(Protocol):
 class Database:
     """SQLite: one connection per thread (sqlite3 connections are not shared across threads)."""
 
-    def __init__(self, index_dir: Path, schema: str) -> None:
+    def __init__(self, index_dir: Path, schema: str, read_only: bool = False) -> None:
+        """``read_only``: an existing database, opened so that no write can happen (the
+        read-only commands: ``ingest.py status``); the schema is neither created nor changed."""
         self.path = Path(index_dir) / DB_NAME
         self.where = str(self.path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.read_only = read_only
         self._local = threading.local()
+        if read_only:
+            return
+        self.path.parent.mkdir(parents=True, exist_ok=True)
         c = self.conn()
         c.execute("PRAGMA journal_mode=WAL")
         c.executescript(schema)
@@ -56,7 +61,8 @@ class Database:
     def conn(self) -> sqlite3.Connection:
         conn = getattr(self._local, "conn", None)
         if conn is None:
-            conn = sqlite3.connect(self.path, timeout=30, isolation_level=None)
+            target = f"file:{self.path}?mode=ro" if self.read_only else str(self.path)
+            conn = sqlite3.connect(target, timeout=30, isolation_level=None, uri=self.read_only)
             conn.execute("PRAGMA busy_timeout=30000")
             conn.execute("PRAGMA synchronous=NORMAL")
             conn.row_factory = sqlite3.Row

@@ -29,6 +29,9 @@ class DocRecord:
 
 
 DOC_FIELDS = [f.name for f in fields(DocRecord)]
+# Documents rows whose elements and chunks are committed: "partial" is indexed with its
+# text, but its enrichment was cut short by a budget and is finished by a later run.
+INDEXED = ("ok", "partial")
 
 
 def sql_str(value: str) -> str:

@@ -36,6 +36,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 
 def _run(args: argparse.Namespace) -> int:
     from pipeline.lock import LockedError
+    from pipeline.report import ProgressLines
     from pipeline.runner import Runner, RunOptions
 
     pipe = resolve_pipeline(args)
@@ -55,8 +56,10 @@ def _run(args: argparse.Namespace) -> int:
     if args.reindex and not args.only:
         raise ConfigError("--reindex needs --only SOURCE")
     only = frozenset(_source_key(pipe, s) for s in args.only) if args.only else None
+    # A terminal gets tqdm's bar (RunOptions.progress); a cron log one plain line per document.
+    lines = None if sys.stderr.isatty() else ProgressLines(pipe.name, sys.stderr)
     runner = Runner(pipe, RunOptions(max_minutes=args.max_minutes, only=only, skip_enrich=args.skip_enrich,
-                                     reindex=only if args.reindex and only else frozenset()))
+                                     reindex=only if args.reindex and only else frozenset(), on_document=lines))
     try:
         report = runner.run()
     except LockedError as e:

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from folio.config import Pipeline
+from index.records import INDEXED
 from pipeline.walk import FileEntry
 
 
@@ -79,9 +80,6 @@ def changed_parts(old: str | None, new: str) -> list[str]:
     return [name for key, name in names.items() if a.get(key) != b.get(key)]
 
 
-# Documents rows whose elements and chunks are committed: "partial" is indexed with its
-# text, but its enrichment was cut short by a budget and is finished by a later run.
-INDEXED = ("ok", "partial")
 
 
 @dataclass

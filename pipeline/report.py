@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import json
+import re
 import time
 import uuid
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TextIO
 
 if TYPE_CHECKING:
     from enrich.stage import EnrichStats
@@ -41,6 +42,39 @@ class DocResult:
     seconds: float = 0.0
     error: str | None = None
     warning: str | None = None  # indexed, with something missing (e.g. no page images)
+
+
+# Control characters (a carriage return, an escape sequence) in a file name or an error
+# would redraw a terminal or spoof lines in a cron log: shown as "?".
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
+class ProgressLines:
+    """One plain line per finished document on a stream that is not a terminal (cron
+    logs; a terminal gets the progress bar instead): no carriage returns, no colours.
+    A document enriched in phase 2 gets a second line."""
+
+    def __init__(self, pipeline: str, out: TextIO) -> None:
+        self.prefix = f"folio run {_CONTROL.sub('?', pipeline)}"
+        self.out = out
+        self.seen: set[str] = set()
+
+    def __call__(self, d: DocResult) -> None:
+        again = d.source in self.seen
+        self.seen.add(d.source)
+        # phase 2 of a document indexed now, or of one an earlier run left with enrichment to do
+        enriched = again or d.reason == "enrich"
+        what = {"ok": "enriched" if enriched else "indexed", "error": "FAILED",
+                "partial": "enrichment left" if enriched else "indexed, enrichment follows"}.get(d.status, d.status)
+        line = f"{self.prefix}: [{len(self.seen)}] {what}: {d.source}"
+        if d.status == "error":
+            line += f": {d.error or 'unknown error'}"
+        else:
+            line += f" ({d.pages} pages, {d.chunks} chunks, {d.seconds:.1f} s)"
+        if d.warning:
+            line += f"; {d.warning}"
+        self.out.write(_CONTROL.sub("?", line[:1000]) + "\n")
+        self.out.flush()
 
 
 def render_note(elements: list[Element], result: DocResult, report: RunReport) -> None:

@@ -22,9 +22,9 @@ from dataclasses import dataclass, fields
 from typing import Any
 
 from folio.storage import Blobs
+from index.run_reports import UNRECORDED, unrecorded_reports  # noqa: F401  (the runner reads them here)
 
 SNAPSHOT = "documents.snapshot.json"
-UNRECORDED = "reports/unrecorded"
 # Lance keeps one manifest file per committed table version here (on an object store
 # too: one list request).
 _VERSIONS = "lancedb/documents.lance/_versions"
@@ -83,22 +83,6 @@ def add_unrecorded(blobs: Blobs, run_id: str) -> None:
     # makes this writer the only one)
     before = blobs.read(UNRECORDED) or b""
     blobs.write(UNRECORDED, before + (run_id + "\n").encode())
-
-
-def unrecorded_reports(blobs: Blobs) -> list[dict[str, Any]]:
-    """Reports of runs not yet in the runs table, oldest first."""
-    raw = blobs.read(UNRECORDED)
-    if raw is None:
-        return []
-    out = []
-    for run_id in raw.decode("utf-8", "replace").split():
-        try:
-            data = blobs.read(f"reports/{run_id}.json")
-            if data is not None:
-                out.append(json.loads(data.decode("utf-8")))
-        except ValueError:
-            continue  # a damaged report file: nothing to record
-    return out
 
 
 def clear_unrecorded(blobs: Blobs) -> None:

@@ -45,11 +45,12 @@ def _in(values: tuple[str, ...]) -> str:
 class OverlayStore:
     """``location``: the index (folder or URI); ``legacy_dir``: where an older version kept
     the review state in SQLite (the index folder, or this machine's cache folder of a
-    remote index), merged into the tables on first open."""
+    remote index), merged into the tables on first open. ``read_only``: nothing is
+    written, not even that merge or an empty table (``ingest.py status``)."""
 
     def __init__(self, location: str | Path, storage_options: dict[str, str] | None = None,
-                 legacy_dir: Path | None = None) -> None:
-        self.tables = ReviewTables(location, storage_options, legacy_dir)
+                 legacy_dir: Path | None = None, read_only: bool = False) -> None:
+        self.tables = ReviewTables(location, storage_options, legacy_dir, read_only)
 
     def _audit(self, rows: list[tuple[str, str, Overlay, str | None, Any, Any]], at: float) -> None:
         """Audit rows (user, action, overlay, field, previous, new), all at ``at``."""

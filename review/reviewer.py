@@ -23,7 +23,7 @@ from folio.errors import FolioError
 from folio.review import HASH_KEY, REVIEW_MODEL, Overlay, apply_overlays, content_hash_of, stamp_content_hashes
 from index.reindex import DocumentGone, Refresh, refresh_document
 from review.overlays import open_overlays
-from review.queue import needs_review, preview
+from review.queue import preview, queue_of
 
 if TYPE_CHECKING:
     from folio.config import Pipeline
@@ -237,9 +237,7 @@ class Reviewer:
     # ---- queue, orphans, audit ----------------------------------------------------------
 
     def queue(self, source: str | None = None, kind: str | None = None, limit: int = 200) -> list[dict[str, Any]]:
-        ovs = {ov.content_hash: ov for ov in self.overlays.all("active")}
-        items = needs_review(self.store, ovs, self.overlays.open_flags(), self.overlays.flagged_element_ids(),
-                             source=source, kind=kind, limit=limit)
+        items = queue_of(self.store, self.overlays, source=source, kind=kind, limit=limit)
         return [dataclasses.asdict(i) for i in items]
 
     def orphans(self) -> list[dict[str, Any]]:

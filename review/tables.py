@@ -94,9 +94,10 @@ class ReviewTables:
     """The three review tables of one index; each created, empty, on the first write."""
 
     def __init__(self, location: str | Path, storage_options: dict[str, str] | None = None,
-                 legacy_dir: Path | None = None) -> None:
+                 legacy_dir: Path | None = None, read_only: bool = False) -> None:
         from folio.storage import is_uri, resolve_options
 
+        self.read_only = read_only
         self.remote = is_uri(location)
         self.path = str(location).rstrip("/") + "/lancedb" if self.remote else str(Path(location) / "lancedb")
         self.options = storage_options if storage_options is not None or not self.remote else resolve_options()
@@ -112,7 +113,7 @@ class ReviewTables:
         if self._db is None:
             import lancedb
 
-            if not self.remote:
+            if not self.remote and not self.read_only:
                 Path(self.path).mkdir(parents=True, exist_ok=True)
             self._db = lancedb.connect(self.path, read_consistency_interval=timedelta(0),
                                        storage_options=self.options or None)
@@ -135,7 +136,7 @@ class ReviewTables:
 
     def _migrate(self) -> None:
         """Merge the old SQLite review rows in (once; idempotent if interrupted)."""
-        if self._migrated:
+        if self._migrated or self.read_only:
             return
         self._migrated = True
         rows = self._legacy_rows()
@@ -171,7 +172,7 @@ class ReviewTables:
             db = self._conn()
             if name in set(db.list_tables().tables):
                 tbl = db.open_table(name)
-            elif create:
+            elif create and not self.read_only:
                 tbl = db.create_table(name, schema=_schemas()[name], exist_ok=True)
             else:
                 return None

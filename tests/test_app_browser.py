@@ -65,7 +65,8 @@ CARDS = """
   const imgs = Array.from(card.querySelectorAll('img')).map(i => ({
     src: i.getAttribute('src'), complete: i.complete, width: i.naturalWidth}));
   return {head: head.trim(), kind: kind, pending: card.classList.contains('folio-pending'),
-          tag: card.tagName.toLowerCase(), tables: card.querySelectorAll('table').length, imgs: imgs};
+          tag: card.tagName.toLowerCase(), imgs: imgs,
+          tables: (card.closest('.folio-cardwrap') || card).querySelectorAll('table').length};
 })
 """
 

@@ -35,6 +35,10 @@ def test_sigkill_mid_run_then_rerun_is_complete(tmp_path: Path) -> None:
     done = subprocess.run(_ingest("run", "--source", str(src), "--db", str(index)),
                           capture_output=True, text=True, cwd=tmp_path)
     assert done.returncode == 0, done.stdout + done.stderr
+    # stderr is a pipe, as in a cron log: one plain line per document, no bar, no \r or colours
+    indexed = [line.split(": ")[2].split(" (")[0] for line in done.stderr.splitlines() if "] indexed: " in line]
+    assert sorted(indexed) == sorted(set(files) - set(interrupted)), done.stderr
+    assert "\r" not in done.stderr and "\x1b" not in done.stderr and "doc/s" not in done.stderr
     docs = Store(index).documents()
     assert sorted(docs) == sorted(files) and all(d.status == "ok" for d in docs.values())
     rows = chunk_rows(index)

@@ -137,7 +137,7 @@ def test_budget_cut_is_indexed_partial_and_finished_next_run(tmp_path: Path) -> 
 
     st = gather_status(pipe)
     assert st["enrich_pending"] == ["doc0.pdf", "doc1.pdf"] and st["failed"] == [] and st["documents_ok"] == 2
-    assert any("enrichment unfinished" in line for line in format_status(st))
+    assert any(line.startswith("enrichment backlog: 2 documents unfinished") for line in format_status(st))
 
     # later runs pick the partial documents up though their files did not change, from the
     # stored elements, one model item a run, done items from the cache

@@ -10,6 +10,7 @@ the headers of ui/security.py (CSP with a per-response script nonce, nosniff, no
 from __future__ import annotations
 
 import base64
+import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -19,7 +20,7 @@ from starlette.requests import Request
 
 from answer.requests import Ask, AskError
 from answer.worker import Busy
-from ui import ask_tab, cards, corpus_tab, review_tab
+from ui import ask_tab, cards, corpus_tab, review_tab, runs_chart
 from ui.api import with_urls
 
 if TYPE_CHECKING:
@@ -57,9 +58,10 @@ def build_blocks(engine: Engine, review: Reviewer | None = None, auth: Authentic
                 fill, inputs, outputs = review_tab.build(review, docs, role_of)
             # the needs-review list is there when the tab opens, not after a click on Refresh
             review_ui.select(fill, inputs, outputs, api_visibility="private")
+        overlays = review.overlays if review is not None else None
         with gr.Tab("Corpus"):
-            corpus_outs = corpus_tab.build(engine, gr, uploads)
-        blocks.load(lambda: corpus_tab.corpus_view(engine), None, corpus_outs, api_name=False)
+            corpus_outs = corpus_tab.build(engine, gr, uploads, overlays)
+        blocks.load(lambda: corpus_tab.corpus_view(engine, overlays), None, corpus_outs, api_name=False)
 
         async def ask(question: str, session_id: str = "", k: int = 0, source: str = "", kind: str = "",
                       request: gr.Request = None) -> dict[str, Any]:  # type: ignore[assignment]
@@ -122,6 +124,9 @@ def build_app(engine: Engine, auth: Authenticator | None = None, hosts: set[str]
     from ui import review_api
 
     review = Reviewer(engine.pipe, engine.store, engine.embedder)
+    # The review queue's table checks take seconds on a large index the first time (then
+    # they are cached per table): made now, the Corpus and Review tabs open at once.
+    threading.Thread(target=review.queue, kwargs={"limit": 1}, name="folio-queue-warmup", daemon=True).start()
     app.include_router(api.router(engine))
     app.include_router(review_api.router(review))
     app.include_router(openai_api.router(engine))
@@ -144,7 +149,8 @@ def build_app(engine: Engine, auth: Authenticator | None = None, hosts: set[str]
     @app.get("/folio-ui.js", include_in_schema=False)
     def ui_script() -> Any:
         # A file, not an inline script: the CSP runs scripts from this server only.
-        return Response(cards.UI_SCRIPT + corpus_tab.UPLOAD_SCRIPT, media_type="application/javascript")
+        return Response(cards.UI_SCRIPT + corpus_tab.UPLOAD_SCRIPT + review_tab.KEYS_SCRIPT,
+                        media_type="application/javascript")
 
     def user_of(request: Request) -> str | None:
         # The Guard already checked the login; without login everyone is the local user.
@@ -162,7 +168,8 @@ def build_app(engine: Engine, auth: Authenticator | None = None, hosts: set[str]
 
     mcp.mount(app, engine, login=auth is not None)  # before Gradio takes the root path
     blocks = build_blocks(engine, review, auth, uploads is not None)
-    app = gr.mount_gradio_app(app, blocks, path="", css=cards.CSS, auth_dependency=user_of,
+    css = cards.CSS + runs_chart.CSS + review_tab.CSS
+    app = gr.mount_gradio_app(app, blocks, path="", css=css, auth_dependency=user_of,
                               footer_links=["api"], show_error=True, head=cards.HEAD,
                               mcp_server=False, ssr_mode=False, max_file_size="1mb")
     app.add_middleware(Guard, auth=auth, max_body=engine.pipe.serve.max_body_bytes,  # type: ignore[arg-type]

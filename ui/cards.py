@@ -28,7 +28,14 @@ CSS = """
   background: #fff; color: #8a4b00; padding: 1px 8px; cursor: pointer;}
 .folio-flag:disabled {color: #5b6270; cursor: default;}
 .folio-unsupported {color: #8a4b00; font-size: 0.9em;}
+.folio-grid {font-size: 0.85em;}
+.folio-grid summary {cursor: pointer; color: #3a5ea8;}
+.folio-grid .tbl {max-height: 280px; overflow: auto;}
+.folio-grid table {border-collapse: collapse; margin: 4px 0;}
+.folio-grid td, .folio-grid th {border: 1px solid #ccd; padding: 1px 5px; text-align: left; vertical-align: top;}
+.folio-grid th {background: #f1f3f6;}
 """
+GRID_ROWS, GRID_COLS, GRID_CELL = 60, 20, 200  # what a card's grid shows at most
 
 
 # A citation card's "Flag" button reports a wrong caption, table or text to the reviewers
@@ -79,8 +86,12 @@ def card(c: dict[str, Any]) -> str:
     if img:
         parts.append(f'<img src="{escape(img)}" alt="{escape(c.get("kind") or "element")} from the document" '
                      'loading="lazy">')
-    if c.get("kind") == "table" and c.get("html"):
-        parts.append(f'<div class="tbl">{c["html"]}</div>')  # sanitized: table tags only
+    grid = grid_html(c["html"]) if c.get("kind") == "table" and c.get("html") else ""
+    if grid:
+        # The table's own grid, one click away below the card (opened at once when there is
+        # no picture): built here from the cells' text, so no document markup reaches the page.
+        grid = (f'<details class="folio-grid"{"" if img else " open"}><summary>Table grid</summary>'
+                f'<div class="tbl">{grid}</div></details>')
     elif c.get("text"):
         parts.append(f'<div class="text">{escape(c["text"][:700])}</div>')
     if c.get("caption"):
@@ -92,11 +103,29 @@ def card(c: dict[str, Any]) -> str:
     else:
         body = f'<div class="folio-card">{inner}</div>'
     ids = ",".join(c.get("element_ids") or [])
-    if not ids:
-        return body
     flag = (f'<button type="button" class="folio-flag" data-elements="{escape(ids)}" '
-            'title="Tell the reviewers this source is wrong (caption, table, text)">Flag</button>')
-    return f'<div class="folio-cardwrap">{body}{flag}</div>'
+            'title="Tell the reviewers this source is wrong (caption, table, text)">Flag</button>') if ids else ""
+    # the grid's switch sits outside the card's link (a control inside a link would open the page)
+    return f'<div class="folio-cardwrap">{body}{grid}{flag}</div>' if grid or flag else body
+
+
+def grid_html(table_html: str) -> str:
+    """A table's cells as a grid of escaped text (first row as the header), cut to
+    GRID_ROWS x GRID_COLS; "" when the HTML holds no cell."""
+    from folio.table_grid import html_to_cells, normalize_cells, to_dense
+
+    dense = to_dense(normalize_cells(html_to_cells(table_html, nested=False)))
+    if not dense or not dense[0]:
+        return ""
+
+    def row(values: list[str], tag: str) -> str:
+        return "<tr>" + "".join(f"<{tag}>{escape(v[:GRID_CELL])}</{tag}>" for v in values[:GRID_COLS]) + "</tr>"
+
+    rows, cols = len(dense), len(dense[0])
+    body = "".join(row(r, "td") for r in dense[1:GRID_ROWS])
+    cut = (f"<caption>first {min(rows, GRID_ROWS)} of {rows} rows, {min(cols, GRID_COLS)} of {cols} columns"
+           "</caption>") if rows > GRID_ROWS or cols > GRID_COLS else ""
+    return f"<table>{cut}<thead>{row(dense[0], 'th')}</thead><tbody>{body}</tbody></table>"
 
 
 def cards(citations: list[dict[str, Any]], title: str = "Cited") -> str:

@@ -11,30 +11,49 @@ from typing import TYPE_CHECKING, Any
 
 from folio.untrusted import md_text
 from ui import export_ui
+from ui.runs_chart import runs_chart
 
 if TYPE_CHECKING:
     from answer.engine import Engine
+    from review.overlays import OverlayStore
 
-COLUMNS = ["document", "status", "pages", "elements", "chunks", "indexed at"]
+RUNS = 10  # nights in the chart
+
+COLUMNS = ["document", "status", "pages", "elements", "chunks", "to enrich", "indexed at"]
 
 
-def corpus_view(engine: Engine) -> tuple[list[list[Any]], str, str, str]:
-    """(documents table rows, failures markdown, models markdown, last run report JSON)."""
-    docs = engine.documents()
-    rows = [[d["source"], d["status"], d["pages"], d["elements"], d["chunks"], d["indexed_at"] or ""]
-            for d in docs]
-    failed = [d for d in docs if d["status"] == "error"]
+def corpus_view(engine: Engine, overlays: OverlayStore | None = None) -> tuple[Any, ...]:
+    """(documents table rows, backlog markdown, last-nights chart HTML, failures markdown,
+    models markdown, last run report JSON). The numbers are review/backlog.py's, the same
+    ``ingest.py status`` prints. bench/corpus_tab.py times it on the shared corpus."""
+    from review.backlog import corpus_status
+
+    docs = engine.store.documents()
+    st = corpus_status(engine.pipe, engine.store, overlays, runs=RUNS, docs=docs)
+    rows = [[d.source, d.status, d.pages, d.elements, d.chunks,
+             d.enrich_left if d.status == "partial" else "", d.finished_at or ""]
+            for d in sorted(docs.values(), key=lambda d: d.source)]
     # File names and error messages come from the documents: literal text, never Markdown.
-    fail_md = "\n".join(f"- {md_text(d['source'])}: {md_text(d['error'] or '')}" for d in failed) \
+    fail_md = "\n".join(f"- {md_text(f['source'])}: {md_text(f['error'] or '')}" for f in st["failed"]) \
         or "No failed documents."
-    h = engine.health()
-    m = h["models"]
-    models_md = (f"**Embedder:** `{m['embedder']}`  \n**Answers ({m['backend']}):** `{m['llm']}`  \n"
+    # md_text, not a code span: its escapes would show inside backticks
+    models_md = (f"**Embedder:** {md_text(engine.embedder.model_id)}  \n"
+                 f"**Answers ({md_text(engine.backend.kind)}):** {md_text(engine.backend.model_id)}  \n"
                  f"**Captions / summaries:** {_enrichment_models(engine)}  \n"
-                 f"**Index:** {h['documents']} documents, {h['chunks']} chunks, {h['failed']} failed")
+                 f"**Index:** {st['documents_ok']} documents, {st['chunks']} chunks, {len(st['failed'])} failed")
     runs = engine.store.runs(1)
     report = json.dumps(runs[0]["report"], indent=1, ensure_ascii=False) if runs else "{}"
-    return rows, fail_md, models_md, report
+    return rows, backlog_md(st), runs_chart(st["runs"]), fail_md, models_md, report
+
+
+def backlog_md(st: dict[str, Any]) -> str:
+    pending = st["enrich_pending"]
+    items = f" ({st['enrich_items_left']} captions and table summaries)" if st["enrich_items_left"] else ""
+    enrich = (f"{len(pending)} documents indexed with their text, enrichment left{items}: "
+              "the next run makes it" if pending else "none, every caption and summary is made")
+    queue = st.get("review_queue")
+    review = "" if queue is None else f"  \n**Review queue:** {queue} elements to look at (Review tab)"
+    return f"**Enrichment backlog:** {enrich}{review}"
 
 
 def _enrichment_models(engine: Engine) -> str:
@@ -104,18 +123,23 @@ document.addEventListener('click', async (ev) => {
 """
 
 
-def build(engine: Engine, gr: Any, uploads: bool = False) -> list[Any]:
+def build(engine: Engine, gr: Any, uploads: bool = False, overlays: OverlayStore | None = None) -> list[Any]:
     """The tab's components; returns the outputs of ``corpus_view`` (the app fills them on load)."""
     if uploads:
         accept = ",".join(engine.pipe.serve.upload_suffixes)
         gr.HTML(UPLOAD_HTML.replace("{accept}", html.escape(accept, quote=True)))
     refresh = gr.Button("Refresh", elem_id="folio-corpus-refresh")
-    table = gr.Dataframe(headers=COLUMNS, label="Documents", interactive=False, wrap=True)
+    backlog = gr.Markdown(elem_id="folio-backlog")
+    gr.Markdown("**Last nights**")
+    chart = gr.HTML(elem_id="folio-runs-chart")
+    table = gr.Dataframe(headers=COLUMNS, label="Documents", interactive=False, wrap=True,
+                         elem_id="folio-documents")
     with gr.Row():
         failures = gr.Markdown(label="Failed files")
         models = gr.Markdown()
-    report = gr.Code(label="Last run report", language="json", lines=12)
-    outs = [table, failures, models, report]
-    refresh.click(lambda: corpus_view(engine), None, outs, api_name=False)
+    with gr.Accordion("Last run report (JSON)", open=False):
+        report = gr.Code(language="json", lines=12)
+    outs = [table, backlog, chart, failures, models, report]
+    refresh.click(lambda: corpus_view(engine, overlays), None, outs, api_name=False)
     export_ui.build(engine, gr)
     return outs

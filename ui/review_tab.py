@@ -25,25 +25,76 @@ if TYPE_CHECKING:
 
 MODES = ("Needs review", "Browse document", "Orphans")
 ALL = "(all)"
-LIST_COLUMNS = ["document", "page", "kind", "score / state", "why / words", "element id"]
+# Read as a reader would at 1280 px: where it is and what it says first; why it is listed
+# next; the id last and narrow (the row's click opens it; the id also goes to the box below).
+LIST_COLUMNS = ["document", "page", "kind", "text", "why listed", "id"]
+LIST_WIDTHS: list[str | int] = ["20%", "8%", "9%", "35%", "20%", "8%"]
+# Smaller type than Gradio's default in the list, and the id cut to one line: at 1280 px
+# every column stays wide enough for its header and the rows stay a few lines tall.
+CSS = """
+#review-list .body-cell, #review-list th {font-size: 13px;}
+#review-list .virtual-row .body-cell:last-child * {white-space: nowrap !important; overflow: hidden;
+  text-overflow: ellipsis;}
+"""
 AUDIT_COLUMNS = ["when (UTC)", "user", "action", "field", "document", "element", "previous", "new"]
 PICK = "Pick an element from the list (or paste its id)."
+
+# Keyboard next / previous in the list (served in /folio-ui.js: the CSP runs no inline
+# script): j / k, or Alt+Down / Alt+Up, open the next / previous row, as a click on it
+# would; keys typed in a text box are left alone, and only while the Review tab shows.
+KEYS_SCRIPT = """
+(() => {
+  // Gradio's table draws its rows as div.virtual-row (only those in view) and opens one
+  // on mousedown: the current row is remembered by its id (the last cell), not its place.
+  const rowsOf = (list) => Array.from(list.querySelectorAll('.virtual-row'));
+  const idOf = (row) => {
+    const c = row.querySelectorAll('.body-cell');
+    return c.length ? c[c.length - 1].textContent.trim() : '';
+  };
+  let current = null;
+  document.addEventListener('mousedown', (ev) => {
+    const row = ev.target.closest && ev.target.closest('#review-list .virtual-row');
+    if (row) current = idOf(row);
+  }, true);
+  document.addEventListener('keydown', (ev) => {
+    const t = ev.target;
+    // keys typed in a text box are the reader's text; the list's own cells (it is read-only) are not
+    const typing = t && (t.isContentEditable || ['INPUT', 'TEXTAREA', 'SELECT'].includes(t.tagName));
+    if (typing && !t.closest('#review-list')) return;
+    const list = document.querySelector('#review-list');
+    if (!list || list.offsetParent === null) return;
+    let step = 0;
+    if (!ev.ctrlKey && !ev.metaKey && !ev.altKey && (ev.key === 'j' || ev.key === 'k')) step = ev.key === 'j' ? 1 : -1;
+    else if (ev.altKey && (ev.key === 'ArrowDown' || ev.key === 'ArrowUp')) step = ev.key === 'ArrowDown' ? 1 : -1;
+    if (!step) return;
+    const rows = rowsOf(list);
+    if (!rows.length) return;
+    ev.preventDefault();
+    const at = rows.findIndex((r) => idOf(r) === current);
+    const row = rows[at < 0 ? 0 : Math.max(0, Math.min(rows.length - 1, at + step))];
+    row.scrollIntoView({block: 'nearest'});
+    const cell = row.querySelector('.body-cell');
+    if (!cell) return;
+    for (const type of ['mousedown', 'mouseup', 'click']) cell.dispatchEvent(new MouseEvent(type, {bubbles: true}));
+  });
+})();
+"""
 
 
 def listing(review: Reviewer, mode: str, doc: str | None, page: float | None, kind: str | None) -> list[list[Any]]:
     source = doc if doc and doc != ALL else None
     k = kind if kind and kind != ALL else None
     if mode == "Orphans":
-        return [[o["source"], o["page"], o["kind"], "orphaned", f"{o['orphan_reason'] or ''}: {o['preview']}",
+        return [[o["source"], o["page"], o["kind"], o["preview"], f"orphaned: {o['orphan_reason'] or ''}",
                  o["content_hash"]] for o in review.orphans()]
     if mode == "Browse document":
         if not source:
             return []
         p = int(page) if page else None
-        return [[source, r["page"], r["kind"], r["state"], r["preview"], r["element_id"]]
+        return [[source, r["page"], r["kind"], r["preview"], r["state"], r["element_id"]]
                 for r in review.browse(source, p, k)]
-    return [[q["source"], q["page"], q["kind"], q["score"], "; ".join(q["reasons"]), q["element_id"]]
-            for q in review.queue(source, k)]
+    return [[q["source"], q["page"], q["kind"], q["preview"], f"{q['score']:g}: " + "; ".join(q["reasons"]),
+             q["element_id"]] for q in review.queue(source, k)]
 
 
 def _img(u: str | None, alt: str) -> str:
@@ -104,7 +155,7 @@ def apply_edit(review: Reviewer, element_id: str, field: str, value: Any, user: 
         return f"**Not saved ({e.status}):** {md_text(str(e))}"
     r = out["refresh"]
     done = f"re-indexed: {r['chunks_embedded']} chunk(s) re-embedded in {r['seconds']:.2f} s" if r else "saved"
-    return f"**Saved** {field} ({done})."
+    return f"✅ **Saved** {field} ({done})."
 
 
 def grid_value(df: pd.DataFrame | None) -> dict[str, Any]:
@@ -137,7 +188,7 @@ def build(review: Reviewer, docs: list[str], role_of: Callable[[Any], tuple[str,
     gives (user name, may edit). Returns (fn, inputs, outputs) that fill the list, for the
     app to run when the tab is opened."""
     with gr.Row():
-        with gr.Column(scale=4):
+        with gr.Column(scale=6):
             mode = gr.Radio(list(MODES), value=MODES[0], label="List", elem_id="review-mode")
             with gr.Row():
                 doc = gr.Dropdown([ALL, *docs], value=ALL, label="Document", scale=3, elem_id="review-doc")
@@ -145,8 +196,8 @@ def build(review: Reviewer, docs: list[str], role_of: Callable[[Any], tuple[str,
                 kind = gr.Dropdown([ALL, "text", "table", "image"], value=ALL, label="Kind", scale=1)
             refresh = gr.Button("Refresh list", elem_id="review-refresh")
             items = gr.Dataframe(headers=LIST_COLUMNS, interactive=False, wrap=True, elem_id="review-list",
-                                 column_widths=["24%", "7%", "9%", "9%", "36%", "15%"],
-                                 label="Click a row to open it")
+                                 column_widths=LIST_WIDTHS, max_height=560,
+                                 label="Click a row to open it; j / k (or Alt+↓ / Alt+↑) open the next / previous")
             with gr.Row():
                 eid = gr.Textbox(label="Element id", scale=4, elem_id="review-element-id")
                 open_btn = gr.Button("Open", scale=1, elem_id="review-open")
@@ -198,7 +249,9 @@ def build(review: Reviewer, docs: list[str], role_of: Callable[[Any], tuple[str,
             return ("", value, *_view(PICK))
         return (value, "", *element_view(review, value))
 
-    items.select(_pick, [items, mode], [eid, orphan_hash, *view], api_visibility="private")
+    # always_last: j j j in quick succession opens the last row reached (the default, "once",
+    # drops a selection made while the previous one is still being answered)
+    items.select(_pick, [items, mode], [eid, orphan_hash, *view], api_visibility="private", trigger_mode="always_last")
     open_btn.click(lambda e: element_view(review, e), [eid], view, api_visibility="private")
     eid.submit(lambda e: element_view(review, e), [eid], view, api_visibility="private")
 
