@@ -160,9 +160,13 @@ def test_the_model_worker_serves_in_arrival_order_and_bounds_the_line() -> None:
     outs: list[list[str]] = [[], [], []]
     threads = [threading.Thread(target=lambda i=i: outs[i].extend(
         d for k, d in w.generate_sync(lambda i=i: stream(_prompt(str(i)), 4)) if k == "token")) for i in range(3)]
-    for th in threads:
+    for i, th in enumerate(threads):
         th.start()
-        time.sleep(0.05)
+        # each job in the line before the next is started: arrival order is the test's, not
+        # the scheduler's (a fixed sleep lost the race on a loaded machine)
+        deadline = time.monotonic() + 10
+        while len(w._jobs) + (w._running is not None) < i + 1 and time.monotonic() < deadline:
+            time.sleep(0.01)
     gate.set()
     for th in threads:
         th.join(10)
