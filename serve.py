@@ -122,6 +122,18 @@ def _serve(app: Any, args: argparse.Namespace, pipe: Any, ready: Callable[[], bo
     return became_ready.is_set()
 
 
+def _check_sessions_database(pipe: Any) -> None:
+    """A sessions database named by FOLIO_DATABASE_URL is reached now: a wrong URL or a
+    server down ends the start with the reason (exit 2), also before a first-run page."""
+    from folio.db import database_url
+
+    url = database_url()
+    if url:
+        from answer.sessions import Sessions
+
+        Sessions(pipe.index, url)
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["users"]:
@@ -155,6 +167,7 @@ def main(argv: list[str] | None = None) -> int:
         from ui.guard import allowed_hosts
 
         hosts = allowed_hosts(args.host, args.allowed_host)
+        _check_sessions_database(pipe)
         if first_run.index_is_empty(pipe):
             command = first_command(args, pipe.name)
             print(f"Folio: nothing indexed yet in pipeline {pipe.name}; run `{command}`. Until then "

@@ -26,6 +26,7 @@ def own_copy(app_config: Path, tmp_path: Path) -> Path:
     return dst / "pipelines.toml"
 
 
+@pytest.mark.slow  # over a minute on 2 cores: make test stays well under 30 minutes
 def test_old_answers_survive_restart_and_deletion_but_are_never_cited_again(own_copy: Path) -> None:
     memo = "warehouse-memo.docx"
     with server(own_copy) as base:

@@ -64,6 +64,7 @@ def test_ray_engine_matches_local_engine(tmp_path: Path, ray_cluster: None) -> N
 
 
 
+@pytest.mark.slow  # over a minute on 2 cores: make test stays well under 30 minutes
 def test_ray_engine_with_the_index_on_s3_matches_local(
     tmp_path: Path, ray_cluster: None, s3_bucket: str, monkeypatch: pytest.MonkeyPatch,  # noqa: F811
 ) -> None:
@@ -122,6 +123,7 @@ Runner(pipe, RunOptions(progress=False, embedder_factory=fake_embedder)).run()
 """
 
 
+@pytest.mark.slow  # over a minute on 2 cores: make test stays well under 30 minutes
 def test_driver_killed_between_append_and_commit_on_s3(
     tmp_path: Path, ray_cluster: None, s3_bucket: str, monkeypatch: pytest.MonkeyPatch,  # noqa: F811
 ) -> None:

@@ -90,6 +90,7 @@ def test_ray_backfill_matches_local_and_fills_the_drivers_cache(tmp_path: Path, 
     assert rows(again) == dict.fromkeys(SOURCES[:2], ("ok", 0)) and enrichment(again) == made
 
 
+@pytest.mark.slow  # over a minute on 2 cores: make test stays well under 30 minutes
 def test_ray_backfill_cut_by_the_item_budget_resumes_next_run(tmp_path: Path, ray_cluster: None) -> None:  # noqa: F811
     corpus(tmp_path, n=3)
     _, on_ray = backlog(tmp_path, "idx", 3)
@@ -108,6 +109,7 @@ def test_ray_backfill_cut_by_the_item_budget_resumes_next_run(tmp_path: Path, ra
     assert go(on_ray)._fast  # nothing left: the fast path
 
 
+@pytest.mark.slow  # over a minute on 2 cores: make test stays well under 30 minutes
 def test_sigterm_and_deadline_stop_the_ray_backfill(tmp_path: Path, ray_cluster: None) -> None:  # noqa: F811
     corpus(tmp_path, n=3)
     _, on_ray = backlog(tmp_path, "idx", 3)
