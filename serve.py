@@ -123,8 +123,8 @@ def _serve(app: Any, args: argparse.Namespace, pipe: Any, ready: Callable[[], bo
 
 
 def _check_sessions_database(pipe: Any) -> None:
-    """A sessions database named by FOLIO_DATABASE_URL is reached now: a wrong URL or a
-    server down ends the start with the reason (exit 2), also before a first-run page."""
+    """A sessions database named by FOLIO_DATABASE_URL is reached before the first-run page
+    is served: a wrong URL or a server down ends the start with the reason (exit 2)."""
     from folio.db import database_url
 
     url = database_url()
@@ -167,8 +167,8 @@ def main(argv: list[str] | None = None) -> int:
         from ui.guard import allowed_hosts
 
         hosts = allowed_hosts(args.host, args.allowed_host)
-        _check_sessions_database(pipe)
         if first_run.index_is_empty(pipe):
+            _check_sessions_database(pipe)  # Engine.load checks it otherwise, before the models
             command = first_command(args, pipe.name)
             print(f"Folio: nothing indexed yet in pipeline {pipe.name}; run `{command}`. Until then "
                   f"http://{args.host}:{args.port}/ shows that command; the app starts once a document is indexed.",

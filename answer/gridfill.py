@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 from answer.focus import FISCAL_RE, OTHER_PERIOD, YEAR_RE
 from answer.numbers import parse_number
 from answer.operands import names_row
-from answer.records import NEST, is_number
+from answer.records import NEST, NIL, is_number
 from answer.text import content_words
 from folio.errors import FolioError
 
@@ -44,7 +44,6 @@ Build = Callable[..., Computed]
 log = logging.getLogger(__name__)
 
 _EARLY_RE = re.compile(r"\b(?:jan|feb|mar)[a-z]*\.?\s+\d", re.IGNORECASE)
-_NIL = frozenset({"-", "–", "—", "n/a", "nm", "*"})
 _COMPARE_RE = re.compile(
     r"\b(?:improv\w*|declin\w*|deteriorat\w*|chang\w*|compar\w*|vs\.?|versus|between|from\s+\S+\s+to|"
     r"increas\w*|decreas\w*|higher|lower|better|worse)\b", re.IGNORECASE)
@@ -127,7 +126,7 @@ def _cell(blocks: list[Block], name: str, phrases: tuple[str, ...], year: str, q
                 continue
             for r, label in enumerate(view.rows):
                 value = view.cells.get((r, k), "").strip()
-                if r in view.label_rows or not value or value.lower() in _NIL or not is_number(value):
+                if r in view.label_rows or not value or value.lower() in NIL or not is_number(value):
                     continue
                 line = label.split(NEST)[-1]
                 # the likeliest line item first (the catalogue's order), then the row that

@@ -33,7 +33,7 @@ MAX_STUBS = 3  # leading label columns at most ("# enc-layers | # dec-layers | L
 SIM_WEIGHT = 2.0  # a cosine of 1.0 counts like two rare shared words
 # A number as tables print it: "1,234.5", "(3.2)", "$ 12", "7.5%", "-", "—", with a footnote mark.
 _NUMBER_RE = re.compile(r"^[(\[]?[-–—+]?\s*(?:US)?[$€£¥]?\s*[-–—]?\d[\d,.\s]*%?[)\]]?\s*(?:\*+|\([a-z0-9]\))?$")
-_NIL = frozenset({"-", "–", "—", "n/a", "na", "nm", "n.m.", "*", "x"})
+NIL = frozenset({"-", "–", "—", "n/a", "na", "nm", "n.m.", "*", "x"})
 # Rows that conclude a section ("Total current assets", "Net cash provided by ...",
 # "Income before income taxes"): not members of the section above them, and its end.
 _CLOSES_RE = re.compile(r"^\s*(?:total|subtotal|net\b|(?:income|earnings|loss|profit)\s+before)\b", re.IGNORECASE)
@@ -44,7 +44,7 @@ SPAN_WORDS = 6  # a spanning column heading is short; a longer first-row text is
 
 def is_number(text: str) -> bool:
     t = text.strip()
-    return bool(t) and (t.lower() in _NIL or bool(_NUMBER_RE.match(t)))
+    return bool(t) and (t.lower() in NIL or bool(_NUMBER_RE.match(t)))
 
 
 @dataclass
