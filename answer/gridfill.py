@@ -92,8 +92,11 @@ def _year_for(name: str, question: str, year: str | None, blocks: list[Block]) -
         asked = set(YEAR_RE.findall(question))
         if len(asked) > 1:
             return None
-        printed = {v for b in blocks for view in b.tables.values() for c in view.columns for v in YEAR_RE.findall(c)}
-        y = asked.pop() if asked else max(printed, default=None)
+        if asked:
+            y = asked.pop()
+        else:
+            y = max((v for b in blocks for view in b.tables.values() for c in view.columns
+                     for v in YEAR_RE.findall(c)), default=None)
     if y is None:
         return None
     return str(int(y) - 1) if prior else y
