@@ -31,6 +31,9 @@ def _status(app_config: Path) -> dict:  # type: ignore[type-arg]
     return gather_status(load_config(app_config).pipeline(PIPELINE))
 
 
+# Slow: timing-sensitive in Chromium (failed 1 of 5 runs for its author, and once in a
+# fresh-clone make test); run it with -m slow until its waits are made event-driven.
+@pytest.mark.slow
 def test_corpus_and_review_tabs_at_1280_px(app_url: str, app_config: Path) -> None:
     ARTIFACTS.mkdir(exist_ok=True)
     broken: list[str] = []
